@@ -1,0 +1,8 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt gunicorn==23.0.0
+COPY . .
+ENV PYTHONPATH=/app/platform DJANGO_SETTINGS_MODULE=ledgerline.settings
+RUN python manage.py collectstatic --noinput
+EXPOSE 8000

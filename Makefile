@@ -1,0 +1,51 @@
+# Ledgerline. `make run` starts the site with its worker; `make test` runs every test.
+# Both install what is missing into .venv first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck check-migrations compose-check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+run: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo
+	@echo "Ledgerline on http://$(HOST):$(PORT)/  (API docs: /api/docs/)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  cd platform && ../$(BIN)/celery -A ledgerline worker --pool=solo --loglevel=WARNING & \
+	  $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+
+test: $(VENV)/.dev
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/hash_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,91 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledgerline.accounts import selectors, services
+from ledgerline.accounts.models import ApiToken, Membership, Role
+from ledgerline.api.views import ApiView
+
+
+class MembershipOutput(serializers.Serializer[Membership]):
+    organisation = serializers.SlugField(source="organisation.slug")
+    organisation_name = serializers.CharField(source="organisation.name")
+    username = serializers.CharField(source="user.username")
+    role = serializers.CharField()
+
+
+class MeApi(ApiView):
+    class OutputSerializer(serializers.Serializer[Any]):
+        username = serializers.CharField()
+        memberships = MembershipOutput(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        memberships = sorted(self.actor.memberships.values(), key=lambda m: m.organisation.slug)
+        return Response(self.OutputSerializer({"username": self.actor.user.get_username(),
+                                               "memberships": memberships}).data)
+
+
+class MemberListApi(ApiView):
+    @extend_schema(responses=MembershipOutput(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        membership = next((m for m in self.actor.memberships.values() if m.organisation.slug == slug), None)
+        if membership is None:
+            raise NotFound()
+        return self.paginated(request, selectors.membership_list(organisation=membership.organisation),
+                              MembershipOutput)
+
+
+class TokenOutput(serializers.Serializer[ApiToken]):
+    id = serializers.UUIDField()
+    organisation = serializers.SlugField(source="membership.organisation.slug")
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+
+
+class TokenListApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        organisation = serializers.SlugField(required=False)
+        name = serializers.CharField(max_length=100)
+
+    class CreatedSerializer(TokenOutput):
+        secret = serializers.CharField(help_text="Shown once; keep it safe.")
+
+    @extend_schema(responses=TokenOutput(many=True))
+    def get(self, request: Request) -> Response:
+        tokens = ApiToken.objects.none()
+        for membership in self.actor.memberships.values():
+            tokens |= selectors.api_token_list(membership=membership)
+        return self.paginated(request, tokens.select_related("membership__organisation"), TokenOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data.get("organisation")
+        memberships = [m for m in self.actor.memberships.values() if not slug or m.organisation.slug == slug]
+        if len(memberships) != 1:
+            raise NotFound() if slug else serializers.ValidationError(
+                {"organisation": ["You belong to several organisations: name one."]})
+        token, secret = services.api_token_create(membership=memberships[0], name=data.validated_data["name"])
+        token.secret = secret  # type: ignore[attr-defined]
+        return Response(self.CreatedSerializer(token).data, status=201)
+
+
+class TokenDetailApi(ApiView):
+    def delete(self, request: Request, token_id: str) -> Response:
+        token = self.visible(
+            ApiToken.objects.select_related("membership__organisation", "membership__user").filter(
+                membership__organisation_id__in=self.actor.organisation_ids, revoked_at__isnull=True),
+            pk=token_id,
+        )
+        if token.membership.user_id != self.actor.user.pk:
+            self.actor.require_role(token.membership.organisation_id, frozenset({Role.ADMIN}))
+        services.api_token_revoke(token=token, revoked_by=self.actor.user)
+        return Response(status=204)

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from ledgerline.accounts import api as accounts
+from ledgerline.datasets import api as datasets
+from ledgerline.provenance import api as provenance
+from ledgerline.training import api as training
+from ledgerline.works import api as works
+
+urlpatterns = [
+    path("me/", accounts.MeApi.as_view()),
+    path("organisations/<slug:slug>/members/", accounts.MemberListApi.as_view()),
+    path("organisations/<slug:slug>/keys/rotate/", provenance.KeyRotateApi.as_view()),
+    path("tokens/", accounts.TokenListApi.as_view()),
+    path("tokens/<uuid:token_id>/", accounts.TokenDetailApi.as_view()),
+    path("keys/", provenance.KeyListApi.as_view()),
+    path("audit-log/", provenance.AuditLogApi.as_view()),
+    path("datasets/", datasets.DatasetListApi.as_view()),
+    path("datasets/<uuid:dataset_id>/", datasets.DatasetDetailApi.as_view()),
+    path("datasets/<uuid:dataset_id>/files/", datasets.DatasetFileListApi.as_view()),
+    path("datasets/<uuid:dataset_id>/versions/", datasets.DatasetVersionListApi.as_view()),
+    path("dataset-files/<uuid:file_id>/", datasets.DatasetFileDetailApi.as_view()),
+    path("dataset-versions/<uuid:version_id>/", datasets.DatasetVersionDetailApi.as_view()),
+    path("dataset-versions/<uuid:version_id>/proof/", datasets.DatasetVersionProofApi.as_view()),
+    path("dataset-versions/<uuid:version_id>/croissant/", datasets.DatasetVersionCroissantApi.as_view()),
+    path("blobs/<str:sha256>", datasets.BlobContentApi.as_view()),
+    path("training-runs/", training.TrainingRunListApi.as_view()),
+    path("training-runs/<uuid:run_id>/", training.TrainingRunDetailApi.as_view()),
+    path("works/", works.WorkListApi.as_view()),
+    path("works/<uuid:work_id>/", works.WorkDetailApi.as_view()),
+]

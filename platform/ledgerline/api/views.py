@@ -1,0 +1,33 @@
+"""What every API view shares: the actor, and paginated lists."""
+
+from functools import cached_property
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.shortcuts import get_object_or_404
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from ledgerline.accounts.access import Actor, actor_from_request
+from ledgerline.api.pagination import Pagination
+
+
+class ApiView(APIView):
+    @cached_property
+    def actor(self) -> Actor:
+        return actor_from_request(self.request)
+
+    def visible(self, queryset: QuerySet[Any], **lookup: Any) -> Any:
+        """One object the actor's organisations own, or 404 (never a hint that it exists)."""
+        return get_object_or_404(queryset, **lookup)
+
+    def paginated(self, request: Request, queryset: QuerySet[Any], serializer: type[BaseSerializer[Any]]) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def created(instance: Model, serializer: type[BaseSerializer[Any]]) -> Response:
+    return Response(serializer(instance).data, status=201)

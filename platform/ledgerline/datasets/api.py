@@ -1,0 +1,289 @@
+import json
+from pathlib import Path
+from typing import Any
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledgerline.api.views import ApiView, created
+from ledgerline.datasets import blobs, selectors, services
+from ledgerline.datasets.croissant import croissant_export
+from ledgerline.datasets.models import Blob, DatasetFile
+from ledgerline.datasets.uploads import HashedUpload
+
+
+class RightsShareSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=200)
+    identifier = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    share = serializers.DecimalField(max_digits=9, decimal_places=8)
+
+
+class RightsShareOutput(serializers.Serializer[Any]):
+    name = serializers.CharField(source="holder.name")
+    identifier = serializers.CharField(source="holder.identifier")
+    share = serializers.DecimalField(max_digits=9, decimal_places=8)
+
+
+def _rights(data: list[dict[str, Any]] | None) -> list[services.RightsShareInput] | None:
+    if data is None:
+        return None
+    return [services.RightsShareInput(name=r["name"], identifier=r["identifier"], share=r["share"]) for r in data]
+
+
+class DatasetOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    organisation = serializers.SlugField(source="organisation.slug")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    licence_spdx = serializers.CharField()
+    licence_terms = serializers.CharField()
+    consent = serializers.JSONField()
+    rights_holders = RightsShareOutput(source="shares.all", many=True)
+    file_count = serializers.IntegerField(required=False)
+    total_bytes = serializers.IntegerField(required=False, allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class DatasetListApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        organisation = serializers.SlugField(required=False)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        licence_spdx = serializers.CharField(required=False, allow_blank=True, default="")
+        licence_terms = serializers.CharField(required=False, allow_blank=True, default="")
+        consent = serializers.JSONField(required=False, default=dict)
+        rights_holders = RightsShareSerializer(many=True, required=False, default=list)
+
+    @extend_schema(responses=DatasetOutput(many=True))
+    def get(self, request: Request) -> Response:
+        datasets = selectors.dataset_list(organisation_ids=self.actor.organisation_ids)
+        return self.paginated(request, datasets, DatasetOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: DatasetOutput})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        dataset = services.dataset_create(
+            organisation=self.actor.organisation_for_create(data.validated_data.get("organisation")),
+            name=data.validated_data["name"],
+            description=data.validated_data["description"],
+            licence=services.Licence(data.validated_data["licence_spdx"], data.validated_data["licence_terms"]),
+            consent=data.validated_data["consent"],
+            rights=_rights(data.validated_data["rights_holders"]) or [],
+            created_by=self.actor.user,
+        )
+        return created(selectors.dataset_list(organisation_ids=[dataset.organisation_id]).get(pk=dataset.pk),
+                       DatasetOutput)
+
+
+class DatasetDetailApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        licence_spdx = serializers.CharField(required=False, allow_blank=True)
+        licence_terms = serializers.CharField(required=False, allow_blank=True)
+        consent = serializers.JSONField(required=False)
+        rights_holders = RightsShareSerializer(many=True, required=False)
+
+    def get_dataset(self, dataset_id: str) -> Any:
+        return self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+
+    @extend_schema(responses=DatasetOutput)
+    def get(self, request: Request, dataset_id: str) -> Response:
+        return Response(DatasetOutput(self.get_dataset(dataset_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=DatasetOutput)
+    def patch(self, request: Request, dataset_id: str) -> Response:
+        dataset = self.get_dataset(dataset_id)
+        self.actor.require_writer(dataset.organisation_id)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        licence = None
+        if "licence_spdx" in values or "licence_terms" in values:
+            licence = services.Licence(values.get("licence_spdx", dataset.licence_spdx),
+                                       values.get("licence_terms", dataset.licence_terms))
+        services.dataset_update(dataset=dataset, updated_by=self.actor.user, name=values.get("name"),
+                                description=values.get("description"), licence=licence,
+                                consent=values.get("consent"), rights=_rights(values.get("rights_holders")))
+        return Response(DatasetOutput(self.get_dataset(dataset_id)).data)
+
+
+class FileOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    dataset = serializers.UUIDField(source="dataset_id")
+    path = serializers.CharField()
+    sha256 = serializers.CharField(source="blob.sha256")
+    size = serializers.IntegerField(source="blob.size")
+    media_type = serializers.CharField()
+    duration_seconds = serializers.FloatField()
+    details = serializers.JSONField()
+    licence_spdx = serializers.CharField()
+    licence_terms = serializers.CharField()
+    consent = serializers.JSONField()
+    rights_holders = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_rights_holders(self, file: DatasetFile) -> list[dict[str, Any]]:
+        return list(RightsShareOutput(selectors.rights_of(file=file), many=True).data)
+
+
+def _json_field(request: Request, name: str) -> Any:
+    raw = request.data.get(name)
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationError({name: [f"must be JSON: {exc.msg} at character {exc.pos}"]}) from None
+
+
+class DatasetFileListApi(ApiView):
+    @extend_schema(responses=FileOutput(many=True))
+    def get(self, request: Request, dataset_id: str) -> Response:
+        dataset = self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+        files = selectors.dataset_file_list(organisation_ids=self.actor.organisation_ids).filter(dataset=dataset)
+        return self.paginated(request, files, FileOutput)
+
+    @extend_schema(
+        request={"multipart/form-data": {"type": "object", "properties": {
+            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "path": {"type": "string", "description": "path in the dataset (one file only); default: its name"},
+            "licence_spdx": {"type": "string"}, "licence_terms": {"type": "string"},
+            "consent": {"type": "string", "description": "JSON, as cawg.training-mining entries"},
+            "rights_holders": {"type": "string", "description": "JSON list of {name, identifier, share}"},
+        }}},
+        responses={201: FileOutput(many=True)},
+    )
+    def post(self, request: Request, dataset_id: str) -> Response:
+        dataset = self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+        self.actor.require_writer(dataset.organisation_id)
+        uploads: list[HashedUpload] = request.FILES.getlist("file")
+        if not uploads:
+            raise ValidationError({"file": ["Attach one or more files as multipart 'file' parts."]})
+        path = request.data.get("path")
+        if path and len(uploads) > 1:
+            raise ValidationError({"path": ["'path' names one file; leave it out when uploading several."]})
+        rights = _json_field(request, "rights_holders")
+        rights_data = None
+        if rights is not None:
+            parsed = RightsShareSerializer(data=rights, many=True)
+            parsed.is_valid(raise_exception=True)
+            rights_data = _rights(parsed.validated_data)
+        licence = None
+        if request.data.get("licence_spdx") or request.data.get("licence_terms"):
+            licence = services.Licence(request.data.get("licence_spdx", ""), request.data.get("licence_terms", ""))
+        staged = [
+            services.StagedFile(name=path or upload.name or "upload", temp_path=Path(upload.temporary_file_path()),
+                                sha256=upload.sha256, size=upload.size or 0)
+            for upload in uploads
+        ]
+        files = services.dataset_files_add(dataset=dataset, files=staged, added_by=self.actor.user, licence=licence,
+                                           consent=_json_field(request, "consent"), rights=rights_data)
+        return Response(FileOutput(files, many=True).data, status=201)
+
+
+class DatasetFileDetailApi(ApiView):
+    def get_file(self, file_id: str) -> DatasetFile:
+        files = selectors.dataset_file_list(organisation_ids=self.actor.organisation_ids)
+        file: DatasetFile = self.visible(files, pk=file_id)
+        return file
+
+    @extend_schema(responses=FileOutput)
+    def get(self, request: Request, file_id: str) -> Response:
+        return Response(FileOutput(self.get_file(file_id)).data)
+
+    def delete(self, request: Request, file_id: str) -> Response:
+        file = self.get_file(file_id)
+        self.actor.require_writer(file.dataset.organisation_id)
+        services.dataset_file_remove(file=file, removed_by=self.actor.user)
+        return Response(status=204)
+
+
+class BlobContentApi(ApiView):
+    """The bytes of a file the actor's organisations hold."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request: Request, sha256: str) -> FileResponse:
+        files = selectors.dataset_file_list(organisation_ids=self.actor.organisation_ids)
+        file = files.filter(blob__sha256=sha256).first()
+        if file is None:
+            raise NotFound()
+        blob: Blob = file.blob
+        content = open(blobs.blob_path(blob.sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
+        response = FileResponse(content, content_type=file.media_type,
+                                as_attachment=True, filename=file.path.rsplit("/", 1)[-1])
+        response["Digest"] = f"sha-256={blob.sha256}"
+        return response
+
+
+class VersionOutput(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    dataset = serializers.UUIDField(source="dataset_id")
+    number = serializers.IntegerField()
+    merkle_root = serializers.CharField()
+    file_count = serializers.IntegerField()
+    total_bytes = serializers.IntegerField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class VersionDetailOutput(VersionOutput):
+    entries = serializers.SerializerMethodField()
+
+    def get_entries(self, version: Any) -> list[dict[str, Any]]:
+        return [{"leaf_index": e.leaf_index, "path": e.path, "sha256": e.sha256, "size": e.size,
+                 "media_type": e.media_type} for e in version.entries.all()]
+
+
+class DatasetVersionListApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=VersionOutput(many=True))
+    def get(self, request: Request, dataset_id: str) -> Response:
+        dataset = self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+        versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids).filter(dataset=dataset)
+        return self.paginated(request, versions, VersionOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: VersionOutput})
+    def post(self, request: Request, dataset_id: str) -> Response:
+        dataset = self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+        self.actor.require_writer(dataset.organisation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.dataset_version_create(dataset=dataset, created_by=self.actor.user,
+                                                  note=data.validated_data["note"])
+        return created(version, VersionOutput)
+
+
+class DatasetVersionDetailApi(ApiView):
+    @extend_schema(responses=VersionDetailOutput)
+    def get(self, request: Request, version_id: str) -> Response:
+        versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
+        return Response(VersionDetailOutput(self.visible(versions, pk=version_id)).data)
+
+
+class DatasetVersionProofApi(ApiView):
+    @extend_schema(parameters=[OpenApiParameter("path", str), OpenApiParameter("sha256", str)])
+    def get(self, request: Request, version_id: str) -> Response:
+        versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
+        version = self.visible(versions, pk=version_id)
+        path, sha256 = request.query_params.get("path"), request.query_params.get("sha256")
+        if not path and not sha256:
+            raise ValidationError({"path": ["Name the file by ?path= or ?sha256=."]})
+        proof = selectors.version_file_proof(version=version, path=path, sha256=sha256)
+        return Response(proof.as_dict())
+
+
+class DatasetVersionCroissantApi(ApiView):
+    @extend_schema(responses={(200, "application/ld+json"): dict})
+    def get(self, request: Request, version_id: str) -> Response:
+        versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
+        return Response(croissant_export(version=self.visible(versions, pk=version_id)))

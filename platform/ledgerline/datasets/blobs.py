@@ -1,0 +1,48 @@
+"""The content-addressed file store: var/blobs/ab/cd/<sha256>, written once, read-only."""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+from ledgerline.provenance.hashing import copy_and_hash
+
+
+def _root() -> Path:
+    return Path(settings.LEDGERLINE_BLOB_DIR)
+
+
+def blob_path(sha256: str) -> Path:
+    return _root() / sha256[:2] / sha256[2:4] / sha256
+
+
+def blob_adopt(temp_path: Path, sha256: str) -> Path:
+    """Move a fully written and hashed file into the store (or drop it if already there)."""
+    final = blob_path(sha256)
+    if final.exists():
+        temp_path.unlink(missing_ok=True)
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(temp_path, final)  # atomic on one filesystem
+    except OSError:
+        shutil.move(temp_path, final)
+    final.chmod(0o444)
+    return final
+
+
+def blob_stage(source: BinaryIO) -> tuple[Path, str, int]:
+    """Copy a stream into a temporary file beside the store, hashing as it goes."""
+    staging = _root() / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=staging)
+    try:
+        with os.fdopen(fd, "wb") as target:
+            sha256, size = copy_and_hash(source, target)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name), sha256, size

@@ -1,0 +1,100 @@
+"""A dataset version as Croissant 1.0 JSON-LD (MLCommons), with a SHA-256 per file."""
+
+from typing import Any
+
+from django.conf import settings
+
+from ledgerline.datasets.consent import USES, consent_use
+from ledgerline.datasets.models import DatasetVersion
+from ledgerline.datasets.selectors import rights_of
+
+CONTEXT: dict[str, Any] = {
+    "@language": "en",
+    "@vocab": "https://schema.org/",
+    "citeAs": "cr:citeAs",
+    "column": "cr:column",
+    "conformsTo": "dct:conformsTo",
+    "cr": "http://mlcommons.org/croissant/",
+    "rai": "http://mlcommons.org/croissant/RAI/",
+    "data": {"@id": "cr:data", "@type": "@json"},
+    "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+    "dct": "http://purl.org/dc/terms/",
+    "equivalentProperty": "cr:equivalentProperty",
+    "examples": {"@id": "cr:examples", "@type": "@json"},
+    "extract": "cr:extract",
+    "field": "cr:field",
+    "fileProperty": "cr:fileProperty",
+    "fileObject": "cr:fileObject",
+    "fileSet": "cr:fileSet",
+    "format": "cr:format",
+    "includes": "cr:includes",
+    "isLiveDataset": "cr:isLiveDataset",
+    "jsonPath": "cr:jsonPath",
+    "key": "cr:key",
+    "md5": "cr:md5",
+    "parentField": "cr:parentField",
+    "path": "cr:path",
+    "recordSet": "cr:recordSet",
+    "references": "cr:references",
+    "regex": "cr:regex",
+    "repeated": "cr:repeated",
+    "replace": "cr:replace",
+    "samplingRate": "cr:samplingRate",
+    "sc": "https://schema.org/",
+    "separator": "cr:separator",
+    "source": "cr:source",
+    "subField": "cr:subField",
+    "transform": "cr:transform",
+}
+
+
+def _licence_url(spdx: str, terms: str) -> str:
+    if spdx and " " not in spdx:
+        return f"https://spdx.org/licenses/{spdx}.html"
+    return spdx or terms
+
+
+def croissant_export(*, version: DatasetVersion) -> dict[str, Any]:
+    dataset = version.dataset
+    entries = list(version.entries.order_by("leaf_index"))
+    consent = ", ".join(f"{use.removeprefix('cawg.')}: {consent_use(dataset.consent, use)}" for use in USES)
+    holders = [
+        {"@type": "sc:Person", "name": s.holder.name, "identifier": s.holder.identifier or None,
+         "cr:share": str(s.share)}
+        for s in rights_of(dataset=dataset)
+    ]
+    return {
+        "@context": CONTEXT,
+        "@type": "sc:Dataset",
+        "conformsTo": "http://mlcommons.org/croissant/1.0",
+        "name": dataset.name,
+        "description": dataset.description or f"{dataset.name}, version {version.number}",
+        "version": f"{version.number}.0.0",
+        "url": f"{settings.SITE_URL}/api/v1/dataset-versions/{version.pk}/",
+        "license": _licence_url(dataset.licence_spdx, dataset.licence_terms),
+        "creator": {"@type": "sc:Organization", "name": dataset.organisation.name},
+        "copyrightHolder": holders,
+        "datePublished": version.created_at.date().isoformat(),
+        "citeAs": f"{dataset.organisation.name}. {dataset.name}, version {version.number} "
+                  f"(Merkle root {version.merkle_root}). Ledgerline, {version.created_at.year}.",
+        "identifier": f"merkle-sha256:{version.merkle_root}",
+        "distribution": [
+            {
+                "@type": "cr:FileObject",
+                "@id": entry.path,
+                "name": entry.path,
+                "contentUrl": f"{settings.SITE_URL}/api/v1/blobs/{entry.sha256}",
+                "encodingFormat": entry.media_type,
+                "contentSize": f"{entry.size} B",
+                "sha256": entry.sha256,
+            }
+            for entry in entries
+        ],
+        "rai:dataCollection": "Files uploaded to Ledgerline by the organisation; each is hashed (SHA-256) on "
+                              "arrival and the version's files are committed by an RFC 6962 Merkle root.",
+        "rai:dataCollectionType": "Manual Human Curated",
+        "rai:dataUseCases": f"Training consent (C2PA cawg.training-mining): {consent}.",
+        "rai:personalSensitiveInformation": "None expected: music and sound recordings.",
+        "rai:dataReleaseMaintenancePlan": "Versions are immutable; changes produce a new version with a new "
+                                          "Merkle root.",
+    }

@@ -1,0 +1,138 @@
+"""Datasets of MIDI and audio, their files, frozen versions, licences, rights and consent."""
+
+from django.conf import settings
+from django.db import models
+
+from ledgerline.models import BaseModel
+
+
+class Blob(BaseModel):
+    """File content, stored once by its SHA-256 whoever uploads it and however often."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+
+    def __str__(self) -> str:
+        return self.sha256
+
+
+class Licensed(models.Model):
+    """A licence: an SPDX expression, custom terms, or both."""
+
+    licence_spdx = models.CharField(max_length=200, blank=True)
+    licence_terms = models.TextField(blank=True)
+    # The fields of C2PA's cawg.training-mining assertion, see datasets/consent.py.
+    consent = models.JSONField(default=dict)
+
+    class Meta:
+        abstract = True
+
+
+class Dataset(BaseModel, Licensed):
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="datasets")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetFile(BaseModel, Licensed):
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="files")
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT, related_name="dataset_files")
+    path = models.CharField(max_length=500)
+    media_type = models.CharField(max_length=40)
+    duration_seconds = models.FloatField()
+    details = models.JSONField(default=dict)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        ordering = ["path"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "path"], name="one_path_per_dataset"),
+            models.UniqueConstraint(fields=["dataset", "blob"], name="one_copy_per_dataset"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class RightsHolder(BaseModel):
+    """Someone owed a share: a composer, a performer, a publisher, a label."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="rights_holders")
+    name = models.CharField(max_length=200)
+    identifier = models.CharField(max_length=100, blank=True, help_text="ISNI, IPI or another public id")
+
+    class Meta(BaseModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name", "identifier"], name="unique_rights_holder")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RightsShare(BaseModel):
+    """A holder's share of a dataset, or of one file (which then overrides the dataset's)."""
+
+    holder = models.ForeignKey(RightsHolder, on_delete=models.PROTECT, related_name="shares")
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.CASCADE, related_name="shares")
+    file = models.ForeignKey(DatasetFile, null=True, blank=True, on_delete=models.CASCADE, related_name="shares")
+    share = models.DecimalField(max_digits=9, decimal_places=8)
+
+    class Meta(BaseModel.Meta):
+        ordering = ["-share", "holder__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(dataset__isnull=False, file__isnull=True)
+                | models.Q(dataset__isnull=True, file__isnull=False),
+                name="share_of_dataset_or_file",
+            ),
+            models.CheckConstraint(condition=models.Q(share__gt=0, share__lte=1), name="share_between_0_and_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.holder}: {self.share}"
+
+
+class DatasetVersion(BaseModel):
+    """A frozen set of files with its Merkle root. Entries copy what they freeze, so a
+    version stays provable after files are removed from the dataset."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    merkle_root = models.CharField(max_length=64)
+    file_count = models.PositiveIntegerField()
+    total_bytes = models.PositiveBigIntegerField()
+    note = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta(BaseModel.Meta):
+        ordering = ["dataset", "-number"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="unique_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} v{self.number}"
+
+
+class VersionEntry(models.Model):
+    version = models.ForeignKey(DatasetVersion, on_delete=models.CASCADE, related_name="entries")
+    leaf_index = models.PositiveIntegerField()
+    path = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    media_type = models.CharField(max_length=40)
+    file = models.ForeignKey(DatasetFile, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["version", "leaf_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "leaf_index"], name="unique_leaf_index"),
+            models.UniqueConstraint(fields=["version", "path"], name="unique_leaf_path"),
+        ]
+
+    def __str__(self) -> str:
+        return self.path

@@ -1,0 +1,272 @@
+"""Writes for datasets: create, add files, freeze versions. Each is recorded in the audit log."""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import models, transaction
+from license_expression import ExpressionError, get_spdx_licensing
+
+from ledgerline.accounts.models import Organisation
+from ledgerline.datasets import blobs, media
+from ledgerline.datasets.consent import consent_validate
+from ledgerline.datasets.models import (
+    Blob,
+    Dataset,
+    DatasetFile,
+    DatasetVersion,
+    RightsHolder,
+    RightsShare,
+    VersionEntry,
+)
+from ledgerline.datasets.selectors import version_leaves
+from ledgerline.errors import Conflict, InvalidFile, LedgerlineError
+from ledgerline.provenance.merkle import merkle_root
+from ledgerline.provenance.services import audit_append
+
+_spdx = get_spdx_licensing()
+
+
+@dataclass(frozen=True)
+class RightsShareInput:
+    name: str
+    share: Decimal
+    identifier: str = ""
+
+
+@dataclass(frozen=True)
+class Licence:
+    spdx: str = ""
+    terms: str = ""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file already on disk and hashed: an upload's temporary file, or a staged import."""
+
+    name: str
+    temp_path: Path
+    sha256: str
+    size: int
+
+
+def licence_validate(licence: Licence) -> Licence:
+    if not licence.spdx and not licence.terms.strip():
+        raise LedgerlineError("A licence is required: an SPDX id (e.g. CC-BY-4.0) or custom terms.",
+                              fields={"licence_spdx": ["Give an SPDX id or licence_terms."]})
+    if licence.spdx:
+        try:
+            parsed = _spdx.parse(licence.spdx, validate=True, strict=True)
+        except ExpressionError as exc:
+            raise LedgerlineError(f"{licence.spdx!r} is not an SPDX licence expression: {exc}",
+                                  fields={"licence_spdx": [str(exc)]}) from None
+        return Licence(spdx=str(parsed), terms=licence.terms.strip())
+    return Licence(terms=licence.terms.strip())
+
+
+def rights_validate(rights: list[RightsShareInput]) -> list[RightsShareInput]:
+    if not rights:
+        return rights
+    try:
+        total = sum((Decimal(r.share) for r in rights), Decimal(0))
+    except InvalidOperation:
+        raise LedgerlineError("Each rights holder's share must be a decimal number.") from None
+    if any(Decimal(r.share) <= 0 for r in rights):
+        raise LedgerlineError("Every rights holder's share must be above 0.", fields={"rights_holders": ["share"]})
+    if total != 1:
+        raise LedgerlineError(f"Rights holders' shares must add up to exactly 1; they add up to {total}.",
+                              fields={"rights_holders": [f"shares add up to {total}"]})
+    names = [(r.name.strip(), r.identifier.strip()) for r in rights]
+    if len(set(names)) != len(names) or not all(name for name, _ in names):
+        raise LedgerlineError("Each rights holder needs a name, and may appear once.")
+    return rights
+
+
+def consent_parse(value: Any) -> dict[str, dict[str, str]]:
+    try:
+        return consent_validate(value)
+    except ValueError as exc:
+        raise LedgerlineError(f"consent: {exc}", fields={"consent": [str(exc)]}) from None
+
+
+def _rights_save(*, organisation: Organisation, rights: list[RightsShareInput],
+                 dataset: Dataset | None = None, file: DatasetFile | None = None) -> None:
+    RightsShare.objects.filter(dataset=dataset, file=file).delete()
+    for item in rights:
+        holder, _ = RightsHolder.objects.get_or_create(
+            organisation=organisation, name=item.name.strip(), identifier=item.identifier.strip()
+        )
+        RightsShare.objects.create(holder=holder, dataset=dataset, file=file, share=Decimal(item.share))
+
+
+@transaction.atomic
+def dataset_create(*, organisation: Organisation, name: str, description: str = "", licence: Licence,
+                   consent: Any, rights: list[RightsShareInput], created_by: User) -> Dataset:
+    licence = licence_validate(licence)
+    dataset = Dataset.objects.create(
+        organisation=organisation, name=name.strip(), description=description, licence_spdx=licence.spdx,
+        licence_terms=licence.terms, consent=consent_parse(consent), created_by=created_by,
+    )
+    _rights_save(organisation=organisation, rights=rights_validate(rights), dataset=dataset)
+    audit_append(organisation=organisation, actor=created_by, action="dataset.create", obj=dataset,
+                 data={"name": dataset.name, "licence_spdx": licence.spdx, "consent": dataset.consent})
+    return dataset
+
+
+@transaction.atomic
+def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = None,
+                   description: str | None = None, licence: Licence | None = None, consent: Any = None,
+                   rights: list[RightsShareInput] | None = None) -> Dataset:
+    changes: dict[str, Any] = {}
+    if name is not None:
+        dataset.name = changes["name"] = name.strip()
+    if description is not None:
+        dataset.description = changes["description"] = description
+    if licence is not None:
+        licence = licence_validate(licence)
+        dataset.licence_spdx, dataset.licence_terms = licence.spdx, licence.terms
+        changes["licence"] = {"spdx": licence.spdx, "terms": licence.terms}
+    if consent is not None:
+        dataset.consent = changes["consent"] = consent_parse(consent)
+    dataset.save()
+    if rights is not None:
+        _rights_save(organisation=dataset.organisation, rights=rights_validate(rights), dataset=dataset)
+        changes["rights"] = [{"name": r.name, "identifier": r.identifier, "share": str(r.share)} for r in rights]
+    audit_append(organisation=dataset.organisation, actor=updated_by, action="dataset.update", obj=dataset,
+                 data=changes)
+    return dataset
+
+
+def file_path_clean(name: str) -> str:
+    """A relative POSIX path inside the dataset; no absolute paths, no '..'."""
+    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "/")]
+    if not parts or ".." in parts or len("/".join(parts)) > 500:
+        raise LedgerlineError(f"{name!r} is not a usable file path inside a dataset.")
+    return "/".join(parts)
+
+
+def dataset_files_add(*, dataset: Dataset, files: list[StagedFile], added_by: User,
+                      licence: Licence | None = None, consent: Any = None,
+                      rights: list[RightsShareInput] | None = None) -> list[DatasetFile]:
+    """Add files to a dataset, all or none.
+
+    Every file is checked before anything is written; one bad file refuses the request
+    with a message naming each bad file and why, and leaves no trace of any of them.
+    Files inherit the dataset's licence and consent unless given their own.
+    """
+    file_licence = licence_validate(licence) if licence else Licence(dataset.licence_spdx, dataset.licence_terms)
+    file_consent = consent_parse(consent) if consent is not None else dataset.consent
+    file_rights = rights_validate(rights or [])
+    problems: dict[str, list[str]] = {}
+    checked: list[tuple[StagedFile, str, media.MediaInfo]] = []
+    for staged in files:
+        try:
+            path = file_path_clean(staged.name)
+            checked.append((staged, path, media.inspect(staged.temp_path, staged.name)))
+        except (InvalidFile, LedgerlineError) as exc:
+            problems.setdefault(staged.name, []).append(exc.message)
+    if problems:
+        summary = " ".join(message for messages in problems.values() for message in messages)
+        raise InvalidFile(f"Nothing was added. {summary}", fields=problems)
+    return _files_save(dataset=dataset, checked=checked, added_by=added_by, licence=file_licence,
+                       consent=file_consent, rights=file_rights)
+
+
+def _conflicts_check(*, dataset: Dataset, checked: list[tuple[StagedFile, str, media.MediaInfo]]) -> None:
+    """A path or a content may be in a dataset once: within the request and with what is there."""
+    seen: dict[str, str] = {}
+    for staged, path, _ in checked:
+        for key, what in ((f"path:{path}", "path"), (f"sha256:{staged.sha256}", "content")):
+            if key in seen:
+                raise Conflict(f"Nothing was added: {staged.name!r} and {seen[key]!r} have the same {what}.")
+            seen[key] = staged.name
+    existing = DatasetFile.objects.filter(dataset=dataset).select_related("blob")
+    for staged, path, _ in checked:
+        clash = existing.filter(models.Q(path=path) | models.Q(blob__sha256=staged.sha256)).first()
+        if clash is not None and clash.path == path:
+            raise Conflict(f"Nothing was added: {path!r} is already in this dataset.")
+        if clash is not None:
+            raise Conflict(f"Nothing was added: {staged.name!r} has the same content as {clash.path!r}, "
+                           "already in this dataset.")
+
+
+@transaction.atomic
+def _files_save(*, dataset: Dataset, checked: list[tuple[StagedFile, str, media.MediaInfo]],
+                added_by: User, licence: Licence, consent: dict[str, Any],
+                rights: list[RightsShareInput]) -> list[DatasetFile]:
+    Dataset.objects.select_for_update().get(pk=dataset.pk)  # one writer per dataset at a time
+    _conflicts_check(dataset=dataset, checked=checked)
+    added = []
+    for staged, path, info in checked:
+        blob, _ = Blob.objects.get_or_create(sha256=staged.sha256, defaults={"size": staged.size})
+        file = DatasetFile.objects.create(
+            dataset=dataset, blob=blob, path=path, media_type=info.media_type,
+            duration_seconds=info.duration_seconds, details=info.details, licence_spdx=licence.spdx,
+            licence_terms=licence.terms, consent=consent, uploaded_by=added_by,
+        )
+        if rights:
+            _rights_save(organisation=dataset.organisation, rights=rights, file=file)
+        audit_append(organisation=dataset.organisation, actor=added_by, action="dataset_file.add", obj=file,
+                     data={"dataset": str(dataset.pk), "path": path, "sha256": staged.sha256,
+                           "size": staged.size, "media_type": info.media_type})
+        added.append(file)
+    # Last, so that a failure above leaves the store untouched; content already stored
+    # (by anyone) is not stored again.
+    for staged, _, _ in checked:
+        blobs.blob_adopt(staged.temp_path, staged.sha256)
+    return added
+
+
+def dataset_files_import(*, dataset: Dataset, paths: list[tuple[str, Path]], added_by: User,
+                         licence: Licence | None = None, consent: Any = None) -> list[DatasetFile]:
+    """Register local files (name in the dataset, path on disk): each is copied into the
+    store and hashed in the same pass, then added as an upload would be."""
+    staged: list[StagedFile] = []
+    try:
+        for name, path in paths:
+            with open(path, "rb") as source:
+                temp_path, sha256, size = blobs.blob_stage(source)
+            staged.append(StagedFile(name=name, temp_path=temp_path, sha256=sha256, size=size))
+        return dataset_files_add(dataset=dataset, files=staged, added_by=added_by, licence=licence, consent=consent)
+    finally:
+        for item in staged:
+            item.temp_path.unlink(missing_ok=True)  # already moved into the store on success
+
+
+@transaction.atomic
+def dataset_file_remove(*, file: DatasetFile, removed_by: User) -> None:
+    """Take a file out of the dataset. Versions that froze it keep their entry (and the blob)."""
+    audit_append(organisation=file.dataset.organisation, actor=removed_by, action="dataset_file.remove",
+                 obj=file, data={"dataset": str(file.dataset_id), "path": file.path, "sha256": file.blob.sha256})
+    file.delete()
+
+
+@transaction.atomic
+def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = "") -> DatasetVersion:
+    """Freeze the dataset's current files as a new version with a Merkle root."""
+    Dataset.objects.select_for_update().get(pk=dataset.pk)
+    files = list(DatasetFile.objects.filter(dataset=dataset).select_related("blob"))
+    if not files:
+        raise LedgerlineError("This dataset has no files yet: add some before freezing a version.")
+    # The documented order: by path, compared as UTF-8 bytes (so any implementation agrees).
+    files.sort(key=lambda f: f.path.encode())
+    entries = [
+        VersionEntry(leaf_index=i, path=f.path, sha256=f.blob.sha256, size=f.blob.size, media_type=f.media_type,
+                     file=f)
+        for i, f in enumerate(files)
+    ]
+    root = merkle_root(version_leaves(entries)).hex()
+    last = DatasetVersion.objects.filter(dataset=dataset).order_by("-number").first()
+    version = DatasetVersion.objects.create(
+        dataset=dataset, number=(last.number + 1) if last else 1, merkle_root=root, file_count=len(files),
+        total_bytes=sum(f.blob.size for f in files), note=note, created_by=created_by,
+    )
+    for entry in entries:
+        entry.version = version
+    VersionEntry.objects.bulk_create(entries)
+    audit_append(organisation=dataset.organisation, actor=created_by, action="dataset_version.create", obj=version,
+                 data={"dataset": str(dataset.pk), "number": version.number, "merkle_root": root,
+                       "file_count": len(files)})
+    return version

@@ -1,0 +1,22 @@
+"""Errors a user can cause. Services raise these; the API turns them into a 4xx."""
+
+
+class LedgerlineError(Exception):
+    """A request that cannot be done as asked, with a message a person understands."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class Conflict(LedgerlineError):
+    status = 409
+    code = "conflict"
+
+
+class InvalidFile(LedgerlineError):
+    code = "invalid_file"

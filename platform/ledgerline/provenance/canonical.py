@@ -1,0 +1,21 @@
+"""The one canonical-JSON function: RFC 8785 (JSON Canonicalization Scheme).
+
+Everything Ledgerline hashes or signs as JSON goes through `canonical_json`, so two
+parties that hold the same data always get the same bytes.
+"""
+
+from typing import Any
+
+import rfc8785
+
+
+class NotCanonicalisable(ValueError):
+    pass
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 bytes of ``value``. NaN, infinities and integers beyond 2**53 are refused."""
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError) as exc:
+        raise NotCanonicalisable(str(exc)) from exc

@@ -1,0 +1,75 @@
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledgerline.api.views import ApiView, created
+from ledgerline.datasets.selectors import dataset_version_list
+from ledgerline.training import selectors, services
+from ledgerline.training.models import ModelArtifact, TrainingRun
+
+
+class ArtifactOutput(serializers.Serializer[ModelArtifact]):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    sha256 = serializers.CharField(source="blob.sha256")
+    size = serializers.IntegerField(source="blob.size")
+    signature = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class RunOutput(serializers.Serializer[TrainingRun]):
+    id = serializers.UUIDField()
+    organisation = serializers.SlugField(source="organisation.slug")
+    name = serializers.CharField()
+    status = serializers.CharField()
+    config = serializers.JSONField()
+    code_version = serializers.CharField()
+    dataset_versions = serializers.SerializerMethodField()
+    metrics = serializers.JSONField()
+    error = serializers.CharField()
+    artifacts = ArtifactOutput(many=True)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+    def get_dataset_versions(self, run: TrainingRun) -> list[dict[str, Any]]:
+        return [{"id": str(v.pk), "dataset": str(v.dataset_id), "number": v.number, "merkle_root": v.merkle_root}
+                for v in run.dataset_versions.all()]
+
+
+class TrainingRunListApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        organisation = serializers.SlugField(required=False)
+        name = serializers.CharField(max_length=200)
+        config = serializers.DictField(required=False, default=dict)
+        dataset_versions = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+
+    @extend_schema(responses=RunOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return self.paginated(request, selectors.training_run_list(organisation_ids=self.actor.organisation_ids),
+                              RunOutput)
+
+    @extend_schema(request=InputSerializer, responses={201: RunOutput})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        organisation = self.actor.organisation_for_create(data.validated_data.get("organisation"))
+        wanted = set(data.validated_data["dataset_versions"])
+        versions = list(dataset_version_list(organisation_ids=[organisation.pk]).filter(pk__in=wanted))
+        if len(versions) != len(wanted):
+            raise serializers.ValidationError({"dataset_versions": [
+                "Some dataset versions do not exist in this organisation."]})
+        run = services.training_run_create(organisation=organisation, name=data.validated_data["name"],
+                                           config=data.validated_data["config"], dataset_versions=versions,
+                                           created_by=self.actor.user)
+        return created(run, RunOutput)
+
+
+class TrainingRunDetailApi(ApiView):
+    @extend_schema(responses=RunOutput)
+    def get(self, request: Request, run_id: str) -> Response:
+        runs = selectors.training_run_list(organisation_ids=self.actor.organisation_ids)
+        return Response(RunOutput(self.visible(runs, pk=run_id)).data)

@@ -20,3 +20,12 @@ class Conflict(LedgerlineError):
 
 class InvalidFile(LedgerlineError):
     code = "invalid_file"
+
+
+def json_field_check(name: str, value: object) -> None:
+    """Refuse, as a 400 naming the field, a JSON value that cannot be stored and signed."""
+    from ledgerline.provenance.canonical import json_problem
+
+    problem = json_problem(value)
+    if problem:
+        raise LedgerlineError(f"{name}: {problem}.", fields={name: [problem]})

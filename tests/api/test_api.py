@@ -91,3 +91,17 @@ def test_a_work_without_a_seed_gets_one_recorded(team: Any) -> None:
     response = team.teammate.client.post("/api/v1/works/", {"title": "t", "model": str(model.pk)}, format="json")
     assert response.status_code == 201
     assert response.json()["status"] == "requested" and isinstance(response.json()["seed"], int)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("config", {"steps": 2**60}, "config: not plain JSON"), ("config", {"note": "a\u0000b"}, "NUL")],
+)
+def test_run_configs_that_cannot_be_signed_are_a_400(team: Any, upload: Any, field: str, value: Any,
+                                                     message: str) -> None:
+    dataset_id, _ = upload("melody.mid")
+    version = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/versions/", {}, format="json").json()
+    response = team.owner.client.post("/api/v1/training-runs/", {
+        "name": "r", "dataset_versions": [version["id"]], field: value}, format="json")
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]

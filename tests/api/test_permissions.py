@@ -46,6 +46,7 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("post", "/api/v1/organisations/{org}/keys/rotate/", None, (201, 403, 403, 404, 401)),
     ("get", "/api/v1/keys/", None, (200, 200, 200, 200, 200)),
     ("get", "/api/v1/tokens/", None, (200, 200, 200, 200, 401)),
+    ("post", "/api/v1/tokens/", {"name": "n"}, (403, 403, 403, 403, 401)),  # by a person, not a token
     ("delete", "/api/v1/tokens/{token}/", None, (204, 204, 403, 404, 401)),
     ("get", "/api/v1/datasets/{dataset}/", None, READ),
     ("patch", "/api/v1/datasets/{dataset}/", {"description": "new"}, (200, 200, 403, 404, 401)),
@@ -125,6 +126,11 @@ def test_a_token_acts_only_in_its_own_organisation(team: Any, world: World) -> N
     response = team.teammate.client.post("/api/v1/datasets/", {"organisation": "other-label", "name": "x",
                                                                "licence_spdx": "MIT"}, format="json")
     assert response.status_code == 400
+    theirs = team.outsider.client.post("/api/v1/datasets/", {"name": "theirs", "licence_spdx": "MIT"},
+                                       format="json").json()["id"]
+    assert team.teammate.client.get(f"/api/v1/datasets/{theirs}/").status_code == 404
+    assert team.teammate.client.patch(f"/api/v1/datasets/{theirs}/", {"name": "mine"}, format="json").status_code == 404
+    assert theirs not in str(team.teammate.client.get("/api/v1/datasets/").json())
     assert [m["organisation"] for m in team.teammate.client.get("/api/v1/me/").json()["memberships"]] == [
         "acme-records"]
 
@@ -136,8 +142,9 @@ def test_a_revoked_token_is_refused(team: Any, world: World) -> None:
     assert "revoked" in response.json()["error"]["message"]
 
 
-def test_a_new_token_is_shown_once_and_works(team: Any) -> None:
-    response = team.auditor.client.post("/api/v1/tokens/", {"name": "royalty system"}, format="json")
+def test_a_new_token_is_shown_once_and_works(team: Any, client: Any) -> None:
+    client.login(username="auditor", password="a long test password")
+    response = client.post("/api/v1/tokens/", {"name": "royalty system"}, content_type="application/json")
     assert response.status_code == 201
     secret = response.json()["secret"]
     client = APIClient()

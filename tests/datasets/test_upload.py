@@ -201,3 +201,56 @@ def test_the_content_can_be_downloaded_by_members_only(team: Any, upload: Any, m
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == (media_dir / "tone.wav").read_bytes()
     assert team.outsider.client.get(f"/api/v1/blobs/{sha}").status_code == 404
+
+
+def assert_nothing_kept(settings: Any, before_entries: int, before_temp: set[Path]) -> None:
+    assert DatasetFile.objects.count() == 0 and Blob.objects.count() == 0
+    assert stored_files(settings) == []
+    assert AuditEntry.objects.count() == before_entries
+    assert temp_files(settings) <= before_temp
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"path": "line\nbreak.mid"}, "not a usable file path"),
+        ({"licence_spdx": "MIT AND " * 30 + "MIT"}, "at most 200 characters"),
+        ({"consent": '{"data_mining": {"use": "constrained", "constraint_info": "a\\u0000b"}}'}, "NUL"),
+        ({"rights_holders": '[{"share": "1"}]'}, "rights_holders"),
+    ],
+)
+def test_hostile_metadata_is_a_400_and_leaves_nothing(team: Any, upload: Any, settings: Any,
+                                                     fields: dict[str, str], message: str) -> None:
+    dataset_id = dataset_create(team)
+    before_entries, before_temp = AuditEntry.objects.count(), temp_files(settings)
+    _, response = upload("melody.mid", dataset_id=dataset_id, **fields)
+    assert response.status_code == 400, response.content
+    assert message in response.json()["error"]["message"]
+    assert_nothing_kept(settings, before_entries, before_temp)
+
+
+def test_an_oversized_upload_leaves_nothing(team: Any, upload: Any, settings: Any) -> None:
+    dataset_id = dataset_create(team)
+    before_entries, before_temp = AuditEntry.objects.count(), temp_files(settings)
+    settings.LEDGERLINE_MAX_UPLOAD_BYTES = 1000
+    _, response = upload("melody.mid", "tone.wav", dataset_id=dataset_id)
+    assert response.status_code == 413
+    assert_nothing_kept(settings, before_entries, before_temp)
+
+
+def test_a_huge_midi_file_is_refused_without_reading_it(upload: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledgerline.datasets import media
+
+    monkeypatch.setattr(media, "MAX_MIDI_BYTES", 100)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the MIDI file was read"))
+    _, response = upload("melody.mid")
+    assert response.status_code == 400
+    assert "a MIDI file over 0 MiB is not accepted" in response.json()["error"]["message"]
+
+
+def test_too_many_files_in_one_request_is_a_json_400(upload: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    _, response = upload("melody.mid", "other.mid", "tone.wav")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert DatasetFile.objects.count() == 0

@@ -112,3 +112,40 @@ def test_croissant_export_passes_mlcommons_validator_without_warnings(team: Any,
     assert result.returncode == 0, output
     assert "Done." in output
     assert "warning" not in output.lower(), output
+
+
+def test_a_version_keeps_the_terms_it_was_frozen_with(team: Any, upload: Any) -> None:
+    dataset_id, _ = upload("melody.mid")
+    team.owner.client.patch(f"/api/v1/datasets/{dataset_id}/", {
+        "rights_holders": [{"name": "Composer", "share": "1"}]}, format="json")
+    version = freeze(team, dataset_id)
+    team.owner.client.patch(f"/api/v1/datasets/{dataset_id}/", {
+        "licence_spdx": "MIT", "consent": {"ai_training": "notAllowed"},
+        "rights_holders": [{"name": "Someone else", "share": "1"}]}, format="json")
+    doc = team.owner.client.get(f"/api/v1/dataset-versions/{version['id']}/croissant/").json()
+    assert doc["license"] == "https://spdx.org/licenses/CC-BY-4.0.html"
+    assert "ai_training: allowed" in doc["rai:dataUseCases"]
+    assert [h["name"] for h in doc["copyrightHolder"]] == ["Composer"]
+    assert team.owner.client.get(f"/api/v1/datasets/{dataset_id}/").json()["licence_spdx"] == "MIT"
+
+
+def test_a_removed_files_bytes_stay_reachable_through_its_version(team: Any, upload: Any, media_dir: Path) -> None:
+    dataset_id, added = upload("melody.mid", "other.mid")
+    freeze(team, dataset_id)
+    file = next(f for f in added.json() if f["path"] == "melody.mid")
+    team.owner.client.delete(f"/api/v1/dataset-files/{file['id']}/")
+    download = team.auditor.client.get(f"/api/v1/blobs/{file['sha256']}")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == (media_dir / "melody.mid").read_bytes()
+    assert team.outsider.client.get(f"/api/v1/blobs/{file['sha256']}").status_code == 404
+
+
+def test_patching_rights_holders_validates_them_whole(team: Any, upload: Any) -> None:
+    dataset_id, _ = upload("melody.mid")
+    url = f"/api/v1/datasets/{dataset_id}/"
+    missing = team.owner.client.patch(url, {"rights_holders": [{"name": "A"}]}, format="json")
+    assert missing.status_code == 400
+    assert "share" in str(missing.json()["error"]["fields"])
+    ok = team.owner.client.patch(url, {"rights_holders": [{"name": "A", "share": "1"}]}, format="json")
+    assert ok.status_code == 200
+    assert ok.json()["rights_holders"] == [{"name": "A", "identifier": "", "share": "1.00000000"}]

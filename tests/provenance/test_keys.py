@@ -92,3 +92,30 @@ def test_public_keys_are_published_without_an_account(team: Any, client: Any) ->
     body = client.get("/api/v1/keys/").json()
     assert [k["public_key_pem"] for k in body["results"] if k["key_id"] == key.key_id] == [key.public_key_pem]
     assert "PRIVATE" not in str(body)
+
+
+def test_without_a_passphrase_one_is_made_once_and_the_deploy_check_warns(organisation: Organisation,
+                                                                           settings: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.SIGNING_KEY_PASSPHRASE = ""
+    key = services.signing_key_active(organisation=organisation)
+    passphrase = Path(settings.SIGNING_KEYS_DIR) / ".passphrase"
+    assert passphrase.stat().st_mode & 0o077 == 0
+    first = passphrase.read_text()
+    keys.KeyStore.default().load(key.key_id)  # a second reader gets the same passphrase
+    assert passphrase.read_text() == first
+    with pytest.raises(SystemCheckError, match=r"ledgerline\.W001"):
+        call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
+
+
+def test_no_private_key_material_reaches_the_audit_log_or_the_logs(organisation: Organisation,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    from ledgerline.provenance.models import AuditEntry
+
+    with caplog.at_level("DEBUG"):
+        services.signing_key_rotate(organisation=organisation, actor=None)
+        services.manifest_sign(organisation=organisation, manifest={"n": 1})
+    assert "PRIVATE KEY" not in caplog.text
+    assert not any("PRIVATE" in str(entry.data) for entry in AuditEntry.objects.all())

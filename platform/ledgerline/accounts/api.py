@@ -2,7 +2,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -66,13 +66,17 @@ class TokenListApi(ApiView):
 
     @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):
+            # A leaked token must not be able to mint others that outlive its revocation.
+            raise PermissionDenied("API tokens are created by a signed-in person, not by another token.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         slug = data.validated_data.get("organisation")
         memberships = [m for m in self.actor.memberships.values() if not slug or m.organisation.slug == slug]
-        if len(memberships) != 1:
-            raise NotFound() if slug else serializers.ValidationError(
-                {"organisation": ["You belong to several organisations: name one."]})
+        if not memberships:
+            raise NotFound()
+        if len(memberships) > 1:
+            raise serializers.ValidationError({"organisation": ["You belong to several organisations: name one."]})
         token, secret = services.api_token_create(membership=memberships[0], name=data.validated_data["name"])
         token.secret = secret  # type: ignore[attr-defined]
         return Response(self.CreatedSerializer(token).data, status=201)

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from ledgerline.api.views import ApiView, created
 from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
-from ledgerline.datasets.models import Blob, DatasetFile
+from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.uploads import HashedUpload
 
 
@@ -28,10 +28,15 @@ class RightsShareOutput(serializers.Serializer[Any]):
     share = serializers.DecimalField(max_digits=9, decimal_places=8)
 
 
-def _rights(data: list[dict[str, Any]] | None) -> list[services.RightsShareInput] | None:
-    if data is None:
+def _rights(raw: Any) -> list[services.RightsShareInput] | None:
+    """Rights holders from a request, validated whole (never as a partial update)."""
+    if raw is None:
         return None
-    return [services.RightsShareInput(name=r["name"], identifier=r["identifier"], share=r["share"]) for r in data]
+    parsed = RightsShareSerializer(data=raw, many=True)
+    if not parsed.is_valid():
+        raise ValidationError({"rights_holders": parsed.errors})
+    return [services.RightsShareInput(name=r["name"], identifier=r["identifier"], share=r["share"])
+            for r in parsed.validated_data]
 
 
 class DatasetOutput(serializers.Serializer[Any]):
@@ -53,10 +58,11 @@ class DatasetListApi(ApiView):
         organisation = serializers.SlugField(required=False)
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
-        licence_spdx = serializers.CharField(required=False, allow_blank=True, default="")
+        licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         licence_terms = serializers.CharField(required=False, allow_blank=True, default="")
         consent = serializers.JSONField(required=False, default=dict)
-        rights_holders = RightsShareSerializer(many=True, required=False, default=list)
+        rights_holders = serializers.ListField(child=serializers.DictField(), required=False, default=list,
+                                               help_text="[{name, identifier, share}]")
 
     @extend_schema(responses=DatasetOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -84,10 +90,11 @@ class DatasetDetailApi(ApiView):
     class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
-        licence_spdx = serializers.CharField(required=False, allow_blank=True)
+        licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True)
         licence_terms = serializers.CharField(required=False, allow_blank=True)
         consent = serializers.JSONField(required=False)
-        rights_holders = RightsShareSerializer(many=True, required=False)
+        rights_holders = serializers.ListField(child=serializers.DictField(), required=False,
+                                               help_text="[{name, identifier, share}]")
 
     def get_dataset(self, dataset_id: str) -> Any:
         return self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
@@ -170,12 +177,7 @@ class DatasetFileListApi(ApiView):
         path = request.data.get("path")
         if path and len(uploads) > 1:
             raise ValidationError({"path": ["'path' names one file; leave it out when uploading several."]})
-        rights = _json_field(request, "rights_holders")
-        rights_data = None
-        if rights is not None:
-            parsed = RightsShareSerializer(data=rights, many=True)
-            parsed.is_valid(raise_exception=True)
-            rights_data = _rights(parsed.validated_data)
+        rights_data = _rights(_json_field(request, "rights_holders"))
         licence = None
         if request.data.get("licence_spdx") or request.data.get("licence_terms"):
             licence = services.Licence(request.data.get("licence_spdx", ""), request.data.get("licence_terms", ""))
@@ -211,15 +213,14 @@ class BlobContentApi(ApiView):
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, sha256: str) -> FileResponse:
-        files = selectors.dataset_file_list(organisation_ids=self.actor.organisation_ids)
-        file = files.filter(blob__sha256=sha256).first()
-        if file is None:
+        held = selectors.blob_held(organisation_ids=self.actor.organisation_ids, sha256=sha256)
+        if held is None:
             raise NotFound()
-        blob: Blob = file.blob
-        content = open(blobs.blob_path(blob.sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
-        response = FileResponse(content, content_type=file.media_type,
-                                as_attachment=True, filename=file.path.rsplit("/", 1)[-1])
-        response["Digest"] = f"sha-256={blob.sha256}"
+        path, media_type = held
+        content = open(blobs.blob_path(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
+        response = FileResponse(content, content_type=media_type, as_attachment=True,
+                                filename=path.rsplit("/", 1)[-1])
+        response["Digest"] = f"sha-256={sha256}"
         return response
 
 
@@ -228,6 +229,10 @@ class VersionOutput(serializers.Serializer[Any]):
     dataset = serializers.UUIDField(source="dataset_id")
     number = serializers.IntegerField()
     merkle_root = serializers.CharField()
+    licence_spdx = serializers.CharField()
+    licence_terms = serializers.CharField()
+    consent = serializers.JSONField()
+    rights_holders = serializers.JSONField(source="rights")
     file_count = serializers.IntegerField()
     total_bytes = serializers.IntegerField()
     note = serializers.CharField()

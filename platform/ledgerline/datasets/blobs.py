@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,9 +30,22 @@ def blob_adopt(temp_path: Path, sha256: str) -> Path:
     try:
         os.replace(temp_path, final)  # atomic on one filesystem
     except OSError:
-        shutil.move(temp_path, final)
+        # Another volume: copy beside the target first, so the store never holds a partial blob.
+        fd, beside = tempfile.mkstemp(dir=final.parent)
+        os.close(fd)
+        shutil.copyfile(temp_path, beside)
+        os.replace(beside, final)
+        temp_path.unlink()
     final.chmod(0o444)
     return final
+
+
+def blob_files() -> Iterator[Path]:
+    """Every stored blob file and every staged file, for garbage collection."""
+    root = _root()
+    if root.exists():
+        yield from (p for p in root.glob("??/??/*") if p.is_file())
+        yield from (p for p in (root / "staging").glob("*") if p.is_file())
 
 
 def blob_stage(source: BinaryIO) -> tuple[Path, str, int]:

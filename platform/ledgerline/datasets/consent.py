@@ -30,6 +30,8 @@ def consent_validate(value: Any) -> dict[str, dict[str, str]]:
             info = str(entry.get("constraint_info", "")).strip()
             if not info:
                 raise ValueError(f"{key}: a constrained use needs a constraint_info saying how")
+            if "\x00" in info:
+                raise ValueError(f"{key}: constraint_info contains a NUL character")
             normal["constraint_info"] = info
         result[use] = normal
     return result

@@ -6,7 +6,6 @@ from django.conf import settings
 
 from ledgerline.datasets.consent import USES, consent_use
 from ledgerline.datasets.models import DatasetVersion
-from ledgerline.datasets.selectors import rights_of
 
 CONTEXT: dict[str, Any] = {
     "@language": "en",
@@ -57,11 +56,10 @@ def _licence_url(spdx: str, terms: str) -> str:
 def croissant_export(*, version: DatasetVersion) -> dict[str, Any]:
     dataset = version.dataset
     entries = list(version.entries.order_by("leaf_index"))
-    consent = ", ".join(f"{use.removeprefix('cawg.')}: {consent_use(dataset.consent, use)}" for use in USES)
+    consent = ", ".join(f"{use.removeprefix('cawg.')}: {consent_use(version.consent, use)}" for use in USES)
     holders = [
-        {"@type": "sc:Person", "name": s.holder.name, "identifier": s.holder.identifier or None,
-         "cr:share": str(s.share)}
-        for s in rights_of(dataset=dataset)
+        {"@type": "sc:Person", "name": r["name"], "identifier": r["identifier"] or None, "cr:share": r["share"]}
+        for r in version.rights
     ]
     return {
         "@context": CONTEXT,
@@ -71,7 +69,7 @@ def croissant_export(*, version: DatasetVersion) -> dict[str, Any]:
         "description": dataset.description or f"{dataset.name}, version {version.number}",
         "version": f"{version.number}.0.0",
         "url": f"{settings.SITE_URL}/api/v1/dataset-versions/{version.pk}/",
-        "license": _licence_url(dataset.licence_spdx, dataset.licence_terms),
+        "license": _licence_url(version.licence_spdx, version.licence_terms),
         "creator": {"@type": "sc:Organization", "name": dataset.organisation.name},
         "copyrightHolder": holders,
         "datePublished": version.created_at.date().isoformat(),

@@ -16,6 +16,9 @@ import symusic
 from ledgerline.errors import InvalidFile
 
 MIDI, WAV, FLAC, MP3 = "audio/midi", "audio/wav", "audio/flac", "audio/mpeg"
+# MIDI is parsed in memory. Real pieces are kilobytes (the largest in the Lakh set are
+# about 1 MB); anything far beyond is not a piece of music.
+MAX_MIDI_BYTES = 32 * 1024 * 1024
 MEDIA_TYPES = (MIDI, WAV, FLAC, MP3)
 
 
@@ -72,6 +75,8 @@ def _midi_structure_problem(data: bytes) -> str | None:
 
 
 def _inspect_midi(path: Path, name: str) -> MediaInfo:
+    if path.stat().st_size > MAX_MIDI_BYTES:
+        raise InvalidFile(f"{name}: a MIDI file over {MAX_MIDI_BYTES // 2**20} MiB is not accepted.")
     data = path.read_bytes()
     problem = _midi_structure_problem(data)
     if problem:

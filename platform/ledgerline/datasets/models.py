@@ -99,10 +99,15 @@ class RightsShare(BaseModel):
 
 
 class DatasetVersion(BaseModel):
-    """A frozen set of files with its Merkle root. Entries copy what they freeze, so a
-    version stays provable after files are removed from the dataset."""
+    """A frozen set of files with its Merkle root. It copies what it freezes (the files'
+    entries, the dataset's licence, consent and rights holders), so it stays provable and
+    its terms stay as they were after the dataset changes."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="versions")
+    licence_spdx = models.CharField(max_length=200, blank=True)
+    licence_terms = models.TextField(blank=True)
+    consent = models.JSONField(default=dict)
+    rights = models.JSONField(default=list, help_text="[{name, identifier, share}] as frozen")
     number = models.PositiveIntegerField()
     merkle_root = models.CharField(max_length=64)
     file_count = models.PositiveIntegerField()

@@ -36,6 +36,16 @@ def dataset_version_list(*, organisation_ids: list) -> QuerySet[DatasetVersion]:
     )
 
 
+def blob_held(*, organisation_ids: list, sha256: str) -> tuple[str, str] | None:
+    """(path, media type) under which the organisations hold this content, in a dataset
+    or in a frozen version (whose files may since have been removed); else None."""
+    file = DatasetFile.objects.filter(dataset__organisation_id__in=organisation_ids, blob__sha256=sha256).first()
+    if file is not None:
+        return file.path, file.media_type
+    entry = VersionEntry.objects.filter(version__dataset__organisation_id__in=organisation_ids, sha256=sha256).first()
+    return (entry.path, entry.media_type) if entry is not None else None
+
+
 def rights_of(*, dataset: Dataset | None = None, file: DatasetFile | None = None) -> list[RightsShare]:
     if file is not None:
         return list(file.shares.all()) or list(file.dataset.shares.all())

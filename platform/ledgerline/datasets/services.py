@@ -1,5 +1,6 @@
 """Writes for datasets: create, add files, freeze versions. Each is recorded in the audit log."""
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
@@ -56,6 +57,8 @@ def licence_validate(licence: Licence) -> Licence:
     if not licence.spdx and not licence.terms.strip():
         raise LedgerlineError("A licence is required: an SPDX id (e.g. CC-BY-4.0) or custom terms.",
                               fields={"licence_spdx": ["Give an SPDX id or licence_terms."]})
+    if len(licence.spdx) > 200:
+        raise LedgerlineError("An SPDX expression is at most 200 characters; put longer terms in licence_terms.")
     if licence.spdx:
         try:
             parsed = _spdx.parse(licence.spdx, validate=True, strict=True)
@@ -142,7 +145,7 @@ def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = Non
 def file_path_clean(name: str) -> str:
     """A relative POSIX path inside the dataset; no absolute paths, no '..'."""
     parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".", "/")]
-    if not parts or ".." in parts or len("/".join(parts)) > 500:
+    if not parts or ".." in parts or len("/".join(parts)) > 500 or any(ord(c) < 32 or c == "\x7f" for c in name):
         raise LedgerlineError(f"{name!r} is not a usable file path inside a dataset.")
     return "/".join(parts)
 
@@ -182,14 +185,19 @@ def _conflicts_check(*, dataset: Dataset, checked: list[tuple[StagedFile, str, m
             if key in seen:
                 raise Conflict(f"Nothing was added: {staged.name!r} and {seen[key]!r} have the same {what}.")
             seen[key] = staged.name
-    existing = DatasetFile.objects.filter(dataset=dataset).select_related("blob")
-    for staged, path, _ in checked:
-        clash = existing.filter(models.Q(path=path) | models.Q(blob__sha256=staged.sha256)).first()
-        if clash is not None and clash.path == path:
-            raise Conflict(f"Nothing was added: {path!r} is already in this dataset.")
-        if clash is not None:
-            raise Conflict(f"Nothing was added: {staged.name!r} has the same content as {clash.path!r}, "
-                           "already in this dataset.")
+    by_path = {path: staged for staged, path, _ in checked}
+    by_sha256 = {staged.sha256: staged for staged, _, _ in checked}
+    clash = (
+        DatasetFile.objects.filter(dataset=dataset)
+        .filter(models.Q(path__in=by_path) | models.Q(blob__sha256__in=by_sha256))
+        .select_related("blob")
+        .first()
+    )
+    if clash is not None and clash.path in by_path:
+        raise Conflict(f"Nothing was added: {clash.path!r} is already in this dataset.")
+    if clash is not None:
+        raise Conflict(f"Nothing was added: {by_sha256[clash.blob.sha256].name!r} has the same content as "
+                       f"{clash.path!r}, already in this dataset.")
 
 
 @transaction.atomic
@@ -259,9 +267,13 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
     ]
     root = merkle_root(version_leaves(entries)).hex()
     last = DatasetVersion.objects.filter(dataset=dataset).order_by("-number").first()
+    rights = [{"name": s.holder.name, "identifier": s.holder.identifier, "share": str(s.share)}
+              for s in dataset.shares.select_related("holder")]
     version = DatasetVersion.objects.create(
         dataset=dataset, number=(last.number + 1) if last else 1, merkle_root=root, file_count=len(files),
         total_bytes=sum(f.blob.size for f in files), note=note, created_by=created_by,
+        licence_spdx=dataset.licence_spdx, licence_terms=dataset.licence_terms, consent=dataset.consent,
+        rights=rights,
     )
     for entry in entries:
         entry.version = version
@@ -270,3 +282,22 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
                  data={"dataset": str(dataset.pk), "number": version.number, "merkle_root": root,
                        "file_count": len(files)})
     return version
+
+
+def blob_gc(*, older_than_seconds: int = 3600) -> list[Path]:
+    """Delete stored files no Blob row refers to, and stale staged files.
+
+    They are left behind when a transaction rolls back after moving its files into the
+    store (or by a crash mid-import). Files younger than the grace period are spared, as
+    their transaction may still be committing.
+    """
+    cutoff = time.time() - older_than_seconds
+    removed = []
+    for path in blobs.blob_files():
+        if path.stat().st_mtime > cutoff:
+            continue
+        staged = path.parent.name == "staging"
+        if staged or not Blob.objects.filter(sha256=path.name).exists():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -47,6 +47,7 @@ class KeyRotateApi(ApiView):
 class AuditEntryOutput(serializers.Serializer[AuditEntry]):
     seq = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+    organisation = serializers.SlugField(source="organisation.slug", default=None)
     actor = serializers.CharField(source="actor.username", default=None)
     action = serializers.CharField()
     object_type = serializers.CharField()

@@ -4,6 +4,7 @@ Everything Ledgerline hashes or signs as JSON goes through `canonical_json`, so 
 parties that hold the same data always get the same bytes.
 """
 
+import json
 from typing import Any
 
 import rfc8785
@@ -11,6 +12,20 @@ import rfc8785
 
 class NotCanonicalisable(ValueError):
     pass
+
+
+def json_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be stored and signed as JSON everywhere, or None if it can.
+
+    Beyond RFC 8785's own limits, NUL characters are refused: PostgreSQL's jsonb rejects them.
+    """
+    try:
+        canonical_json(value)
+    except NotCanonicalisable as exc:
+        return f"not plain JSON ({exc})"
+    if "\\u0000" in json.dumps(value):
+        return "contains a NUL character"
+    return None
 
 
 def canonical_json(value: Any) -> bytes:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,12 +74,19 @@ class KeyStore:
             return settings.SIGNING_KEY_PASSPHRASE.encode()
         # The embedded default only: a passphrase made on first run, readable by this
         # user alone. A deployment passes SIGNING_KEY_PASSPHRASE(_FILE) from a secret.
+        # `manage.py check --deploy` warns when this is in use.
         path = self.directory / ".passphrase"
         if not path.exists():
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd, temp = tempfile.mkstemp(dir=self.directory)  # mode 0600
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(32))
+            try:
+                os.link(temp, path)  # appears whole or not at all; the first process wins
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temp)
         return path.read_text().strip().encode()
 
     def _path(self, key_id: str) -> Path:

@@ -12,7 +12,8 @@ def signing_key_list() -> QuerySet[SigningKey]:
 
 
 def audit_entry_list(*, organisation_ids: list) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.filter(organisation_id__in=organisation_ids).select_related("actor").order_by("-seq")
+    entries = AuditEntry.objects.filter(organisation_id__in=organisation_ids)
+    return entries.select_related("actor", "organisation").order_by("-seq")
 
 
 def signed_manifest_verify(*, signed: dict[str, Any], public_key_pem: str) -> bool:

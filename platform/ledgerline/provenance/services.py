@@ -76,9 +76,11 @@ class AuditVerification:
 
 
 def audit_verify() -> AuditVerification:
-    """Walk the whole chain; name the first entry that was edited, removed or inserted."""
+    """Walk the chain up to the head read at the start (appends made meanwhile are left for
+    the next run); name the first entry that was edited, removed or inserted."""
+    head = AuditHead.objects.filter(pk=1).first() or AuditHead()
     prev_hash, expected_seq, checked = "0" * 64, 1, 0
-    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=2000):
+    for entry in AuditEntry.objects.filter(seq__lte=head.seq).order_by("seq").iterator(chunk_size=2000):
         if entry.seq != expected_seq:
             return AuditVerification(checked, f"entry #{expected_seq} is missing (next is #{entry.seq})")
         if entry.prev_hash != prev_hash:
@@ -88,10 +90,11 @@ def audit_verify() -> AuditVerification:
             problem = f"entry #{entry.seq} ({entry.action}) was edited: its hash does not match"
             return AuditVerification(checked, problem)
         prev_hash, expected_seq, checked = entry.entry_hash, expected_seq + 1, checked + 1
-    head = AuditHead.objects.filter(pk=1).first() or AuditHead()
     if head.seq != checked or head.entry_hash != prev_hash:
         return AuditVerification(checked, f"the log ends at #{checked} but its head records #{head.seq}: "
                                           "newest entries were removed")
+    if checked == 0 and AuditEntry.objects.exists():
+        return AuditVerification(checked, "the log has entries but its head is gone")
     return AuditVerification(checked, None)
 
 

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.models import DatasetVersion
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.provenance.services import audit_append
 from ledgerline.training.models import TrainingRun
 
@@ -15,6 +15,7 @@ def training_run_create(*, organisation: Organisation, name: str, config: dict[s
                         dataset_versions: list[DatasetVersion], created_by: User,
                         code_version: str = "") -> TrainingRun:
     """Record a run, queued. The training worker (issue 6) picks it up."""
+    json_field_check("config", config)
     if not dataset_versions:
         raise LedgerlineError("A training run needs at least one dataset version.")
     foreign = [v for v in dataset_versions if v.dataset.organisation_id != organisation.pk]

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 from ledgerline.accounts.models import Organisation
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.provenance.services import audit_append
 from ledgerline.training.models import ModelArtifact
 from ledgerline.works.models import Work
@@ -19,6 +19,7 @@ def work_request(*, organisation: Organisation, title: str, model: ModelArtifact
                  created_by: User, seed: int | None = None) -> Work:
     """Record a generation request. A seed not given is drawn here and recorded, so the
     work can be regenerated; the generation worker (issue 6) picks it up."""
+    json_field_check("parameters", parameters)
     if model.run.organisation_id != organisation.pk:
         raise LedgerlineError("A work can only be generated with a model of its own organisation.")
     if seed is None:

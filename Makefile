@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck check-migrations compose-check bench clean
+.PHONY: run test lint typecheck compose-check contracts contracts-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ run: $(VENV)/.runtime
 	  cd platform && ../$(BIN)/celery -A ledgerline worker --pool=solo --loglevel=WARNING & \
 	  $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev contracts-check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -41,11 +41,23 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# Solidity: compiled offline by npm's solc into committed artifacts (contracts/build).
+contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
+	cd contracts && npm ci --no-audit --no-fund --silent
+	touch $@
+
+contracts: contracts/node_modules/.installed
+	cd contracts && node compile.js
+
+contracts-check: contracts/node_modules/.installed
+	cd contracts && node compile.js --check
+
 compose-check:
 	docker-compose -f docker-compose.yml config -q
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/hash_throughput.py
+	$(BIN)/python bench/gas.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache contracts/node_modules

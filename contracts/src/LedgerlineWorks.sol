@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC2309} from "@openzeppelin/contracts/interfaces/IERC2309.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+
+/// @title Ledgerline works: one ERC-721 token per generated work.
+/// @notice Works are minted in batches. Each token's content hash (the SHA-256 of the
+/// work's bytes) is recorded in `tokenOfContent`, which refuses a second token for the
+/// same content and lets anyone holding a file find its token. A batch stores its owner,
+/// royalty and metadata folder once (ERC-2309 lazy ownership, as OpenZeppelin's
+/// ERC721Consecutive does, but usable after deployment); token N's metadata is
+/// ipfs://<batch folder CID>/N.json. Dataset roots and model hashes are anchored with events.
+contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC2309, IERC4906 {
+    using Checkpoints for Checkpoints.Trace208;
+
+    bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @dev ERC-2309 asks that one event cover at most 5,000 tokens.
+    uint256 public constant MAX_BATCH = 5000;
+
+    struct Batch {
+        address owner; // who received the batch; tokens transferred since have their own record
+        uint96 royaltyBps; // ERC-2981 fee in basis points
+        address royaltyReceiver;
+        uint64 firstTokenId;
+        uint32 count;
+        string metadataCid; // IPFS folder holding <tokenId>.json for each token
+    }
+
+    Batch[] private _batches;
+    /// @dev first token id of each batch -> batch index, for a binary search by token id.
+    Checkpoints.Trace208 private _batchStarts;
+    uint256 private _nextTokenId = 1; // 0 means "none" in tokenOfContent
+
+    /// @notice The token minted for a content hash (SHA-256 of the work's bytes), or 0.
+    mapping(bytes32 contentHash => uint256 tokenId) public tokenOfContent;
+    /// @notice When a dataset version's Merkle root, or a model's weights hash, was anchored.
+    mapping(bytes32 merkleRoot => uint256 timestamp) public datasetAnchoredAt;
+    mapping(bytes32 weightsHash => uint256 timestamp) public modelAnchoredAt;
+
+    event BatchMinted(uint256 indexed batchId, uint256 firstTokenId, string metadataCid, bytes32[] contentHashes);
+    event DatasetAnchored(bytes32 indexed merkleRoot, string manifestUri);
+    event ModelAnchored(bytes32 indexed weightsHash, bytes32 indexed datasetsCommitment, string manifestUri);
+
+    error DuplicateContent(bytes32 contentHash, uint256 tokenId);
+    error InvalidBatch(string reason);
+    error AlreadyAnchored(bytes32 value);
+
+    constructor(string memory name_, string memory symbol_, address admin) ERC721(name_, symbol_) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(MINTER_ROLE, admin);
+    }
+
+    /// @notice Mint one token per content hash to `to`, in one transaction.
+    /// @return firstTokenId the first new token; the others follow consecutively.
+    function mintBatch(
+        address to,
+        bytes32[] calldata contentHashes,
+        string calldata metadataCid,
+        address royaltyReceiver,
+        uint96 royaltyBps
+    ) external onlyRole(MINTER_ROLE) returns (uint256 firstTokenId) {
+        uint256 count = contentHashes.length;
+        if (to == address(0)) revert ERC721InvalidReceiver(address(0));
+        if (count == 0 || count > MAX_BATCH) revert InvalidBatch("batch size must be 1 to 5000");
+        if (bytes(metadataCid).length == 0) revert InvalidBatch("metadata CID is empty");
+        if (royaltyBps > _feeDenominator()) revert InvalidBatch("royalty above 100%");
+
+        firstTokenId = _nextTokenId;
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 contentHash = contentHashes[i];
+            uint256 existing = tokenOfContent[contentHash];
+            if (existing != 0) revert DuplicateContent(contentHash, existing);
+            tokenOfContent[contentHash] = firstTokenId + i;
+        }
+        uint256 lastTokenId = firstTokenId + count - 1;
+        _nextTokenId = lastTokenId + 1;
+
+        uint256 batchId = _batches.length;
+        _batches.push(Batch(to, royaltyBps, royaltyReceiver, uint64(firstTokenId), uint32(count), metadataCid));
+        _batchStarts.push(uint48(firstTokenId), uint208(batchId));
+        _increaseBalance(to, uint128(count));
+
+        if (count == 1) emit Transfer(address(0), to, firstTokenId);
+        else emit ConsecutiveTransfer(firstTokenId, lastTokenId, address(0), to);
+        emit BatchMinted(batchId, firstTokenId, metadataCid, contentHashes);
+    }
+
+    /// @notice Point a batch at a new metadata folder (ERC-4906 tells indexers to refetch).
+    function setBatchMetadata(uint256 batchId, string calldata metadataCid) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (batchId >= _batches.length) revert InvalidBatch("no such batch");
+        if (bytes(metadataCid).length == 0) revert InvalidBatch("metadata CID is empty");
+        Batch storage batch = _batches[batchId];
+        batch.metadataCid = metadataCid;
+        emit BatchMetadataUpdate(batch.firstTokenId, batch.firstTokenId + batch.count - 1);
+    }
+
+    function anchorDataset(bytes32 merkleRoot, string calldata manifestUri) external onlyRole(MINTER_ROLE) {
+        if (datasetAnchoredAt[merkleRoot] != 0) revert AlreadyAnchored(merkleRoot);
+        datasetAnchoredAt[merkleRoot] = block.timestamp;
+        emit DatasetAnchored(merkleRoot, manifestUri);
+    }
+
+    /// @param datasetsCommitment a commitment to the dataset roots the model was trained on
+    function anchorModel(bytes32 weightsHash, bytes32 datasetsCommitment, string calldata manifestUri)
+        external
+        onlyRole(MINTER_ROLE)
+    {
+        if (modelAnchoredAt[weightsHash] != 0) revert AlreadyAnchored(weightsHash);
+        modelAnchoredAt[weightsHash] = block.timestamp;
+        emit ModelAnchored(weightsHash, datasetsCommitment, manifestUri);
+    }
+
+    function setDefaultRoyalty(address receiver, uint96 feeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setDefaultRoyalty(receiver, feeBps);
+    }
+
+    // --- reads ---
+
+    function totalMinted() external view returns (uint256) {
+        return _nextTokenId - 1;
+    }
+
+    function batchCount() external view returns (uint256) {
+        return _batches.length;
+    }
+
+    function batchOf(uint256 tokenId) public view returns (uint256 batchId, Batch memory batch) {
+        if (tokenId == 0 || tokenId >= _nextTokenId) revert ERC721NonexistentToken(tokenId);
+        batchId = _batchStarts.upperLookup(uint48(tokenId));
+        batch = _batches[batchId];
+    }
+
+    /// @notice True when `contentHash` is the content of `tokenId`: the on-chain proof of a work's bytes.
+    function isContentOf(uint256 tokenId, bytes32 contentHash) external view returns (bool) {
+        return tokenId != 0 && tokenOfContent[contentHash] == tokenId;
+    }
+
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        (, Batch memory batch) = batchOf(tokenId);
+        return string.concat("ipfs://", batch.metadataCid, "/", Strings.toString(tokenId), ".json");
+    }
+
+    function royaltyInfo(uint256 tokenId, uint256 salePrice) public view override returns (address, uint256) {
+        if (tokenId != 0 && tokenId < _nextTokenId) {
+            (, Batch memory batch) = batchOf(tokenId);
+            if (batch.royaltyReceiver != address(0)) {
+                return (batch.royaltyReceiver, (salePrice * batch.royaltyBps) / _feeDenominator());
+            }
+        }
+        return super.royaltyInfo(tokenId, salePrice);
+    }
+
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, ERC2981, AccessControl, IERC165)
+        returns (bool)
+    {
+        return interfaceId == bytes4(0x49064906) || super.supportsInterface(interfaceId);
+    }
+
+    // --- lazy ownership ---
+
+    /// @dev A token never transferred has no record of its own: its owner is its batch's.
+    /// Tokens cannot be burned, so "no record" always means "still with the batch owner".
+    function _ownerOf(uint256 tokenId) internal view override returns (address) {
+        address owner = super._ownerOf(tokenId);
+        if (owner != address(0) || tokenId == 0 || tokenId >= _nextTokenId) return owner;
+        return _batches[_batchStarts.upperLookup(uint48(tokenId))].owner;
+    }
+
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
+        if (to == address(0)) revert ERC721InvalidReceiver(address(0)); // no burning: see _ownerOf
+        return super._update(to, tokenId, auth);
+    }
+}

@@ -1,0 +1,198 @@
+"""The LedgerlineWorks contract on an in-process EVM (eth-tester with py-evm)."""
+
+import hashlib
+from typing import Any
+
+import pytest
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from ledgerline.ledger.artifacts import artifact
+from ledgerline.ledger.reverts import revert_error
+
+CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+
+
+def content(n: int) -> bytes:
+    return hashlib.sha256(f"work {n}".encode()).digest()
+
+
+@pytest.fixture
+def w3() -> Web3:
+    return Web3(Web3.EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+
+
+@pytest.fixture
+def accounts(w3: Web3) -> dict[str, str]:
+    admin, artist, buyer, stranger = w3.eth.accounts[:4]
+    return {"admin": admin, "artist": artist, "buyer": buyer, "stranger": stranger}
+
+
+@pytest.fixture
+def works(w3: Web3, accounts: dict[str, str]) -> Contract:
+    data = artifact("LedgerlineWorks")
+    factory = w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
+    tx = factory.constructor("Ledgerline Works", "LLW", accounts["admin"]).transact({"from": accounts["admin"]})
+    address = w3.eth.get_transaction_receipt(tx)["contractAddress"]
+    return w3.eth.contract(address=address, abi=data["abi"])
+
+
+def mint_call(works: Contract, to: str, hashes: list[bytes], *, receiver: str | None = None, bps: int = 500,
+              cid: str = CID) -> Any:
+    return works.functions.mintBatch(to, hashes, cid, receiver or to, bps)
+
+
+def mint(works: Contract, to: str, hashes: list[bytes], *, sender: str, **kwargs: Any) -> Any:
+    tx = mint_call(works, to, hashes, **kwargs).transact({"from": sender})
+    return works.w3.eth.get_transaction_receipt(tx)
+
+
+def logs(works: Contract, event: str, tx: Any) -> list[Any]:
+    """The ``event`` logs of a transaction (given by hash or receipt)."""
+    receipt = tx if isinstance(tx, dict) or hasattr(tx, "logs") else works.w3.eth.get_transaction_receipt(tx)
+    return list(getattr(works.events, event)().process_receipt(receipt, errors=DISCARD))
+
+
+def reverts_with(works: Contract, call: Any, sender: str) -> str | None:
+    """The name of the custom error ``call`` reverts with when sent by ``sender``."""
+    with pytest.raises(Exception) as info:
+        call.call({"from": sender})
+    return revert_error(works.abi, info.value)
+
+
+def test_a_batch_gives_each_work_its_own_token(works: Contract, accounts: dict[str, str]) -> None:
+    receipt = mint(works, accounts["artist"], [content(i) for i in range(3)], sender=accounts["admin"])
+    assert works.functions.totalMinted().call() == 3
+    assert [works.functions.ownerOf(t).call() for t in (1, 2, 3)] == [accounts["artist"]] * 3
+    assert works.functions.balanceOf(accounts["artist"]).call() == 3
+    assert works.functions.tokenURI(2).call() == f"ipfs://{CID}/2.json"
+    [event] = logs(works, "ConsecutiveTransfer", receipt)
+    assert (event.args.fromTokenId, event.args.toTokenId, event.args.toAddress) == (1, 3, accounts["artist"])
+    [batch] = logs(works, "BatchMinted", receipt)
+    assert batch.args.contentHashes == [content(i) for i in range(3)]
+
+
+def test_a_single_work_emits_a_plain_transfer(works: Contract, accounts: dict[str, str]) -> None:
+    receipt = mint(works, accounts["artist"], [content(0)], sender=accounts["admin"])
+    [event] = logs(works, "Transfer", receipt)
+    assert event.args.tokenId == 1 and event.args["from"] == "0x" + "00" * 20
+
+
+def test_content_hashes_are_provable_and_looked_up(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(i) for i in range(5)], sender=accounts["admin"])
+    assert works.functions.tokenOfContent(content(3)).call() == 4
+    assert works.functions.isContentOf(4, content(3)).call()
+    assert not works.functions.isContentOf(4, content(2)).call()
+    assert works.functions.tokenOfContent(content(99)).call() == 0
+    assert not works.functions.isContentOf(0, content(99)).call()
+
+
+def test_the_same_content_can_never_be_minted_twice(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(1)], sender=accounts["admin"])
+    again = mint_call(works, accounts["buyer"], [content(2), content(1)])
+    assert reverts_with(works, again, accounts["admin"]) == "DuplicateContent"
+    twice_in_one = mint_call(works, accounts["buyer"], [content(5), content(5)])
+    assert reverts_with(works, twice_in_one, accounts["admin"]) == "DuplicateContent"
+    assert works.functions.totalMinted().call() == 1
+    assert works.functions.tokenOfContent(content(2)).call() == 0
+
+
+def test_buyers_cant_mint(works: Contract, accounts: dict[str, str]) -> None:
+    call = mint_call(works, accounts["stranger"], [content(1)])
+    assert reverts_with(works, call, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
+    minter = works.functions.MINTER_ROLE().call()
+    works.functions.grantRole(minter, accounts["artist"]).transact({"from": accounts["admin"]})
+    mint(works, accounts["artist"], [content(1)], sender=accounts["artist"])
+    grant = works.functions.grantRole(minter, accounts["stranger"])
+    assert reverts_with(works, grant, accounts["artist"]) == "AccessControlUnauthorizedAccount"
+
+
+@pytest.mark.parametrize(("hashes", "cid", "bps"), [([], CID, 0), ([b"\x01" * 32], "", 0),
+                                                     ([b"\x01" * 32], CID, 10_001)])
+def test_bad_batches_are_refused(works: Contract, accounts: dict[str, str], hashes: list[bytes], cid: str,
+                                 bps: int) -> None:
+    call = mint_call(works, accounts["artist"], hashes, cid=cid, bps=bps)
+    assert reverts_with(works, call, accounts["admin"]) == "InvalidBatch"
+
+
+def test_royalties_come_from_the_batch_or_the_default(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(1), content(2)], sender=accounts["admin"], receiver=accounts["buyer"],
+         bps=750)
+    assert works.functions.royaltyInfo(2, 10_000).call() == [accounts["buyer"], 750]
+    works.functions.setDefaultRoyalty(accounts["admin"], 100).transact({"from": accounts["admin"]})
+    mint(works, accounts["artist"], [content(3)], sender=accounts["admin"], receiver="0x" + "00" * 20, bps=0)
+    assert works.functions.royaltyInfo(3, 10_000).call() == [accounts["admin"], 100]
+
+
+def test_a_transfer_moves_one_token_and_leaves_its_batch(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(i) for i in range(4)], sender=accounts["admin"])
+    works.functions.transferFrom(accounts["artist"], accounts["buyer"], 2).transact({"from": accounts["artist"]})
+    owners = [works.functions.ownerOf(t).call() for t in range(1, 5)]
+    assert owners == [accounts["artist"], accounts["buyer"], accounts["artist"], accounts["artist"]]
+    assert works.functions.balanceOf(accounts["artist"]).call() == 3
+    assert works.functions.balanceOf(accounts["buyer"]).call() == 1
+    stale = works.functions.transferFrom(accounts["artist"], accounts["stranger"], 2)  # no longer the artist's
+    assert reverts_with(works, stale, accounts["artist"]) == "ERC721InsufficientApproval"
+    works.functions.approve(accounts["stranger"], 3).transact({"from": accounts["artist"]})
+    works.functions.transferFrom(accounts["artist"], accounts["stranger"], 3).transact({"from": accounts["stranger"]})
+    assert works.functions.ownerOf(3).call() == accounts["stranger"]
+
+
+def test_tokens_cannot_be_burned_or_sent_nowhere(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(1)], sender=accounts["admin"])
+    burn = works.functions.transferFrom(accounts["artist"], "0x" + "00" * 20, 1)
+    assert reverts_with(works, burn, accounts["artist"]) == "ERC721InvalidReceiver"
+
+
+def test_tokens_that_do_not_exist_say_so(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(1), content(2)], sender=accounts["admin"])
+    for token in (0, 3):
+        assert reverts_with(works, works.functions.ownerOf(token), accounts["buyer"]) == "ERC721NonexistentToken"
+        assert reverts_with(works, works.functions.tokenURI(token), accounts["buyer"]) == "ERC721NonexistentToken"
+
+
+def test_metadata_updates_follow_erc4906(works: Contract, accounts: dict[str, str]) -> None:
+    mint(works, accounts["artist"], [content(i) for i in range(3)], sender=accounts["admin"])
+    tx = works.functions.setBatchMetadata(0, "bafynew").transact({"from": accounts["admin"]})
+    [event] = logs(works, "BatchMetadataUpdate", tx)
+    assert (event.args._fromTokenId, event.args._toTokenId) == (1, 3)
+    assert works.functions.tokenURI(3).call() == "ipfs://bafynew/3.json"
+    evil = works.functions.setBatchMetadata(0, "bafyevil")
+    assert reverts_with(works, evil, accounts["artist"]) == "AccessControlUnauthorizedAccount"
+
+
+def test_dataset_and_model_anchors_are_recorded_once(works: Contract, accounts: dict[str, str]) -> None:
+    root, weights = hashlib.sha256(b"root").digest(), hashlib.sha256(b"weights").digest()
+    tx = works.functions.anchorDataset(root, "ipfs://bafymanifest").transact({"from": accounts["admin"]})
+    [event] = logs(works, "DatasetAnchored", tx)
+    assert event.args.merkleRoot == root
+    assert works.functions.datasetAnchoredAt(root).call() > 0
+    works.functions.anchorModel(weights, root, "ipfs://bafymodel").transact({"from": accounts["admin"]})
+    assert works.functions.modelAnchoredAt(weights).call() > 0
+    again = works.functions.anchorDataset(root, "again")
+    assert reverts_with(works, again, accounts["admin"]) == "AlreadyAnchored"
+    forged = works.functions.anchorModel(hashlib.sha256(b"x").digest(), root, "")
+    assert reverts_with(works, forged, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
+
+
+@pytest.mark.parametrize(("interface", "supported"), [("0x80ac58cd", True), ("0x5b5e139f", True),
+                                                      ("0x2a55205a", True), ("0x49064906", True),
+                                                      ("0x7965db0b", True), ("0xffffffff", False)])
+def test_it_declares_its_interfaces(works: Contract, interface: str, supported: bool) -> None:
+    assert works.functions.supportsInterface(bytes.fromhex(interface[2:])).call() is supported
+
+
+def test_many_batches_keep_their_owners_apart(works: Contract, accounts: dict[str, str]) -> None:
+    owners = [accounts["artist"], accounts["buyer"], accounts["stranger"]]
+    n = 0
+    for round_ in range(6):
+        size = [1, 7, 2][round_ % 3]
+        mint(works, owners[round_ % 3], [content(n + i) for i in range(size)], sender=accounts["admin"])
+        n += size
+    expected = []
+    for round_ in range(6):
+        expected += [owners[round_ % 3]] * [1, 7, 2][round_ % 3]
+    assert [works.functions.ownerOf(t).call() for t in range(1, n + 1)] == expected
+    assert works.functions.batchOf(9).call()[0] == 2

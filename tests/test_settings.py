@@ -34,3 +34,16 @@ def test_the_example_env_file_lists_every_setting_read() -> None:
     names |= {"DATABASE_URL"}
     missing = sorted(n for n in names if f"\n{n}=" not in "\n" + example)
     assert not missing, f".env.example lacks {missing}"
+
+
+def test_an_empty_database_url_means_the_sqlite_default(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DATABASE_URL": "", "LEDGERLINE_VAR_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c",
+                          "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"],
+                         cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == str(tmp_path / "ledgerline.sqlite3")

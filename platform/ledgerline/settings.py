@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "ledgerline.datasets",
     "ledgerline.training",
     "ledgerline.works",
+    "ledgerline.ledger",
     "ledgerline.portal",
 ]
 
@@ -84,8 +85,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'ledgerline.sqlite3'}",
+    # An empty DATABASE_URL (as .env.example has it) means the default, like an unset one.
+    "default": dj_database_url.parse(
+        envstr("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'ledgerline.sqlite3'}",
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
     )
 }
@@ -138,6 +140,17 @@ LEDGERLINE_BLOB_DIR = Path(envstr("LEDGERLINE_BLOB_DIR", str(VAR_DIR / "blobs"))
 # a deployment points SIGNING_KEYS_DIR at a mounted volume and passes the passphrase.
 SIGNING_KEYS_DIR = Path(envstr("SIGNING_KEYS_DIR", str(VAR_DIR / "keys")))
 SIGNING_KEY_PASSPHRASE = envsecret("SIGNING_KEY_PASSPHRASE")
+
+# Chain: the embedded py-evm chain under var/chain unless CHAIN_RPC_URL names a node.
+# The sending account is an Ethereum keystore file (never in the database); the embedded
+# default makes one on first use, encrypted with the signing-key passphrase.
+CHAIN_RPC_URL = envstr("CHAIN_RPC_URL")
+CHAIN_STATE_DIR = Path(envstr("CHAIN_STATE_DIR", str(VAR_DIR / "chain")))
+CHAIN_ACCOUNT_KEYFILE = Path(envstr("CHAIN_ACCOUNT_KEYFILE", str(SIGNING_KEYS_DIR / "chain-account.json")))
+CHAIN_ACCOUNT_PASSPHRASE = envsecret("CHAIN_ACCOUNT_PASSPHRASE")
+CHAIN_CONTRACT_ADDRESS = envstr("CHAIN_CONTRACT_ADDRESS")
+CHAIN_CONFIRMATIONS = envint("CHAIN_CONFIRMATIONS", 1)
+CHAIN_TX_TIMEOUT = envint("CHAIN_TX_TIMEOUT", 120)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

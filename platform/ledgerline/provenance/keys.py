@@ -69,7 +69,7 @@ class KeyStore:
     def default(cls) -> "KeyStore":
         return cls(Path(settings.SIGNING_KEYS_DIR))
 
-    def _passphrase(self) -> bytes:
+    def passphrase(self) -> bytes:
         if settings.SIGNING_KEY_PASSPHRASE:
             return settings.SIGNING_KEY_PASSPHRASE.encode()
         # The embedded default only: a passphrase made on first run, readable by this
@@ -98,7 +98,7 @@ class KeyStore:
         pem = private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self._passphrase()),
+            serialization.BestAvailableEncryption(self.passphrase()),
         )
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._path(key_id)
@@ -113,7 +113,7 @@ class KeyStore:
         except FileNotFoundError:
             raise KeyUnavailable(f"no private key file for {key_id} in {self.directory}") from None
         try:
-            key = serialization.load_pem_private_key(pem, password=self._passphrase())
+            key = serialization.load_pem_private_key(pem, password=self.passphrase())
         except (ValueError, TypeError):
             raise KeyUnavailable(f"the private key {key_id} cannot be decrypted with this passphrase") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):

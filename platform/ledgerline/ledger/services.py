@@ -1,0 +1,153 @@
+"""Chain writes: deploy the contract, mint works, anchor datasets and models, and finish
+whatever a crash left pending. Every write is safe to run twice."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from ledgerline.errors import LedgerlineError
+from ledgerline.faults import fault_point
+from ledgerline.ledger.artifacts import artifact
+from ledgerline.ledger.client import Ledger, with_retries
+from ledgerline.ledger.models import ChainTransaction, ContractDeployment, Token, TxStatus
+
+CONTRACT = "LedgerlineWorks"
+
+
+def _execute(ledger: Ledger, *, kind: str, payload: dict[str, Any], tx: dict[str, Any]) -> tuple[
+        ChainTransaction, TxReceipt]:
+    record = ledger.prepare(kind=kind, payload=payload, tx=tx)
+    ledger.broadcast(record)
+    fault_point("after_broadcast")
+    receipt = ledger.settle(record)
+    if receipt is None:
+        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} is not confirmed yet; it will be resumed.")
+    _apply(ledger, record, receipt)
+    if record.status == TxStatus.FAILED:
+        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} reverted.")
+    return record, receipt
+
+
+def contract_deploy(*, ledger: Ledger) -> ContractDeployment:
+    """Deploy LedgerlineWorks on this chain, once; the platform's account is its admin and minter."""
+    existing = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
+    if existing is not None:
+        return existing
+    data = artifact(CONTRACT)
+    factory = ledger.w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
+    deploy_data = factory.constructor("Ledgerline Works", "LLW", ledger.account.address).data_in_transaction
+    _execute(ledger, kind="deploy", payload={"name": CONTRACT}, tx={"data": deploy_data, "value": 0})
+    return ContractDeployment.objects.get(chain_id=ledger.chain_id, name=CONTRACT)
+
+
+def contract_address(*, ledger: Ledger) -> str:
+    if settings.CHAIN_CONTRACT_ADDRESS:
+        return Web3.to_checksum_address(settings.CHAIN_CONTRACT_ADDRESS)
+    deployment = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
+    if deployment is None:
+        if settings.CHAIN_RPC_URL:
+            raise LedgerlineError("No Ledgerline contract on this chain: run `python manage.py chain deploy` "
+                                  "or set CHAIN_CONTRACT_ADDRESS.")
+        deployment = contract_deploy(ledger=ledger)  # the embedded chain deploys on first use
+    return deployment.address
+
+
+def works_contract(*, ledger: Ledger) -> Contract:
+    return ledger.contract(contract_address(ledger=ledger))
+
+
+def contents_mint(*, ledger: Ledger, content_hashes: list[str], metadata_cid: str, to: str,
+                  royalty_receiver: str, royalty_bps: int) -> list[Token]:
+    """A token for each content hash (hex SHA-256), minting in one transaction only those
+    the chain does not already hold: run twice, or after a crash, it mints nothing twice."""
+    transactions_resume(ledger=ledger)
+    contract = works_contract(ledger=ledger)
+    missing = []
+    for content in content_hashes:
+        if _token_record(ledger, contract, content) is None:
+            missing.append(content)
+    if missing:
+        call = contract.functions.mintBatch(Web3.to_checksum_address(to), [bytes.fromhex(h) for h in missing],
+                                            metadata_cid, Web3.to_checksum_address(royalty_receiver), royalty_bps)
+        _execute(ledger, kind="mint", payload={"contract": contract.address, "content_hashes": missing,
+                                               "metadata_cid": metadata_cid},
+                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+    return [Token.objects.get(chain_id=ledger.chain_id, contract=contract.address, content_sha256=h)
+            for h in content_hashes]
+
+
+def _token_record(ledger: Ledger, contract: Contract, content: str) -> Token | None:
+    """The Token row for a content hash, made from the chain's answer if only the chain knows it."""
+    token = Token.objects.filter(chain_id=ledger.chain_id, contract=contract.address, content_sha256=content).first()
+    if token is not None:
+        return token
+    token_id = with_retries(lambda: contract.functions.tokenOfContent(bytes.fromhex(content)).call(),
+                            what="token lookup")
+    if token_id == 0:
+        return None
+    token, _ = Token.objects.get_or_create(chain_id=ledger.chain_id, contract=contract.address,
+                                           content_sha256=content, defaults={"token_id": token_id})
+    return token
+
+
+def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> int:
+    """Anchor a dataset version's root; returns the anchoring time (the chain's, if earlier)."""
+    contract = works_contract(ledger=ledger)
+    root = bytes.fromhex(merkle_root)
+    anchored = with_retries(lambda: contract.functions.datasetAnchoredAt(root).call(), what="anchor lookup")
+    if anchored == 0:
+        call = contract.functions.anchorDataset(root, manifest_uri)
+        _execute(ledger, kind="anchor_dataset", payload={"merkle_root": merkle_root},
+                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+        anchored = contract.functions.datasetAnchoredAt(root).call()
+    return int(anchored)
+
+
+def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: str, manifest_uri: str) -> int:
+    contract = works_contract(ledger=ledger)
+    weights = bytes.fromhex(weights_sha256)
+    anchored = with_retries(lambda: contract.functions.modelAnchoredAt(weights).call(), what="anchor lookup")
+    if anchored == 0:
+        call = contract.functions.anchorModel(weights, bytes.fromhex(datasets_commitment), manifest_uri)
+        _execute(ledger, kind="anchor_model", payload={"weights_sha256": weights_sha256},
+                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+        anchored = contract.functions.modelAnchoredAt(weights).call()
+    return int(anchored)
+
+
+def transactions_resume(*, ledger: Ledger) -> list[ChainTransaction]:
+    """Send every pending transaction again, byte for byte, and record how each ended."""
+    settled = []
+    pending = ChainTransaction.objects.filter(chain_id=ledger.chain_id, sender=ledger.account.address,
+                                              status=TxStatus.PENDING).order_by("nonce")
+    for record in pending:
+        ledger.broadcast(record)
+        receipt = ledger.settle(record)
+        if receipt is not None:
+            _apply(ledger, record, receipt)
+            settled.append(record)
+    return settled
+
+
+@transaction.atomic
+def _apply(ledger: Ledger, record: ChainTransaction, receipt: TxReceipt) -> None:
+    """Record what a confirmed transaction did: the deployment, or the minted tokens."""
+    if record.status != TxStatus.CONFIRMED:
+        return
+    if record.kind == "deploy":
+        ContractDeployment.objects.get_or_create(
+            chain_id=ledger.chain_id, name=record.payload["name"],
+            defaults={"address": receipt["contractAddress"], "transaction": record,
+                      "sources_sha256": artifact(record.payload["name"])["sourcesSha256"]})
+    elif record.kind == "mint":
+        contract = ledger.contract(record.payload["contract"])
+        for event in contract.events.BatchMinted().process_receipt(receipt, errors=DISCARD):
+            for i, content in enumerate(event.args.contentHashes):
+                Token.objects.get_or_create(
+                    chain_id=ledger.chain_id, contract=contract.address, content_sha256=content.hex(),
+                    defaults={"token_id": event.args.firstTokenId + i, "transaction": record})

@@ -42,8 +42,11 @@ typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
 # Solidity: compiled offline by npm's solc into committed artifacts (contracts/build).
+# `npm install --no-save` rather than `npm ci`: this npm leaves other platforms' optional
+# packages (anvil's binaries) out of the lockfile and then `npm ci` refuses that lockfile.
+# It still installs the locked versions and leaves the lockfile as it is.
 contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
-	cd contracts && npm ci --no-audit --no-fund --silent
+	cd contracts && npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
 contracts: contracts/node_modules/.installed

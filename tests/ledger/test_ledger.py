@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
+from ledgerline.errors import LedgerlineError
 from ledgerline.ledger import services
 from ledgerline.ledger.client import ChainUnavailable, Ledger, with_retries
 from ledgerline.ledger.models import ChainTransaction, Token, TxStatus
@@ -167,3 +168,15 @@ def test_pending_records_are_settled_by_resume(ledger: Ledger) -> None:
     record.refresh_from_db()
     assert record.status == TxStatus.CONFIRMED
     assert Token.objects.get(content_sha256=sha("x")).token_id == 1
+
+
+def test_a_transaction_the_chain_refuses_is_named_and_not_recorded(ledger: Ledger) -> None:
+    mint(ledger, "once")
+    contract = services.works_contract(ledger=ledger)
+    call = contract.functions.mintBatch(ledger.account.address, [bytes.fromhex(sha("once"))], CID,
+                                        ledger.account.address, 0)
+    before = ChainTransaction.objects.count()
+    with pytest.raises(LedgerlineError, match="refuses this mint transaction: DuplicateContent"):
+        ledger.prepare(kind="mint", payload={}, tx={"to": contract.address, "data": call._encode_transaction_data(),
+                                                   "value": 0})
+    assert ChainTransaction.objects.count() == before

@@ -32,6 +32,7 @@ from ledgerline.errors import LedgerlineError
 from ledgerline.ledger.artifacts import artifact
 from ledgerline.ledger.embedded import EmbeddedChainProvider
 from ledgerline.ledger.models import ChainAccount, ChainTransaction, TxStatus
+from ledgerline.ledger.reverts import revert_error
 from ledgerline.provenance.keys import KeyStore
 
 logger = logging.getLogger(__name__)
@@ -133,7 +134,13 @@ class Ledger:
     def prepare(self, *, kind: str, payload: dict[str, Any], tx: dict[str, Any]) -> ChainTransaction:
         """Sign ``tx`` with the next nonce and record it, pending, before anything is sent."""
         tx = {**tx, "from": self.account.address, "chainId": self.chain_id, **self._fees()}
-        estimate = with_retries(lambda: self.w3.eth.estimate_gas(cast(TxParams, tx)), what="gas estimate")
+        try:
+            estimate = with_retries(lambda: self.w3.eth.estimate_gas(cast(TxParams, tx)), what="gas estimate")
+        except ChainUnavailable:
+            raise
+        except Exception as exc:  # each backend raises its own type; the revert data is what counts
+            reason = revert_error(artifact("LedgerlineWorks")["abi"], exc) or str(exc)
+            raise LedgerlineError(f"The chain refuses this {kind} transaction: {reason}.") from exc
         tx["gas"] = int(estimate * 1.2) + 10_000
         with transaction.atomic():
             row, _ = ChainAccount.objects.select_for_update().get_or_create(

@@ -4,7 +4,6 @@ pragma solidity ^0.8.24;
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IERC2309} from "@openzeppelin/contracts/interfaces/IERC2309.sol";
 import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
@@ -14,15 +13,16 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// @notice Works are minted in batches. Each token's content hash (the SHA-256 of the
 /// work's bytes) is recorded in `tokenOfContent`, which refuses a second token for the
 /// same content and lets anyone holding a file find its token. A batch stores its owner,
-/// royalty and metadata folder once (ERC-2309 lazy ownership, as OpenZeppelin's
-/// ERC721Consecutive does, but usable after deployment); token N's metadata is
+/// royalty and metadata folder once (lazy ownership, as OpenZeppelin's ERC721Consecutive
+/// does, but usable after deployment); each token still gets its ERC-721 Transfer event,
+/// as the standard requires outside contract creation. Token N's metadata is
 /// ipfs://<batch folder CID>/N.json. Dataset roots and model hashes are anchored with events.
-contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC2309, IERC4906 {
+contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     using Checkpoints for Checkpoints.Trace208;
 
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
-    /// @dev ERC-2309 asks that one event cover at most 5,000 tokens.
-    uint256 public constant MAX_BATCH = 5000;
+    /// @dev About 27k gas a token: a batch of 1,000 fits well inside a 30M-gas block.
+    uint256 public constant MAX_BATCH = 1000;
 
     struct Batch {
         address owner; // who received the batch; tokens transferred since have their own record
@@ -68,7 +68,7 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC2309, IERC4906 {
     ) external onlyRole(MINTER_ROLE) returns (uint256 firstTokenId) {
         uint256 count = contentHashes.length;
         if (to == address(0)) revert ERC721InvalidReceiver(address(0));
-        if (count == 0 || count > MAX_BATCH) revert InvalidBatch("batch size must be 1 to 5000");
+        if (count == 0 || count > MAX_BATCH) revert InvalidBatch("batch size must be 1 to 1000");
         if (bytes(metadataCid).length == 0) revert InvalidBatch("metadata CID is empty");
         if (royaltyBps > _feeDenominator()) revert InvalidBatch("royalty above 100%");
 
@@ -78,17 +78,15 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC2309, IERC4906 {
             uint256 existing = tokenOfContent[contentHash];
             if (existing != 0) revert DuplicateContent(contentHash, existing);
             tokenOfContent[contentHash] = firstTokenId + i;
+            emit Transfer(address(0), to, firstTokenId + i);
         }
-        uint256 lastTokenId = firstTokenId + count - 1;
-        _nextTokenId = lastTokenId + 1;
+        _nextTokenId = firstTokenId + count;
 
         uint256 batchId = _batches.length;
         _batches.push(Batch(to, royaltyBps, royaltyReceiver, uint64(firstTokenId), uint32(count), metadataCid));
         _batchStarts.push(uint48(firstTokenId), uint208(batchId));
         _increaseBalance(to, uint128(count));
 
-        if (count == 1) emit Transfer(address(0), to, firstTokenId);
-        else emit ConsecutiveTransfer(firstTokenId, lastTokenId, address(0), to);
         emit BatchMinted(batchId, firstTokenId, metadataCid, contentHashes);
     }
 
@@ -170,15 +168,11 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC2309, IERC4906 {
     // --- lazy ownership ---
 
     /// @dev A token never transferred has no record of its own: its owner is its batch's.
-    /// Tokens cannot be burned, so "no record" always means "still with the batch owner".
+    /// There is no burn function (and ERC721 refuses transfers to address 0), so "no
+    /// record" always means "still with the batch owner".
     function _ownerOf(uint256 tokenId) internal view override returns (address) {
         address owner = super._ownerOf(tokenId);
         if (owner != address(0) || tokenId == 0 || tokenId >= _nextTokenId) return owner;
         return _batches[_batchStarts.upperLookup(uint48(tokenId))].owner;
-    }
-
-    function _update(address to, uint256 tokenId, address auth) internal override returns (address) {
-        if (to == address(0)) revert ERC721InvalidReceiver(address(0)); // no burning: see _ownerOf
-        return super._update(to, tokenId, auth);
     }
 }

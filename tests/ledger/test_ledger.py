@@ -111,7 +111,8 @@ def test_a_crash_between_send_and_record_leaves_exactly_one_token(tmp_path: Path
         assert f"{sha('work')} -> token 1" in again.stdout
         status = json.loads(manage("chain", "status", env=env).stdout)
         assert status["transactions"] == {"pending": 0, "confirmed": 2, "failed": 0} and status["tokens"] == 1
-        if backend == "anvil":  # and the node itself agrees
+        assert status["minted_on_chain"] == 1
+        if backend == "anvil":  # and the node itself agrees, asked without Ledgerline
             abi = json.loads((ROOT / "contracts/build/LedgerlineWorks.json").read_text())["abi"]
             works = Web3(HTTPProvider(url)).eth.contract(address=status["contract"], abi=abi)
             assert works.functions.totalMinted().call() == 1
@@ -180,3 +181,42 @@ def test_a_transaction_the_chain_refuses_is_named_and_not_recorded(ledger: Ledge
         ledger.prepare(kind="mint", payload={}, tx={"to": contract.address, "data": call._encode_transaction_data(),
                                                    "value": 0})
     assert ChainTransaction.objects.count() == before
+
+
+@pytest.mark.parametrize("value", ["xyz", "ab" * 31, "0x" + "zz" * 32])
+def test_a_malformed_content_hash_is_a_clear_error(ledger: Ledger, value: str) -> None:
+    with pytest.raises(LedgerlineError, match="is not a SHA-256 content hash"):
+        services.contents_mint(ledger=ledger, content_hashes=[value], metadata_cid=CID, to=ledger.account.address,
+                               royalty_receiver=ledger.account.address, royalty_bps=0)
+
+
+def test_hashes_are_normalised_before_minting(ledger: Ledger) -> None:
+    upper = "0x" + sha("norm").upper()
+    [token] = services.contents_mint(ledger=ledger, content_hashes=[upper], metadata_cid=CID,
+                                     to=ledger.account.address, royalty_receiver=ledger.account.address,
+                                     royalty_bps=0)
+    assert token.content_sha256 == sha("norm")
+
+
+def test_a_recorded_contract_missing_from_the_chain_is_reported(ledger: Ledger, settings: Any) -> None:
+    settings.CHAIN_CONTRACT_ADDRESS = "0x" + "12" * 20
+    with pytest.raises(LedgerlineError, match="no contract at"):
+        mint(ledger, "nowhere")
+
+
+def test_a_nonce_taken_by_another_transaction_fails_the_record(ledger: Ledger) -> None:
+    contract = services.works_contract(ledger=ledger)
+    call = contract.functions.anchorDataset(bytes.fromhex(sha("r1")), "")
+    stale = ledger.prepare(kind="anchor_dataset", payload={}, tx={
+        "to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+    # Before it is sent, the same key spends that nonce elsewhere (an operator's wallet, say).
+    rival = ledger.account.sign_transaction({
+        "to": "0x" + "11" * 20, "value": 1, "gas": 21_000, "nonce": stale.nonce, "chainId": ledger.chain_id,
+        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9})
+    ledger.w3.eth.wait_for_transaction_receipt(ledger.w3.eth.send_raw_transaction(rival.raw_transaction))
+    assert services.transactions_resume(ledger=ledger) == [stale]
+    stale.refresh_from_db()
+    assert stale.status == TxStatus.FAILED and "nonce was used" in stale.error
+    # The next transaction takes the next free nonce, so nothing stalls behind the failed one.
+    services.dataset_anchor(ledger=ledger, merkle_root=sha("r2"), manifest_uri="")
+    assert ChainTransaction.objects.filter(kind="anchor_dataset", status=TxStatus.CONFIRMED).count() == 1

@@ -37,7 +37,8 @@ from ledgerline.provenance.keys import KeyStore
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# A node that does not answer, or answers 429/5xx after web3's own retries.
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, ConnectionError, TimeoutError)
 # How nodes refuse a transaction they already hold or have mined: a JSON-RPC error from a
 # real node, py-evm's ValidationError from the embedded chain.
 REFUSED = (Web3RPCError, ValueError, EthValidationError)
@@ -142,12 +143,17 @@ class Ledger:
             reason = revert_error(artifact("LedgerlineWorks")["abi"], exc) or str(exc)
             raise LedgerlineError(f"The chain refuses this {kind} transaction: {reason}.") from exc
         tx["gas"] = int(estimate * 1.2) + 10_000
+        # Asked before taking the lock: no network wait while other writers queue behind it.
+        on_chain = with_retries(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
+                                what="nonce")
         with transaction.atomic():
             row, _ = ChainAccount.objects.select_for_update().get_or_create(
                 chain_id=self.chain_id, address=self.account.address)
-            on_chain = with_retries(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                                    what="nonce")
-            tx["nonce"] = max(row.next_nonce, on_chain)
+            in_flight = ChainTransaction.objects.filter(chain_id=self.chain_id, sender=self.account.address,
+                                                        status=TxStatus.PENDING, nonce__gte=on_chain).exists()
+            # Nonces we signed but the node has not seen are ours to skip; otherwise (a chain
+            # that was reset, say) the node's count is the truth.
+            tx["nonce"] = max(row.next_nonce, on_chain) if in_flight else on_chain
             tx.pop("from")
             signed = self.account.sign_transaction(tx)
             record = ChainTransaction.objects.create(
@@ -167,8 +173,14 @@ class Ledger:
         try:
             with_retries(lambda: self.w3.eth.send_raw_transaction(HexStr(record.raw)), what="send")
         except REFUSED as exc:
-            # Already pending, or mined meanwhile (a resend after a crash): the receipt will tell.
+            # Already pending, or mined meanwhile (a resend after a crash): the receipt tells.
+            # Refused with its nonce already used by another transaction, it never can be mined.
             logger.info("node refused %s: %s", record.tx_hash, exc)
+            mined = with_retries(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"),
+                                 what="nonce")
+            if self._receipt(record) is None and mined > record.nonce:
+                record.status, record.error = TxStatus.FAILED, f"its nonce was used by another transaction: {exc}"
+                record.save(update_fields=["status", "error", "updated_at"])
 
     def _receipt(self, record: ChainTransaction) -> TxReceipt | None:
         try:
@@ -177,7 +189,7 @@ class Ledger:
             return None
 
     def settle(self, record: ChainTransaction) -> TxReceipt | None:
-        """Wait for the receipt and the confirmations; record the outcome."""
+        """Wait for the receipt and the confirmations (None if they do not come in time)."""
         try:
             receipt = with_retries(
                 lambda: self.w3.eth.wait_for_transaction_receipt(HexStr(record.tx_hash),
@@ -191,10 +203,6 @@ class Ledger:
             if time.monotonic() > deadline:
                 return None
             time.sleep(1)
-        record.block_number, record.gas_used = receipt["blockNumber"], receipt["gasUsed"]
-        record.status = TxStatus.CONFIRMED if receipt["status"] == 1 else TxStatus.FAILED
-        record.error = "" if receipt["status"] == 1 else "the transaction reverted"
-        record.save(update_fields=["block_number", "gas_used", "status", "error", "updated_at"])
         return receipt
 
     def _confirmations(self, receipt: TxReceipt) -> int:

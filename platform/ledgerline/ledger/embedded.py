@@ -54,6 +54,7 @@ class EmbeddedChainProvider(EthereumTesterProvider):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._local = threading.local()
+        self._lock = threading.Lock()
         genesis = PyEVMBackend.generate_genesis_state(num_accounts=1)
         for address in funded:
             account = {"balance": GENESIS_BALANCE, "nonce": 0, "code": b"", "storage": {}}
@@ -89,6 +90,8 @@ class EmbeddedChainProvider(EthereumTesterProvider):
         connection.execute("COMMIT")
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        with self._transaction() as connection:
+        # One call at a time in this process (the py-evm objects are shared); SQLite's lock
+        # orders them with other processes.
+        with self._lock, self._transaction() as connection:
             self.backend.chain = self._chain_class(AtomicDB(SqliteKV(connection)))
             return super().make_request(method, params)

@@ -1,6 +1,7 @@
 """Chain writes: deploy the contract, mint works, anchor datasets and models, and finish
 whatever a crash left pending. Every write is safe to run twice."""
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -19,25 +20,53 @@ from ledgerline.ledger.models import ChainTransaction, ContractDeployment, Token
 CONTRACT = "LedgerlineWorks"
 
 
-def _execute(ledger: Ledger, *, kind: str, payload: dict[str, Any], tx: dict[str, Any]) -> tuple[
-        ChainTransaction, TxReceipt]:
+CONTENT_HASH = re.compile(r"^[0-9a-f]{64}$")
+MINT_BATCH = 500  # works per transaction; the contract takes up to 1,000
+
+
+def _execute(ledger: Ledger, *, kind: str, payload: dict[str, Any], tx: dict[str, Any],
+             may_fail: bool = False) -> ChainTransaction:
+    """Prepare, send and settle one transaction. A failure raises, unless the caller
+    (a mint that lost a race) checks the chain again itself."""
     record = ledger.prepare(kind=kind, payload=payload, tx=tx)
     ledger.broadcast(record)
     fault_point("after_broadcast")
+    if record.status == TxStatus.PENDING and _settle(ledger, record) is None:
+        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} is not confirmed yet; it will be resumed.")
+    if record.status == TxStatus.FAILED and not may_fail:
+        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} failed: {record.error}")
+    return record
+
+
+def _settle(ledger: Ledger, record: ChainTransaction) -> TxReceipt | None:
+    """Wait for the outcome, then record it together with its effects, in one transaction."""
     receipt = ledger.settle(record)
     if receipt is None:
-        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} is not confirmed yet; it will be resumed.")
-    _apply(ledger, record, receipt)
-    if record.status == TxStatus.FAILED:
-        raise LedgerlineError(f"The {kind} transaction {record.tx_hash} reverted.")
-    return record, receipt
+        return None
+    with transaction.atomic():
+        record.block_number, record.gas_used = receipt["blockNumber"], receipt["gasUsed"]
+        record.status = TxStatus.CONFIRMED if receipt["status"] == 1 else TxStatus.FAILED
+        record.error = "" if receipt["status"] == 1 else "the transaction reverted"
+        record.save(update_fields=["block_number", "gas_used", "status", "error", "updated_at"])
+        _apply(ledger, record, receipt)
+    return receipt
+
+
+def content_hash_clean(value: str) -> str:
+    cleaned = value.strip().lower().removeprefix("0x")
+    if not CONTENT_HASH.match(cleaned):
+        raise LedgerlineError(f"{value!r} is not a SHA-256 content hash (64 hex digits).")
+    return cleaned
 
 
 def contract_deploy(*, ledger: Ledger) -> ContractDeployment:
     """Deploy LedgerlineWorks on this chain, once; the platform's account is its admin and minter."""
+    transactions_resume(ledger=ledger)  # a deployment sent before a crash counts
     existing = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
     if existing is not None:
         return existing
+    if ChainTransaction.objects.filter(chain_id=ledger.chain_id, kind="deploy", status=TxStatus.PENDING).exists():
+        raise LedgerlineError("A deployment is still pending on this chain; try again once it is mined.")
     data = artifact(CONTRACT)
     factory = ledger.w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
     deploy_data = factory.constructor("Ledgerline Works", "LLW", ledger.account.address).data_in_transaction
@@ -47,14 +76,19 @@ def contract_deploy(*, ledger: Ledger) -> ContractDeployment:
 
 def contract_address(*, ledger: Ledger) -> str:
     if settings.CHAIN_CONTRACT_ADDRESS:
-        return Web3.to_checksum_address(settings.CHAIN_CONTRACT_ADDRESS)
-    deployment = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
-    if deployment is None:
-        if settings.CHAIN_RPC_URL:
-            raise LedgerlineError("No Ledgerline contract on this chain: run `python manage.py chain deploy` "
-                                  "or set CHAIN_CONTRACT_ADDRESS.")
-        deployment = contract_deploy(ledger=ledger)  # the embedded chain deploys on first use
-    return deployment.address
+        address = Web3.to_checksum_address(settings.CHAIN_CONTRACT_ADDRESS)
+    else:
+        deployment = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
+        if deployment is None:
+            if settings.CHAIN_RPC_URL:
+                raise LedgerlineError("No Ledgerline contract on this chain: run `python manage.py chain deploy` "
+                                      "or set CHAIN_CONTRACT_ADDRESS.")
+            deployment = contract_deploy(ledger=ledger)  # the embedded chain deploys on first use
+        address = Web3.to_checksum_address(deployment.address)
+    if not with_retries(lambda: ledger.w3.eth.get_code(Web3.to_checksum_address(address)), what="contract code"):
+        raise LedgerlineError(f"There is no contract at {address} on chain {ledger.chain_id}: the chain was reset "
+                              "or the address is wrong.")
+    return address
 
 
 def works_contract(*, ledger: Ledger) -> Contract:
@@ -65,20 +99,24 @@ def contents_mint(*, ledger: Ledger, content_hashes: list[str], metadata_cid: st
                   royalty_receiver: str, royalty_bps: int) -> list[Token]:
     """A token for each content hash (hex SHA-256), minting in one transaction only those
     the chain does not already hold: run twice, or after a crash, it mints nothing twice."""
+    hashes = [content_hash_clean(h) for h in content_hashes]
     transactions_resume(ledger=ledger)
     contract = works_contract(ledger=ledger)
-    missing = []
-    for content in content_hashes:
-        if _token_record(ledger, contract, content) is None:
-            missing.append(content)
-    if missing:
-        call = contract.functions.mintBatch(Web3.to_checksum_address(to), [bytes.fromhex(h) for h in missing],
-                                            metadata_cid, Web3.to_checksum_address(royalty_receiver), royalty_bps)
-        _execute(ledger, kind="mint", payload={"contract": contract.address, "content_hashes": missing,
-                                               "metadata_cid": metadata_cid},
-                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+    for attempt in range(2):  # a second pass after losing a race to another minter
+        missing = list(dict.fromkeys(h for h in hashes if _token_record(ledger, contract, h) is None))
+        for start in range(0, len(missing), MINT_BATCH):
+            batch = missing[start:start + MINT_BATCH]
+            call = contract.functions.mintBatch(Web3.to_checksum_address(to), [bytes.fromhex(h) for h in batch],
+                                                metadata_cid, Web3.to_checksum_address(royalty_receiver),
+                                                royalty_bps)
+            record = _execute(ledger, kind="mint", payload={"contract": contract.address, "content_hashes": batch,
+                                                            "metadata_cid": metadata_cid},
+                              tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0},
+                              may_fail=attempt == 0)
+            if record.status == TxStatus.FAILED and attempt == 1:
+                raise LedgerlineError(f"The mint transaction {record.tx_hash} failed: {record.error}")
     return [Token.objects.get(chain_id=ledger.chain_id, contract=contract.address, content_sha256=h)
-            for h in content_hashes]
+            for h in hashes]
 
 
 def _token_record(ledger: Ledger, contract: Contract, content: str) -> Token | None:
@@ -98,7 +136,7 @@ def _token_record(ledger: Ledger, contract: Contract, content: str) -> Token | N
 def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> int:
     """Anchor a dataset version's root; returns the anchoring time (the chain's, if earlier)."""
     contract = works_contract(ledger=ledger)
-    root = bytes.fromhex(merkle_root)
+    root = bytes.fromhex(content_hash_clean(merkle_root))
     anchored = with_retries(lambda: contract.functions.datasetAnchoredAt(root).call(), what="anchor lookup")
     if anchored == 0:
         call = contract.functions.anchorDataset(root, manifest_uri)
@@ -110,10 +148,11 @@ def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> in
 
 def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: str, manifest_uri: str) -> int:
     contract = works_contract(ledger=ledger)
-    weights = bytes.fromhex(weights_sha256)
+    weights = bytes.fromhex(content_hash_clean(weights_sha256))
     anchored = with_retries(lambda: contract.functions.modelAnchoredAt(weights).call(), what="anchor lookup")
     if anchored == 0:
-        call = contract.functions.anchorModel(weights, bytes.fromhex(datasets_commitment), manifest_uri)
+        call = contract.functions.anchorModel(weights, bytes.fromhex(content_hash_clean(datasets_commitment)),
+                                              manifest_uri)
         _execute(ledger, kind="anchor_model", payload={"weights_sha256": weights_sha256},
                  tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
         anchored = contract.functions.modelAnchoredAt(weights).call()
@@ -127,14 +166,11 @@ def transactions_resume(*, ledger: Ledger) -> list[ChainTransaction]:
                                               status=TxStatus.PENDING).order_by("nonce")
     for record in pending:
         ledger.broadcast(record)
-        receipt = ledger.settle(record)
-        if receipt is not None:
-            _apply(ledger, record, receipt)
+        if record.status != TxStatus.PENDING or _settle(ledger, record) is not None:
             settled.append(record)
     return settled
 
 
-@transaction.atomic
 def _apply(ledger: Ledger, record: ChainTransaction, receipt: TxReceipt) -> None:
     """Record what a confirmed transaction did: the deployment, or the minted tokens."""
     if record.status != TxStatus.CONFIRMED:

@@ -41,9 +41,10 @@ class Command(BaseCommand):
                 settled = services.transactions_resume(ledger=ledger)
                 self.stdout.write(f"settled {len(settled)} pending transactions")
             else:
+                contract = services.works_contract(ledger=ledger)
                 self.stdout.write(json.dumps({
-                    "chain_id": ledger.chain_id, "account": ledger.account.address,
-                    "contract": services.contract_address(ledger=ledger),
+                    "chain_id": ledger.chain_id, "account": ledger.account.address, "contract": contract.address,
+                    "minted_on_chain": contract.functions.totalMinted().call(),
                     "transactions": {s: ChainTransaction.objects.filter(status=s).count()
                                      for s in ("pending", "confirmed", "failed")},
                     "tokens": Token.objects.count(),

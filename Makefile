@@ -29,7 +29,7 @@ run: $(VENV)/.runtime
 	  cd platform && ../$(BIN)/celery -A ledgerline worker --pool=solo --loglevel=WARNING & \
 	  $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
-test: $(VENV)/.dev contracts-check
+test: $(VENV)/.dev contracts-check tools/jsipfs/node_modules/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -49,6 +49,11 @@ contracts/node_modules/.installed: contracts/package.json contracts/package-lock
 	cd contracts && npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
+# A daemon speaking the Kubo RPC API, for the IPFS tests against a real node.
+tools/jsipfs/node_modules/.installed: tools/jsipfs/package.json tools/jsipfs/package-lock.json
+	cd tools/jsipfs && npm install --no-audit --no-fund --no-save --loglevel=error
+	touch $@
+
 contracts: contracts/node_modules/.installed
 	cd contracts && node compile.js
 
@@ -63,4 +68,4 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/gas.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache contracts/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache contracts/node_modules tools/jsipfs/node_modules

@@ -21,6 +21,8 @@ def _isolated_files(settings: Any, tmp_path: Path) -> None:
     """Each test gets its own blob store and key folder."""
     settings.LEDGERLINE_BLOB_DIR = tmp_path / "blobs"
     settings.SIGNING_KEYS_DIR = tmp_path / "keys"
+    settings.IPFS_BLOCKS_DIR = tmp_path / "ipfs" / "blocks"
+    settings.IPFS_API_URL = ""
     settings.SIGNING_KEY_PASSPHRASE = "test passphrase"
     # Password hashing is deliberately slow; tests make many users and check no password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

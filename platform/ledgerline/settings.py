@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "ledgerline.training",
     "ledgerline.works",
     "ledgerline.ledger",
+    "ledgerline.storage",
     "ledgerline.portal",
 ]
 
@@ -151,6 +152,11 @@ CHAIN_ACCOUNT_PASSPHRASE = envsecret("CHAIN_ACCOUNT_PASSPHRASE")
 CHAIN_CONTRACT_ADDRESS = envstr("CHAIN_CONTRACT_ADDRESS")
 CHAIN_CONFIRMATIONS = envint("CHAIN_CONFIRMATIONS", 1)
 CHAIN_TX_TIMEOUT = envint("CHAIN_TX_TIMEOUT", 120)
+
+# IPFS: the embedded blockstore under var/ipfs unless IPFS_API_URL names a Kubo RPC API
+# (e.g. http://127.0.0.1:5001). CIDs are the same either way: CIDv1, raw leaves, 256 KiB.
+IPFS_API_URL = envstr("IPFS_API_URL")
+IPFS_BLOCKS_DIR = Path(envstr("IPFS_BLOCKS_DIR", str(VAR_DIR / "ipfs" / "blocks")))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,0 +1,88 @@
+"""A read-only IPFS gateway for what this node holds: /ipfs/<cid> and /ipfs/<cid>/<path>,
+with Range requests, so portal pages and token metadata links work on the embedded default.
+Content under a CID never changes, so responses are cached for good and the CID is the ETag."""
+
+import mimetypes
+import re
+from html import escape
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+
+from ledgerline.datasets.media import sniff
+from ledgerline.storage.blockstore import BlockMissing, CorruptBlock
+from ledgerline.storage.client import IpfsUnavailable, ipfs_connect
+from ledgerline.storage.unixfs import CID
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _content_type(path: str, head: bytes) -> str:
+    """What the bytes say for the media Ledgerline knows, else the name, else a JSON check."""
+    media = sniff(head)
+    if media:
+        return media
+    guessed = mimetypes.guess_type(path)[0] if path else None
+    if guessed:
+        return guessed
+    return "application/json" if head.lstrip()[:1] in (b"{", b"[") else "application/octet-stream"
+
+
+def _text(status: int, message: str) -> HttpResponse:
+    return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
+    try:
+        root = CID.parse(cid)
+    except ValueError as exc:
+        return _text(400, str(exc))
+    ipfs = ipfs_connect()
+    try:
+        target = ipfs.resolve(root, path) if path else root
+        entries = ipfs.listing(target)
+        if entries is not None:
+            return _listing(request, cid, path, entries)
+        size = ipfs.size(target)
+        head = b"".join(ipfs.read(target, 0, min(size, 512)))
+    except FileNotFoundError as exc:
+        return _text(404, str(exc))
+    except BlockMissing as exc:
+        return _text(404, str(exc))
+    except CorruptBlock as exc:
+        return _text(502, str(exc))
+    except IpfsUnavailable as exc:
+        return _text(503, exc.message)
+    start, end, status = 0, size, 200
+    header = request.headers.get("Range")
+    if header:
+        match = _RANGE.match(header.strip())
+        if not match or (not match[1] and not match[2]):
+            return _text(416, f"Unsupported Range {header!r}: use one bytes=start-end range.")
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2]) + 1, size) if match[2] else size
+        else:
+            start, end = max(size - int(match[2]), 0), size
+        if start >= size or start >= end:
+            refusal = _text(416, f"Range {header!r} is outside the {size} bytes of {target}.")
+            refusal["Content-Range"] = f"bytes */{size}"
+            return refusal
+        status = 206
+    response = StreamingHttpResponse(ipfs.read(target, start, end), status=status,
+                                     content_type=_content_type(path, head))
+    response["Content-Length"] = str(end - start)
+    response["Accept-Ranges"] = "bytes"
+    response["ETag"] = f'"{target}"'
+    response["Cache-Control"] = "public, max-age=29030400, immutable"
+    response["X-Ipfs-Path"] = f"/ipfs/{cid}/{path}".rstrip("/")
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return response
+
+
+def _listing(request: HttpRequest, cid: str, path: str, entries: list) -> HttpResponse:
+    base = f"/ipfs/{cid}/{path.strip('/')}".rstrip("/")
+    rows = "".join(f'<li><a href="{escape(base)}/{escape(e.name)}">{escape(e.name)}</a> '
+                   f'<code>{escape(str(e.cid))}</code> {e.tsize} B</li>' for e in entries)
+    return HttpResponse(f"<!doctype html><title>{escape(base)}</title><h1>{escape(base)}</h1><ul>{rows}</ul>",
+                        content_type="text/html; charset=utf-8")

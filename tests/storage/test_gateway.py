@@ -1,0 +1,80 @@
+"""The read-only gateway at /ipfs/<cid>[/<path>]: what links in the portal and in token
+metadata resolve to on the embedded default."""
+
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledgerline.storage.client import EmbeddedIpfs
+
+
+@pytest.fixture
+def node(db: Any, settings: Any) -> EmbeddedIpfs:
+    return EmbeddedIpfs(Path(settings.IPFS_BLOCKS_DIR))
+
+
+@pytest.fixture
+def track(node: EmbeddedIpfs) -> tuple[str, bytes]:
+    content = b"RIFF" + random.Random(3).randbytes(700_000)
+    return str(node.add(io.BytesIO(content), name="track").cid), content
+
+
+def body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_it_serves_a_file_with_its_cid_as_etag(client: Any, track: tuple[str, bytes]) -> None:
+    cid, content = track
+    response = client.get(f"/ipfs/{cid}")
+    assert response.status_code == 200 and body(response) == content
+    assert response["ETag"] == f'"{cid}"' and response["Accept-Ranges"] == "bytes"
+    assert "immutable" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(("header", "start", "end"), [("bytes=0-9", 0, 10), ("bytes=262140-262150", 262140, 262151),
+                                                      ("bytes=-100", 700_004 - 100, 700_004),
+                                                      ("bytes=699990-", 699990, 700_004)])
+def test_range_requests_get_exactly_those_bytes(client: Any, track: tuple[str, bytes], header: str, start: int,
+                                                end: int) -> None:
+    cid, content = track
+    response = client.get(f"/ipfs/{cid}", HTTP_RANGE=header)
+    assert response.status_code == 206
+    assert body(response) == content[start:end]
+    assert response["Content-Range"] == f"bytes {start}-{end - 1}/{len(content)}"
+
+
+@pytest.mark.parametrize("header", ["bytes=800000-", "bytes=5-2", "items=0-1", "bytes=0-1,5-6"])
+def test_an_unsatisfiable_range_is_a_416(client: Any, track: tuple[str, bytes], header: str) -> None:
+    cid, _ = track
+    assert client.get(f"/ipfs/{cid}", HTTP_RANGE=header).status_code == 416
+
+
+def test_paths_in_a_directory_resolve_with_content_types(client: Any, node: EmbeddedIpfs) -> None:
+    folder = node.add_directory({"1.json": json.dumps({"name": "work 1"}).encode(), "take.mid": b"MThd" + b"\0" * 50},
+                                name="batch")
+    listing = client.get(f"/ipfs/{folder.cid}")
+    assert listing.status_code == 200 and b"1.json" in listing.content and b"take.mid" in listing.content
+    metadata = client.get(f"/ipfs/{folder.cid}/1.json")
+    assert metadata["Content-Type"] == "application/json"
+    assert json.loads(body(metadata)) == {"name": "work 1"}
+    assert client.get(f"/ipfs/{folder.cid}/take.mid")["Content-Type"] == "audio/midi"
+    assert client.get(f"/ipfs/{folder.cid}/missing.json").status_code == 404
+
+
+def test_unknown_and_malformed_cids_are_clear(client: Any, db: Any) -> None:
+    unknown = client.get("/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+    assert unknown.status_code == 404 and b"not in this node's store" in unknown.content
+    bad = client.get("/ipfs/not-a-cid")
+    assert bad.status_code == 400 and b"is not a CID" in bad.content
+
+
+def test_a_corrupted_block_is_a_502_not_wrong_bytes(client: Any, track: tuple[str, bytes], settings: Any) -> None:
+    cid, _ = track
+    leaf = next(p for p in Path(settings.IPFS_BLOCKS_DIR).rglob("*") if p.is_file() and p.stat().st_size == 262_144)
+    leaf.write_bytes(b"\0" * 262_144)
+    response = client.get(f"/ipfs/{cid}", HTTP_RANGE="bytes=0-9")
+    assert response.status_code == 502 and b"is corrupt" in response.content

@@ -18,8 +18,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 JSIPFS = ROOT / "tools" / "jsipfs" / "node_modules" / ".bin" / "jsipfs"
+# Where chunking starts, where one node fills (174 leaves), where the tree grows a level.
 SIZES = {"0B": 0, "1B": 1, "256KiB": 256 * 1024, "256KiB+1": 256 * 1024 + 1, "10MB": 10_000_000,
-         "100MB": 100_000_000}
+         "174chunks": 174 * 256 * 1024, "174chunks+1": 174 * 256 * 1024 + 1, "100MB": 100_000_000}
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +40,7 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (tree / "1.json").write_text(json.dumps({"name": "work 1"}))
     (tree / "b.mid").write_bytes(rng.randbytes(300_000))
     (tree / "sub" / "empty").write_bytes(b"")
+    (tree / ".hidden").write_bytes(b"left out by ipfs add -r, and so by Ledgerline")
     files["tree"] = tree
     return files
 

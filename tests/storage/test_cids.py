@@ -1,5 +1,6 @@
 """Ledgerline's CIDs are the CIDs other IPFS implementations compute for the same bytes."""
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ from tests.storage.conftest import SIZES, kubo_cids
 NAMES = [*SIZES, "tree"]
 
 
-def ours(path: Path, version: int) -> CID:
-    return path_add(path, lambda cid, block: None, version=version).cid
+def ours(path: Path, version: int, *, hidden: bool = True) -> CID:
+    # The references add dotfiles (Kubo's library, and ipfshttpclient walking a folder), as
+    # `ipfs add -r --hidden` does.
+    return path_add(path, lambda cid, block: None, version=version, hidden=hidden).cid
 
 
 @pytest.mark.slow
@@ -23,7 +26,8 @@ def test_cidv0_dags_match_kubo_itself(sample_files: dict[str, Path], tmp_path: P
 
 
 @pytest.mark.slow
-def test_cidv1_dags_match_a_kubo_rpc_daemon(sample_files: dict[str, Path], jsipfs: str, db: Any) -> None:
+def test_cidv1_dags_match_a_kubo_rpc_daemon(sample_files: dict[str, Path], jsipfs: str, db: Any,
+                                            tmp_path: Path) -> None:
     import warnings
 
     import ipfshttpclient
@@ -32,9 +36,17 @@ def test_cidv1_dags_match_a_kubo_rpc_daemon(sample_files: dict[str, Path], jsipf
         warnings.simplefilter("ignore")
         client = ipfshttpclient.connect(f"/ip4/127.0.0.1/tcp/{jsipfs.rsplit(':', 1)[1]}/http")
     for name in NAMES:
-        added = client.add(str(sample_files[name]), recursive=True, cid_version=1, raw_leaves=True)
+        path = sample_files[name]
+        added = client.add(str(path), recursive=True, cid_version=1, raw_leaves=True)
         theirs = CID.parse((added[-1] if isinstance(added, list) else added)["Hash"])
-        assert ours(sample_files[name], 1) == theirs, name
+        assert ours(path, 1) == theirs, name
+
+
+def test_folders_leave_out_dotfiles_by_default_as_the_ipfs_cli_does(sample_files: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    without = shutil.copytree(sample_files["tree"], tmp_path / "tree", ignore=shutil.ignore_patterns(".*"))
+    assert ours(sample_files["tree"], 1, hidden=False) == ours(without, 1)
+    assert ours(sample_files["tree"], 1, hidden=False) != ours(sample_files["tree"], 1)
 
 
 def test_the_embedded_store_and_a_daemon_agree_through_the_client(jsipfs: str, db: Any, settings: Any,

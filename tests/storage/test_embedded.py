@@ -51,7 +51,7 @@ def test_unpinned_blocks_are_collected_and_pinned_ones_kept(node: EmbeddedIpfs) 
 
 def test_a_corrupted_block_is_detected_on_read(node: EmbeddedIpfs, settings: Any) -> None:
     cid = node.add(io.BytesIO(data(600_000)), name="x").cid
-    leaf = next(p for p in Path(settings.IPFS_BLOCKS_DIR).rglob("*") if p.is_file() and p.stat().st_size == 262_144)
+    leaf = first_leaf_path(node, cid)
     raw = bytearray(leaf.read_bytes())
     raw[1000] ^= 0xFF
     leaf.write_bytes(bytes(raw))
@@ -104,3 +104,80 @@ def test_a_node_that_is_down_is_a_clear_503(db: Any) -> None:
     with pytest.raises(IpfsUnavailable) as info:
         KuboIpfs("http://127.0.0.1:9").add(io.BytesIO(b"x"), name="x")
     assert info.value.status == 503 and "does not answer" in info.value.message
+
+
+def test_gc_waits_for_an_add_in_progress(transactional_db: Any, settings: Any) -> None:
+    import fcntl
+    import threading
+
+    node = EmbeddedIpfs(Path(settings.IPFS_BLOCKS_DIR))  # committed rows: gc runs in another thread
+    node.add(io.BytesIO(data(10)), name="x")
+    done = threading.Event()
+    with open(node._lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)  # what an add holds from its first block to its pin
+        worker = threading.Thread(target=lambda: (node.gc(), done.set()))
+        worker.start()
+        assert not done.wait(0.5), "gc ran while an add held the lock"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    worker.join(10)
+    assert done.is_set()
+
+
+def test_a_damaged_pin_stops_gc_before_it_deletes_anything(node: EmbeddedIpfs, settings: Any) -> None:
+    from ledgerline.errors import LedgerlineError
+    from ledgerline.storage.unixfs import dag_pb_decode
+
+    damaged = node.add(io.BytesIO(data(600_000, 1)), name="damaged").cid
+    node.add(io.BytesIO(data(10, 2)), name="other")
+    # Without its root, what lies below cannot be told from garbage.
+    assert dag_pb_decode(node.store.get(damaged))[0]
+    node.store.delete(damaged)
+    before = len(list(node.store.digests()))
+    with pytest.raises(LedgerlineError, match="nothing deleted"):
+        node.gc()
+    assert len(list(node.store.digests())) == before
+
+
+def test_re_adding_content_repairs_a_corrupted_block(node: EmbeddedIpfs) -> None:
+    content = data(600_000)
+    cid = node.add(io.BytesIO(content), name="x").cid
+    leaf = first_leaf_path(node, cid)
+    leaf.write_bytes(b"\0" * leaf.stat().st_size)
+    node.add(io.BytesIO(content), name="x again")
+    assert b"".join(node.read(cid)) == content
+
+
+def test_corruption_in_a_later_block_stops_the_read_never_returns_wrong_bytes(node: EmbeddedIpfs) -> None:
+    from ledgerline.storage.unixfs import dag_pb_decode
+
+    content = data(700_000)
+    cid = node.add(io.BytesIO(content), name="x").cid
+    last = dag_pb_decode(node.store.get(cid))[0][-1].cid
+    node.store._path(last).write_bytes(b"\0" * len(node.store.get(last)))
+    received = b""
+    with pytest.raises(CorruptBlock):
+        for piece in node.read(cid):
+            received += piece
+    assert content.startswith(received) and len(received) < len(content)
+
+
+def test_a_directory_kubo_would_shard_is_refused(node: EmbeddedIpfs) -> None:
+    from ledgerline.storage.unixfs import DirectoryTooLarge
+
+    names = {f"{i:06d}-" + "n" * 250 + ".json": b"{}" for i in range(1000)}
+    with pytest.raises(DirectoryTooLarge, match="would be sharded by Kubo"):
+        node.add_directory(names, name="too big")
+
+
+@pytest.mark.parametrize("name", ["..", "a/b", ""])
+def test_directory_entries_with_unusable_names_are_refused(node: EmbeddedIpfs, name: str) -> None:
+    from ledgerline.errors import LedgerlineError
+
+    with pytest.raises(LedgerlineError, match="cannot name a file"):
+        node.add_directory({name: b"x"}, name="bad")
+
+
+def first_leaf_path(node: EmbeddedIpfs, cid: CID) -> Path:
+    from ledgerline.storage.unixfs import dag_pb_decode
+
+    return node.store._path(dag_pb_decode(node.store.get(cid))[0][0].cid)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from ledgerline.storage.client import EmbeddedIpfs
+from ledgerline.storage.client import EmbeddedIpfs, KuboIpfs
+from ledgerline.storage.unixfs import CID
 
 
 @pytest.fixture
@@ -47,10 +48,16 @@ def test_range_requests_get_exactly_those_bytes(client: Any, track: tuple[str, b
     assert response["Content-Range"] == f"bytes {start}-{end - 1}/{len(content)}"
 
 
-@pytest.mark.parametrize("header", ["bytes=800000-", "bytes=5-2", "items=0-1", "bytes=0-1,5-6"])
+@pytest.mark.parametrize("header", ["bytes=800000-", "items=0-1", "bytes=0-1,5-6", "bytes=" + "9" * 5000 + "-"])
 def test_an_unsatisfiable_range_is_a_416(client: Any, track: tuple[str, bytes], header: str) -> None:
     cid, _ = track
     assert client.get(f"/ipfs/{cid}", HTTP_RANGE=header).status_code == 416
+
+
+def test_an_invalid_range_is_ignored_as_rfc_9110_says(client: Any, track: tuple[str, bytes]) -> None:
+    cid, content = track
+    response = client.get(f"/ipfs/{cid}", HTTP_RANGE="bytes=5-2")
+    assert response.status_code == 200 and body(response) == content
 
 
 def test_paths_in_a_directory_resolve_with_content_types(client: Any, node: EmbeddedIpfs) -> None:
@@ -72,9 +79,39 @@ def test_unknown_and_malformed_cids_are_clear(client: Any, db: Any) -> None:
     assert bad.status_code == 400 and b"is not a CID" in bad.content
 
 
-def test_a_corrupted_block_is_a_502_not_wrong_bytes(client: Any, track: tuple[str, bytes], settings: Any) -> None:
+def test_a_corrupted_first_block_is_a_502_not_wrong_bytes(client: Any, track: tuple[str, bytes],
+                                                          node: EmbeddedIpfs) -> None:
+    from tests.storage.test_embedded import first_leaf_path
+
     cid, _ = track
-    leaf = next(p for p in Path(settings.IPFS_BLOCKS_DIR).rglob("*") if p.is_file() and p.stat().st_size == 262_144)
-    leaf.write_bytes(b"\0" * 262_144)
+    first_leaf_path(node, CID.parse(cid)).write_bytes(b"\0" * 262_144)
     response = client.get(f"/ipfs/{cid}", HTTP_RANGE="bytes=0-9")
     assert response.status_code == 502 and b"is corrupt" in response.content
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../b", "./1.json", "a//b"])
+def test_paths_that_leave_the_cid_are_refused(client: Any, track: tuple[str, bytes], path: str) -> None:
+    cid, _ = track
+    response = client.get(f"/ipfs/{cid}/{path}")
+    assert response.status_code in (400, 404) and b"root" not in response.content
+
+
+def test_a_node_that_is_down_is_a_503(client: Any, settings: Any, db: Any) -> None:
+    settings.IPFS_API_URL = "http://127.0.0.1:9"
+    response = client.get("/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
+    assert response.status_code == 503 and b"does not answer" in response.content
+
+
+def test_a_block_of_another_codec_is_refused(client: Any, db: Any) -> None:
+    dag_cbor = "bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+    assert client.get(f"/ipfs/{dag_cbor}").status_code in (404, 502)
+
+
+@pytest.mark.slow
+def test_the_gateway_serves_through_a_real_daemon(client: Any, settings: Any, jsipfs: str, db: Any) -> None:
+    settings.IPFS_API_URL = jsipfs
+    content = random.Random(5).randbytes(600_000)
+    cid = KuboIpfs(jsipfs).add(io.BytesIO(content), name="x").cid
+    assert body(client.get(f"/ipfs/{cid}")) == content
+    ranged = client.get(f"/ipfs/{cid}", HTTP_RANGE="bytes=262100-262200")
+    assert ranged.status_code == 206 and body(ranged) == content[262100:262201]

@@ -32,8 +32,8 @@ class Blockstore:
 
     def put(self, cid: CID, block: bytes) -> None:
         path = self._path(cid)
-        if path.exists():
-            return
+        if path.exists() and hashlib.sha256(path.read_bytes()).digest() == cid.digest:
+            return  # already stored, intact; a corrupted copy is replaced below
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as f:
@@ -58,7 +58,19 @@ class Blockstore:
             return
         for path in self.root.glob("*/*"):
             if path.is_file() and not path.name.startswith("tmp"):
-                yield _unbase32(path.name.lower())[2:]
+                try:
+                    multihash = _unbase32(path.name.lower())
+                except ValueError:
+                    continue  # not a block file: not ours to judge or delete
+                if multihash[:2] == bytes([0x12, 32]) and len(multihash) == 34:
+                    yield multihash[2:]
+
+    def stale_temporaries(self, older_than: float) -> Iterator[Path]:
+        """Half-written block files left by a crash (a write renames its temp file when done)."""
+        if self.root.exists():
+            for path in self.root.glob("*/tmp*"):
+                if path.stat().st_mtime < older_than:
+                    yield path
 
     def delete_digest(self, digest: bytes) -> None:
         self.delete(CID(0, DAG_PB, digest))

@@ -4,16 +4,19 @@ Both add files as `ipfs add --cid-version=1` does (256 KiB chunks, raw leaves, b
 DAG), so a CID computed here is the CID any node computes for the same bytes.
 """
 
+import fcntl
+import io
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 import requests
 from django.conf import settings
-from django.db import transaction
 
 from ledgerline.errors import LedgerlineError
 from ledgerline.storage import car, unixfs
@@ -33,6 +36,7 @@ class IpfsUnavailable(LedgerlineError):
 class Ipfs(Protocol):
     def add(self, source: BinaryIO, *, name: str) -> Added: ...
     def add_directory(self, files: dict[str, bytes], *, name: str) -> Added: ...
+    def add_path(self, path: Path) -> Added: ...
     def size(self, cid: CID) -> int: ...
     def read(self, cid: CID, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
     def resolve(self, cid: CID, path: str) -> CID: ...
@@ -45,22 +49,38 @@ class Ipfs(Protocol):
 class EmbeddedIpfs:
     def __init__(self, root: Path) -> None:
         self.store = Blockstore(root)
+        self._lock_path = root.parent / "gc.lock"
+
+    @contextmanager
+    def _lock(self, *, exclusive: bool) -> Iterator[None]:
+        """Adds hold it shared from their first block to their pin; gc holds it alone, so
+        it never deletes blocks of an add in progress (in any process)."""
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _pin(self, added: Added, name: str) -> Added:
         Pin.objects.get_or_create(cid=str(added.cid), defaults={"name": name, "size": added.size})
         return added
 
     def add(self, source: BinaryIO, *, name: str) -> Added:
-        return self._pin(unixfs.file_add(source, self.store.put), name)
+        with self._lock(exclusive=False):
+            return self._pin(unixfs.file_add(source, self.store.put), name)
 
     def add_directory(self, files: dict[str, bytes], *, name: str) -> Added:
         entries = {}
-        for filename, content in files.items():
-            with tempfile.SpooledTemporaryFile(max_size=READ_CHUNK) as f:
-                f.write(content)
-                f.seek(0)
-                entries[filename] = unixfs.file_add(f, self.store.put)  # type: ignore[arg-type]
-        return self._pin(unixfs.directory_add(entries, self.store.put), name)
+        with self._lock(exclusive=False):
+            for filename, content in files.items():
+                entries[_entry_name(filename)] = unixfs.file_add(io.BytesIO(content), self.store.put)
+            return self._pin(unixfs.directory_add(entries, self.store.put), name)
+
+    def add_path(self, path: Path) -> Added:
+        with self._lock(exclusive=False):
+            return self._pin(unixfs.path_add(path, self.store.put), path.name)
 
     def size(self, cid: CID) -> int:
         return unixfs.file_size(cid, self.store.get)
@@ -83,18 +103,31 @@ class EmbeddedIpfs:
     def export_car(self, cid: CID, out: BinaryIO) -> None:
         car.car_export(cid, self.store.get, out)
 
-    @transaction.atomic
     def gc(self) -> int:
-        """Delete every block no pin reaches; returns how many were deleted."""
-        keep: set[bytes] = set()
-        for pinned in Pin.objects.select_for_update().values_list("cid", flat=True):
-            keep.update(cid.digest for cid in unixfs.walk(CID.parse(pinned), self.store.get))
-        removed = 0
-        for digest in list(self.store.digests()):
-            if digest not in keep:
-                self.store.delete_digest(digest)
-                removed += 1
-        return removed
+        """Delete every block no pin reaches; returns how many were deleted. A pin whose
+        DAG cannot be walked whole stops gc before anything is deleted."""
+        with self._lock(exclusive=True):
+            keep: set[bytes] = set()
+            for pinned in Pin.objects.values_list("cid", flat=True):
+                try:
+                    keep.update(cid.digest for cid in unixfs.walk(CID.parse(pinned), self.store.get))
+                except (LookupError, ValueError) as exc:
+                    raise LedgerlineError(f"gc stopped, nothing deleted: the pin {pinned} is damaged ({exc}).") \
+                        from None
+            removed = 0
+            for digest in list(self.store.digests()):
+                if digest not in keep:
+                    self.store.delete_digest(digest)
+                    removed += 1
+            for temporary in self.store.stale_temporaries(time.time() - 3600):
+                temporary.unlink(missing_ok=True)
+            return removed
+
+
+def _entry_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise LedgerlineError(f"{name!r} cannot name a file in an IPFS directory.")
+    return name
 
 
 def _multiaddr(url: str) -> str:
@@ -129,6 +162,8 @@ class KuboIpfs:
             return fn(*args, **kwargs)
         except (ipfshttpclient.exceptions.ConnectionError, ipfshttpclient.exceptions.TimeoutError) as exc:
             raise IpfsUnavailable(f"The IPFS node at {self.url} does not answer ({what}): {exc}") from None
+        except ipfshttpclient.exceptions.ErrorResponse as exc:
+            raise FileNotFoundError(f"the IPFS node says: {exc}") from None
 
     def add(self, source: BinaryIO, *, name: str) -> Added:
         result = self._call("add", self.client.add, source, **self.ADD_OPTIONS)
@@ -139,10 +174,15 @@ class KuboIpfs:
             folder = Path(tmp) / "dir"
             folder.mkdir()
             for filename, content in files.items():
-                (folder / filename).write_bytes(content)
+                (folder / _entry_name(filename)).write_bytes(content)
             results = self._call("add", self.client.add, str(folder), recursive=True, **self.ADD_OPTIONS)
         root = next(r for r in results if r["Name"] == "dir")
         return Added(CID.parse(root["Hash"]), sum(len(c) for c in files.values()), int(root.get("Size", 0)))
+
+    def add_path(self, path: Path) -> Added:
+        results = self._call("add", self.client.add, str(path), recursive=True, **self.ADD_OPTIONS)
+        root = results[-1] if isinstance(results, list) else results
+        return Added(CID.parse(root["Hash"]), int(root.get("Size", 0)), int(root.get("Size", 0)))
 
     def size(self, cid: CID) -> int:
         return int(self._call("stat", self.client.files.stat, f"/ipfs/{cid}")["Size"])

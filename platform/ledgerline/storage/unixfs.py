@@ -18,6 +18,11 @@ from typing import BinaryIO
 
 CHUNK_SIZE = 256 * 1024
 MAX_LINKS = 174
+# Kubo shards a directory (HAMT) once its links' names and CIDs reach 256 KiB; those are
+# not built here, so such directories are refused rather than given a CID no node agrees with.
+HAMT_THRESHOLD = 256 * 1024
+# A balanced DAG of 174-way nodes over 256 KiB chunks is 8 levels deep at 2**64 bytes.
+MAX_DEPTH = 12
 RAW, DAG_PB = 0x55, 0x70
 SHA2_256 = 0x12
 _FILE, _DIRECTORY = 2, 1
@@ -298,9 +303,16 @@ def file_add(source: BinaryIO, put: Put, *, version: int = 1) -> Added:
     return FileImporter(source, put, version=version).run()
 
 
+class DirectoryTooLarge(ValueError):
+    pass
+
+
 def directory_add(entries: dict[str, Added], put: Put, *, version: int = 1) -> Added:
     """A UnixFS directory of already added entries, links sorted by name as Kubo sorts them."""
     links = [Link(entries[name].cid, name, entries[name].tsize) for name in sorted(entries, key=str.encode)]
+    if sum(len(link.name.encode()) + len(bytes(link.cid)) for link in links) >= HAMT_THRESHOLD:
+        raise DirectoryTooLarge(f"a directory of {len(links)} entries would be sharded by Kubo (HAMT), which "
+                                "Ledgerline does not build yet: split it into subdirectories")
     block = dag_pb(links, unixfs_data(_DIRECTORY))
     cid = CID.of(block, codec=DAG_PB, version=version)
     put(cid, block)
@@ -308,14 +320,23 @@ def directory_add(entries: dict[str, Added], put: Put, *, version: int = 1) -> A
 
 
 def walk(cid: CID, get: Callable[[CID], bytes]) -> Iterator[CID]:
-    """Every CID of a DAG, root first."""
-    stack = [cid]
+    """Every block of a DAG once, root first (a shared child is visited once)."""
+    stack, seen = [cid], set()
     while stack:
         current = stack.pop()
+        if current.digest in seen:
+            continue
+        seen.add(current.digest)
+        _check_codec(current)
         yield current
         if current.codec == DAG_PB:
             links, _ = dag_pb_decode(get(current))
             stack.extend(reversed([link.cid for link in links]))
+
+
+def _check_codec(cid: CID) -> None:
+    if cid.codec not in (RAW, DAG_PB):
+        raise ValueError(f"{cid} is neither a raw block nor a dag-pb node")
 
 
 @dataclass(frozen=True)
@@ -363,25 +384,46 @@ class NotAFile(ValueError):
 
 
 def file_size(cid: CID, get: Get) -> int:
+    _check_codec(cid)
     if cid.codec == RAW:
         return len(get(cid))
-    node = unixfs_decode(dag_pb_decode(get(cid))[1])
-    if node.is_directory:
-        raise NotAFile(f"{cid} is a directory")
-    return node.filesize if node.filesize is not None else len(node.data)
-
-
-def file_read(cid: CID, get: Get, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-    """The bytes [start, end) of a UnixFS file, fetching only the blocks that hold them."""
-    if end is not None and end <= start:
-        return
-    if cid.codec == RAW:
-        yield get(cid)[start:end]
-        return
     links, data = dag_pb_decode(get(cid))
+    return _file_node(cid, links, data).filesize or 0
+
+
+def _file_node(cid: CID, links: list[Link], data: bytes) -> UnixFSNode:
+    """The UnixFS node of a file, checked: its sizes must add up, so a reader can trust them."""
     node = unixfs_decode(data)
     if node.is_directory:
         raise NotAFile(f"{cid} is a directory")
+    if node.kind not in (_FILE, 0) or len(node.blocksizes) != len(links):
+        raise ValueError(f"{cid} is not a UnixFS file node Ledgerline can read")
+    total = len(node.data) + sum(node.blocksizes)
+    if node.filesize is not None and node.filesize != total:
+        raise ValueError(f"{cid} claims {node.filesize} bytes but its parts add up to {total}")
+    return UnixFSNode(node.kind, node.data, total, node.blocksizes)
+
+
+def file_read(cid: CID, get: Get, start: int = 0, end: int | None = None, *, expect: int | None = None,
+              depth: int = 0) -> Iterator[bytes]:
+    """The bytes [start, end) of a UnixFS file, fetching only the blocks that hold them.
+    ``expect`` is the size the parent claims for this part; a part of another size is an error."""
+    _check_codec(cid)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{cid} is nested deeper than any file Ledgerline makes")
+    if cid.codec == RAW:
+        block = get(cid)
+        if expect is not None and len(block) != expect:
+            raise ValueError(f"{cid} holds {len(block)} bytes where its parent claims {expect}")
+        if end is None or end > start:
+            yield block[start:end]
+        return
+    links, data = dag_pb_decode(get(cid))
+    node = _file_node(cid, links, data)
+    if expect is not None and node.filesize != expect:
+        raise ValueError(f"{cid} holds {node.filesize} bytes where its parent claims {expect}")
+    if end is not None and end <= start:
+        return
     position = 0
     if node.data:
         piece = node.data[start:end]
@@ -393,7 +435,7 @@ def file_read(cid: CID, get: Get, start: int = 0, end: int | None = None) -> Ite
             break
         if position + size > start:
             yield from file_read(link.cid, get, max(start - position, 0),
-                                 None if end is None else min(end - position, size))
+                                 None if end is None else min(end - position, size), expect=size, depth=depth + 1)
         position += size
 
 
@@ -421,11 +463,13 @@ def directory_list(cid: CID, get: Get) -> list[Link] | None:
     return links if unixfs_decode(data).is_directory else None
 
 
-def path_add(path: "os.PathLike[str] | str", put: Put, *, version: int = 1) -> Added:
-    """A local file, or a folder with everything under it (as `ipfs add -r`)."""
+def path_add(path: "os.PathLike[str] | str", put: Put, *, version: int = 1, hidden: bool = False) -> Added:
+    """A local file, or a folder with everything under it, as `ipfs add -r` adds them: hidden
+    files (names starting with a dot) are left out, as the CLI does unless given --hidden."""
     target = Path(path)
     if target.is_dir():
-        return directory_add({child.name: path_add(child, put, version=version) for child in target.iterdir()},
-                             put, version=version)
+        children = [child for child in target.iterdir() if hidden or not child.name.startswith(".")]
+        return directory_add({child.name: path_add(child, put, version=version, hidden=hidden)
+                              for child in children}, put, version=version)
     with open(target, "rb") as f:
         return file_add(f, put, version=version)

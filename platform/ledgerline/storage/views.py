@@ -11,10 +11,10 @@ from django.http.response import HttpResponseBase
 
 from ledgerline.datasets.media import sniff
 from ledgerline.storage.blockstore import BlockMissing, CorruptBlock
-from ledgerline.storage.client import IpfsUnavailable, ipfs_connect
+from ledgerline.storage.client import Ipfs, IpfsUnavailable, ipfs_connect
 from ledgerline.storage.unixfs import CID
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 
 def _content_type(path: str, head: bytes) -> str:
@@ -37,8 +37,10 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
         root = CID.parse(cid)
     except ValueError as exc:
         return _text(400, str(exc))
-    ipfs = ipfs_connect()
+    if path and any(part in ("", ".", "..") for part in path.rstrip("/").split("/")):
+        return _text(400, f"{path!r} is not a path inside {cid}: no empty, '.' or '..' parts.")
     try:
+        ipfs = ipfs_connect()
         target = ipfs.resolve(root, path) if path else root
         entries = ipfs.listing(target)
         if entries is not None:
@@ -53,12 +55,16 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
         return _text(502, str(exc))
     except IpfsUnavailable as exc:
         return _text(503, exc.message)
+    except (ValueError, RecursionError) as exc:  # a DAG no Ledgerline node would have made
+        return _text(502, f"{cid}/{path} cannot be read as a UnixFS file: {exc}")
     start, end, status = 0, size, 200
     header = request.headers.get("Range")
     if header:
         match = _RANGE.match(header.strip())
         if not match or (not match[1] and not match[2]):
             return _text(416, f"Unsupported Range {header!r}: use one bytes=start-end range.")
+        if match[1] and match[2] and int(match[2]) < int(match[1]):
+            return _full(ipfs, target, path, head, size)  # an invalid range is ignored (RFC 9110 14.2)
         if match[1]:
             start, end = int(match[1]), min(int(match[2]) + 1, size) if match[2] else size
         else:
@@ -68,15 +74,27 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
             refusal["Content-Range"] = f"bytes */{size}"
             return refusal
         status = 206
+    response = _stream(ipfs, target, path, head, start, end, status)
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return response
+
+
+def _full(ipfs: Ipfs, target: CID, path: str, head: bytes, size: int) -> StreamingHttpResponse:
+    return _stream(ipfs, target, path, head, 0, size, 200)
+
+
+def _stream(ipfs: Ipfs, target: CID, path: str, head: bytes, start: int, end: int,
+            status: int) -> StreamingHttpResponse:
+    # Blocks are checked as they stream: a corrupted one further in ends the response early
+    # (the client sees a short body against Content-Length), never wrong bytes.
     response = StreamingHttpResponse(ipfs.read(target, start, end), status=status,
                                      content_type=_content_type(path, head))
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = f'"{target}"'
     response["Cache-Control"] = "public, max-age=29030400, immutable"
-    response["X-Ipfs-Path"] = f"/ipfs/{cid}/{path}".rstrip("/")
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    response["X-Ipfs-Path"] = f"/ipfs/{target}"
     return response
 
 

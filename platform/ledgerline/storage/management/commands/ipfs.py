@@ -24,14 +24,7 @@ class Command(BaseCommand):
             ipfs = ipfs_connect()
             if action == "add":
                 for value in values:
-                    path = Path(value)
-                    if path.is_dir():
-                        files = {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
-                        added = ipfs.add_directory(files, name=path.name)
-                    else:
-                        with open(path, "rb") as f:
-                            added = ipfs.add(f, name=path.name)
-                    self.stdout.write(f"{added.cid} {value}")
+                    self.stdout.write(f"{ipfs.add_path(Path(value)).cid} {value}")
             elif action == "pins":
                 for pin in ipfs.pins():
                     self.stdout.write(pin)

@@ -4,10 +4,8 @@ anvil node (npm @foundry-rs/anvil, installed by `make test`) on a loopback port.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,15 +15,11 @@ import pytest
 import requests
 from eth_account import Account
 
+from tests.daemons import free_port, wait_until_up
+
 ROOT = Path(__file__).resolve().parents[2]
 ANVIL = ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
 PASSPHRASE = "chain test passphrase"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -39,16 +33,9 @@ def anvil(*, state: Path | None = None, port: int | None = None) -> Iterator[str
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-                              timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("anvil did not start") from None
-                time.sleep(0.1)
+        wait_until_up(process, lambda: requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
+                                                                "params": []}, timeout=1),
+                      what="anvil", timeout=30, retry_on=requests.ConnectionError, interval=0.1)
         yield url
     finally:
         process.send_signal(signal.SIGINT)  # lets anvil write its --state file

@@ -6,15 +6,15 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.daemons import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 JSIPFS = ROOT / "tools" / "jsipfs" / "node_modules" / ".bin" / "jsipfs"
@@ -72,18 +72,12 @@ def kubo_cids(paths: list[Path], repo: Path) -> list[str]:
     return out.stdout.split()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A js-ipfs daemon on loopback: empty repo, no bootstrap peers, no MDNS, no swarm."""
     assert JSIPFS.exists(), "js-ipfs is missing: run `make test` (it installs tools/jsipfs)"
     env = {**os.environ, "IPFS_PATH": str(tmp_path_factory.mktemp("jsipfs-repo"))}
-    port = _free_port()
+    port = free_port()
     subprocess.run([str(JSIPFS), "init", "--empty-repo"], env=env, check=True, capture_output=True, timeout=120)
     for key, value in [("Bootstrap", []), ("Discovery.MDNS.Enabled", False),
                        ("Addresses", {"Swarm": [], "API": f"/ip4/127.0.0.1/tcp/{port}", "Gateway": "", "RPC": "",
@@ -94,15 +88,8 @@ def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                               stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                requests.post(f"{url}/api/v0/version", timeout=2).raise_for_status()
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or daemon.poll() is not None:
-                    raise RuntimeError("the js-ipfs daemon did not start") from None
-                time.sleep(0.5)
+        wait_until_up(daemon, lambda: requests.post(f"{url}/api/v0/version", timeout=2).raise_for_status(),
+                      what="the js-ipfs daemon", timeout=120, retry_on=requests.RequestException, interval=0.5)
         yield url
     finally:
         daemon.send_signal(signal.SIGTERM)

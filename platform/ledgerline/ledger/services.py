@@ -111,8 +111,7 @@ def contents_mint(*, ledger: Ledger, content_hashes: list[str], metadata_cid: st
                                                 royalty_bps)
             record = _execute(ledger, kind="mint", payload={"contract": contract.address, "content_hashes": batch,
                                                             "metadata_cid": metadata_cid},
-                              tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0},
-                              may_fail=attempt == 0)
+                              tx=_call_tx(contract, call), may_fail=attempt == 0)
             if record.status == TxStatus.FAILED and attempt == 1:
                 raise LedgerlineError(f"The mint transaction {record.tx_hash} failed: {record.error}")
     return [Token.objects.get(chain_id=ledger.chain_id, contract=contract.address, content_sha256=h)
@@ -137,26 +136,33 @@ def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> in
     """Anchor a dataset version's root; returns the anchoring time (the chain's, if earlier)."""
     contract = works_contract(ledger=ledger)
     root = bytes.fromhex(content_hash_clean(merkle_root))
-    anchored = with_retries(lambda: contract.functions.datasetAnchoredAt(root).call(), what="anchor lookup")
-    if anchored == 0:
-        call = contract.functions.anchorDataset(root, manifest_uri)
-        _execute(ledger, kind="anchor_dataset", payload={"merkle_root": merkle_root},
-                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
-        anchored = contract.functions.datasetAnchoredAt(root).call()
-    return int(anchored)
+    return _anchor(ledger, contract, kind="anchor_dataset", payload={"merkle_root": merkle_root},
+                   anchored_at=contract.functions.datasetAnchoredAt(root),
+                   call=contract.functions.anchorDataset(root, manifest_uri))
 
 
 def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: str, manifest_uri: str) -> int:
+    """Anchor a model's weights hash with the datasets it was trained on; returns the time."""
     contract = works_contract(ledger=ledger)
     weights = bytes.fromhex(content_hash_clean(weights_sha256))
-    anchored = with_retries(lambda: contract.functions.modelAnchoredAt(weights).call(), what="anchor lookup")
+    commitment = bytes.fromhex(content_hash_clean(datasets_commitment))
+    return _anchor(ledger, contract, kind="anchor_model", payload={"weights_sha256": weights_sha256},
+                   anchored_at=contract.functions.modelAnchoredAt(weights),
+                   call=contract.functions.anchorModel(weights, commitment, manifest_uri))
+
+
+def _anchor(ledger: Ledger, contract: Contract, *, kind: str, payload: dict[str, Any], anchored_at: Any,
+            call: Any) -> int:
+    """Send ``call`` unless the chain already holds the anchor; the time the chain records."""
+    anchored = with_retries(anchored_at.call, what="anchor lookup")
     if anchored == 0:
-        call = contract.functions.anchorModel(weights, bytes.fromhex(content_hash_clean(datasets_commitment)),
-                                              manifest_uri)
-        _execute(ledger, kind="anchor_model", payload={"weights_sha256": weights_sha256},
-                 tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
-        anchored = contract.functions.modelAnchoredAt(weights).call()
+        _execute(ledger, kind=kind, payload=payload, tx=_call_tx(contract, call))
+        anchored = with_retries(anchored_at.call, what="anchor lookup")
     return int(anchored)
+
+
+def _call_tx(contract: Contract, call: Any) -> dict[str, Any]:
+    return {"to": contract.address, "data": call._encode_transaction_data(), "value": 0}
 
 
 def transactions_resume(*, ledger: Ledger) -> list[ChainTransaction]:

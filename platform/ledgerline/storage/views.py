@@ -64,7 +64,7 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
         if not match or (not match[1] and not match[2]):
             return _text(416, f"Unsupported Range {header!r}: use one bytes=start-end range.")
         if match[1] and match[2] and int(match[2]) < int(match[1]):
-            return _full(ipfs, target, path, head, size)  # an invalid range is ignored (RFC 9110 14.2)
+            return _stream(ipfs, target, path, head, 0, size, 200)  # an invalid range is ignored (RFC 9110 14.2)
         if match[1]:
             start, end = int(match[1]), min(int(match[2]) + 1, size) if match[2] else size
         else:
@@ -78,10 +78,6 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return response
-
-
-def _full(ipfs: Ipfs, target: CID, path: str, head: bytes, size: int) -> StreamingHttpResponse:
-    return _stream(ipfs, target, path, head, 0, size, 200)
 
 
 def _stream(ipfs: Ipfs, target: CID, path: str, head: bytes, start: int, end: int,

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck compose-check contracts contracts-check bench clean
+.PHONY: run test lint typecheck compose-check contracts contracts-check bench chorale-benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,21 @@ compose-check:
 bench: $(VENV)/.dev
 	$(BIN)/python bench/hash_throughput.py
 	$(BIN)/python bench/gas.py
+	$(BIN)/python bench/sampling.py
+
+# The chorale benchmark of generation/: prepare, train both models for a CPU budget, fine-tune
+# the LSTM adversarially, and write the report (var/generation/report.json and .md).
+MINUTES ?= 16
+RUNS := var/generation/runs
+chorale-benchmark: $(VENV)/.runtime
+	$(BIN)/python -m generation.data
+	$(BIN)/python -m generation.train --out $(RUNS)/lstm --max-steps 100000 --max-minutes $(MINUTES) --eval-every 100
+	$(BIN)/python -m generation.train --out $(RUNS)/transformer --model.kind transformer --model.n-layers 3 \
+	  --seq-len 256 --max-steps 100000 --max-minutes $(MINUTES) --eval-every 50
+	$(BIN)/python -m generation.adversarial $(RUNS)/lstm/checkpoint --out $(RUNS)/lstm-adversarial
+	$(BIN)/python -m generation.evaluate --out var/generation/report.json \
+	  --checkpoint $(RUNS)/lstm/checkpoint --checkpoint $(RUNS)/transformer/checkpoint \
+	  --checkpoint $(RUNS)/lstm-adversarial/checkpoint
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache contracts/node_modules tools/jsipfs/node_modules

@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load_model
 
 from generation.checkpoint import WEIGHTS, Checkpoint, CheckpointError
+from generation.files import file_sha256
 from generation.midi import InvalidMidi, midi_bytes, midi_read, sha256_hex
 from generation.model import Model, ModelConfig, State, model_build
 from generation.tokenizers import ChoraleTokenizer, Tokenizer
@@ -90,6 +91,7 @@ def sample(checkpoint: Checkpoint, params: SampleParams, *, device: str = "cpu")
         "device": str(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "primer_sha256": file_sha256(Path(params.primer)) if params.primer else None,
     }
     outputs = []
     for i, tokens in enumerate(rows):

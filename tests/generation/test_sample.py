@@ -66,6 +66,7 @@ def test_a_primer_starts_every_piece(checkpoint: Checkpoint, chorale_folder: Pat
     primer.write_bytes(midi_bytes(tokenizer.decode(opening)))
     outputs = sample(checkpoint, SampleParams(length=64, count=2, primer=str(primer)))
     assert all(output.tokens[:64] == opening.tolist() for output in outputs)
+    assert outputs[0].provenance["primer_sha256"] == sha256_hex(primer.read_bytes())
     assert outputs[0].tokens != outputs[1].tokens
 
 

@@ -1,9 +1,9 @@
 """Sampling speed: the library's stepping loops against the plainest PyTorch loop, same weights.
 
 Generates --tokens tokens (512) and prints events (tokens) per second, best of --runs, for:
-  lstm         batch 1 and 64: stepping the (h, c) state as generation.sample does (oneDNN off
-               below batch 16), against the plainest loop, which re-reads the whole sequence
-               every step, and against stepping the state with torch's defaults (oneDNN on)
+  lstm         batch 1 and 64: stepping the (h, c) state as generation.sample does (oneDNN off),
+               against the plainest loop, which re-reads the whole sequence every step, and
+               against the same stepping loop with torch's default (oneDNN on)
   transformer  batch 1 and 64: stepping the key/value cache, against re-reading the whole
                context (no cache)
 "vs plain" is the ratio to the re-reading loop, "vs default" (LSTM) to torch's default stepping;
@@ -23,9 +23,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from generation import sample
 from generation.checkpoint import Checkpoint
 from generation.model import Model, ModelConfig, model_build
-from generation.sample import SampleParams, generate, model_load
+from generation.sample import SampleParams, model_load
 from generation.tokenizers import TokenizerConfig, tokenizer_build
 
 TOKENIZER = tokenizer_build(TokenizerConfig(kind="chorale"))
@@ -44,33 +45,19 @@ def best_of(runs: int, work: Loop) -> tuple[float, list[list[int]]]:
 
 
 def loop(model: Model, batch: int, tokens: int, *, use_state: bool, onednn: bool = False) -> Loop:
+    """generate() itself; `onednn` steps with torch's default oneDNN LSTM instead."""
     # top_k=1: the same tokens for every loop, and the same amount of work
     params = SampleParams(length=tokens, count=batch, top_k=1)
 
     def run() -> list[list[int]]:
         generator = torch.Generator().manual_seed(0)
-        if onednn:
-            return _generate_onednn(model, params)
-        return generate(model, TOKENIZER, [], params, style=None, generator=generator, use_state=use_state)
+        sample.STEP_WITH_ONEDNN = onednn
+        try:
+            return sample.generate(model, TOKENIZER, [], params, style=None, generator=generator, use_state=use_state)
+        finally:
+            sample.STEP_WITH_ONEDNN = False
 
     return run
-
-
-@torch.no_grad()
-def _generate_onednn(model: Model, params: SampleParams) -> list[list[int]]:
-    """generate()'s stateful loop with torch's default oneDNN LSTM, greedy, never stopping early."""
-    rows = torch.full((params.count, 1), TOKENIZER.bos)
-    logits, state = model(rows)
-    for _ in range(params.length):
-        logits[:, -1, [TOKENIZER.pad, TOKENIZER.bos]] = float("-inf")
-        token = logits[:, -1].argmax(-1)
-        rows = torch.cat([rows, token[:, None]], 1)
-        logits, state = model(token[:, None], None, state)
-    return [_until_eos(row[1:]) for row in rows.tolist()]
-
-
-def _until_eos(row: list[int]) -> list[int]:
-    return row[: row.index(TOKENIZER.eos)] if TOKENIZER.eos in row else row
 
 
 def models(checkpoints: list[str]) -> dict[str, Model]:
@@ -103,11 +90,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=512)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--batches", default="1,64")
+    parser.add_argument("--models", default="lstm,transformer")
     parser.add_argument("--checkpoint", action="append", default=[], help="trained weights (default: random)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.tokens} tokens, best of {args.runs}")
     print(f"{'model':<12}{'batch':>6}{'loop':>22}{'events/s':>12}{'vs plain':>10}{'vs default':>12}  same tokens")
     for kind, model in models(args.checkpoint).items():
+        if kind not in args.models.split(","):
+            continue
         for batch in (int(b) for b in args.batches.split(",")):
             cases = [(PLAIN, loop(model, batch, args.tokens, use_state=False))]
             if kind == "lstm":

@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from generation.checkpoint import CONFIG, WEIGHTS, Checkpoint, weights_write
+from generation.cli import options_add
 from generation.data import Prepared, data_check
 from generation.files import json_write
 from generation.model import Model
@@ -186,10 +187,7 @@ def _save(generator: Model, source: Checkpoint, folder: Path, config: Adversaria
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generation.adversarial", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", help="the checkpoint to fine-tune")
-    for name, default in asdict(AdversarialConfig()).items():
-        parser.add_argument(
-            "--" + name.replace("_", "-"), default=default, type=type(default), help=f"default {default}"
-        )
+    options_add(parser, AdversarialConfig())
     args = vars(parser.parse_args(argv))
     try:
         checkpoint = finetune(Checkpoint.open(args.pop("checkpoint")), AdversarialConfig(**args))

@@ -62,11 +62,13 @@ def evaluate(config: EvaluateConfig) -> dict[str, Any]:
         total, count = model.fit([tokens for tokens, _ in train]).nll([tokens for tokens, _ in test])
         report["likelihood"][f"{order}-gram"] = _likelihood(total, count, time.monotonic() - started)
     for path in config.checkpoints:
-        _evaluate_model(report, Checkpoint.open(path), data, config)
+        _evaluate_model(report, Checkpoint.open(path), data, human, config)
     return report
 
 
-def _evaluate_model(report: dict[str, Any], checkpoint: Checkpoint, data: Prepared, config: EvaluateConfig) -> None:
+def _evaluate_model(
+    report: dict[str, Any], checkpoint: Checkpoint, data: Prepared, human: list[ScoreTick], config: EvaluateConfig
+) -> None:
     data_check(checkpoint, data)
     name = f"{checkpoint.config['model']['kind']} ({checkpoint.folder})"
     model = model_load(checkpoint, config.device)
@@ -80,7 +82,6 @@ def _evaluate_model(report: dict[str, Any], checkpoint: Checkpoint, data: Prepar
     report["likelihood"][name] = entry
     generated = [data.tokenizer.decode(tokens) for tokens in _generate(checkpoint, data, config)]
     generated = [score for score in generated if score.note_num() > 0]
-    human = [data.tokenizer.decode(tokens) for tokens, _ in data.sequences("test", augmented=False)]
     report["music"][name] = _music(generated)
     report["originality"][name] = originality_summary(data.originality_index(), generated)
     report["overlap"][name] = set_overlap(generated, human)

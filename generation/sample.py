@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load_model
 
 from generation.checkpoint import WEIGHTS, Checkpoint, CheckpointError
+from generation.cli import options_add
 from generation.files import file_sha256
 from generation.midi import InvalidMidi, midi_bytes, midi_read, sha256_hex
 from generation.model import Model, ModelConfig, State, model_build
@@ -225,9 +226,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("checkpoint", help="a checkpoint folder (a run's checkpoint/)")
     parser.add_argument("--out", default="var/generation/samples", help="folder for the MIDI and token files")
     parser.add_argument("--device", default="cpu", help="cpu (reproducible anywhere alike) or cuda")
-    for name, default in asdict(SampleParams()).items():
-        convert = {int: int, float: float}.get(type(default), str)
-        parser.add_argument("--" + name.replace("_", "-"), default=default, type=convert, help=f"default {default}")
+    options_add(parser, SampleParams())
     args = vars(parser.parse_args(argv))
     folder, out, device = Path(args.pop("checkpoint")), Path(args.pop("out")), args.pop("device")
     try:

@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from generation.checkpoint import CONFIG, ORIGINALITY, WEIGHTS, Checkpoint, code_version, weights_write
+from generation.cli import options_add
 from generation.data import DataError, Prepared
 from generation.files import json_write, write_atomic
 from generation.model import Model, ModelConfig, model_build
@@ -340,12 +341,8 @@ def _windowed_nll(model: Model, tokens: torch.Tensor, styles: torch.Tensor | Non
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m generation.train", description=__doc__.split("\n")[0])
-    for item in fields(TrainConfig):
-        if item.name != "model":
-            _add_option(parser, item.name, item.default, item.type)
-    for item in fields(ModelConfig):
-        if item.name not in ("vocab_size", "num_styles"):
-            _add_option(parser, item.name, item.default, item.type, prefix="model.")
+    options_add(parser, TrainConfig(), skip={"model"})
+    options_add(parser, ModelConfig(), prefix="model.", skip={"vocab_size", "num_styles"})
     parser.add_argument("--tiny", action="store_true", help="a model and budget small enough for tests and the demo")
     args = vars(parser.parse_args(argv))
     tiny = args.pop("tiny")
@@ -366,19 +363,6 @@ def tiny_config(config: TrainConfig) -> TrainConfig:
     return replace(
         config, model=model, batch_size=16, seq_len=128, max_steps=300, eval_every=50, lr=3e-3, warmup_steps=20
     )
-
-
-def _add_option(parser: argparse.ArgumentParser, name: str, default: Any, kind: Any, prefix: str = "") -> None:
-    flag = "--" + (prefix + name).replace("_", "-")
-    if isinstance(default, bool):
-        parser.add_argument(flag, dest=prefix + name, default=default, action=argparse.BooleanOptionalAction)
-    else:
-        convert = {"int": int, "float": float}.get(str(kind).split(" ")[0], _optional_float if default is None else str)
-        parser.add_argument(flag, dest=prefix + name, default=default, type=convert, help=f"default {default}")
-
-
-def _optional_float(text: str) -> float:
-    return float(text)
 
 
 if __name__ == "__main__":

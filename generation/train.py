@@ -264,6 +264,11 @@ def _resumable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in ("max_steps", "max_minutes", "patience", "device")}
 
 
+def _framed(tokens: np.ndarray, tokenizer: Any) -> np.ndarray:
+    """A piece as the models read it: BOS, its tokens, EOS."""
+    return np.concatenate([[tokenizer.bos], tokens, [tokenizer.eos]])
+
+
 class Batches:
     """Random training windows, each inside one piece, so every window has one style.
 
@@ -273,7 +278,7 @@ class Batches:
 
     def __init__(self, sequences: Sequence[tuple[np.ndarray, int]], tokenizer: Any, seq_len: int, batch_size: int):
         self.pad, self.seq_len, self.batch_size = tokenizer.pad, seq_len, batch_size
-        framed = [np.concatenate([[tokenizer.bos], tokens, [tokenizer.eos]]) for tokens, _ in sequences]
+        framed = [_framed(tokens, tokenizer) for tokens, _ in sequences]
         self.lengths = np.asarray([len(f) for f in framed])
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
         self.stream = np.concatenate([*framed, np.full(seq_len + 1, self.pad)]).astype(np.int64)
@@ -307,7 +312,7 @@ def sequence_nll(
     total, count = 0.0, 0
     for first in range(0, len(order), batch):
         chosen = [sequences[i] for i in order[first : first + batch]]
-        framed = [np.concatenate([[tokenizer.bos], tokens, [tokenizer.eos]]) for tokens, _ in chosen]
+        framed = [_framed(tokens, tokenizer) for tokens, _ in chosen]
         width = max(len(f) for f in framed)
         padded = np.full((len(framed), width), tokenizer.pad, dtype=np.int64)
         for row, f in enumerate(framed):

@@ -83,7 +83,7 @@ def code_version() -> dict[str, Any]:
     }
 
 
-LIBRARIES = ("torch", "numpy", "miditok", "symusic", "music21", "safetensors")
+LIBRARIES = ("torch", "numpy", "miditok", "symusic", "music21", "safetensors", "librosa", "soxr", "soundfile")
 
 
 def _git(root: Path) -> dict[str, Any]:

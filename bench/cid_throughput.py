@@ -47,7 +47,7 @@ def main() -> None:
         block = random.Random(1).randbytes(MiB)
         with open(path, "wb") as f:
             for i in range(size // MiB):
-                f.write(block[i % 251:] + block[:i % 251])
+                f.write(block[i % 251 :] + block[: i % 251])
 
         def sha256() -> None:
             with open(path, "rb") as f:
@@ -57,6 +57,7 @@ def main() -> None:
             def run() -> object:
                 with open(path, "rb") as f:
                     return file_add(f, lambda c, b: None, version=version)
+
             return run
 
         def store() -> None:
@@ -65,8 +66,12 @@ def main() -> None:
                 file_add(f, Blockstore(work / "blocks").put, version=1)
 
         sha256()  # page cache
-        rows = [("sha256", best_of(3, sha256)), ("cid v1", best_of(3, cid(1))), ("cid v0", best_of(3, cid(0))),
-                ("store v1", best_of(3, store))]
+        rows = [
+            ("sha256", best_of(3, sha256)),
+            ("cid v1", best_of(3, cid(1))),
+            ("cid v0", best_of(3, cid(0))),
+            ("store v1", best_of(3, store)),
+        ]
         base = rows[0][1]
         print(f"{size / MiB:.0f} MiB   CIDv1 {cid(1)().cid}")  # type: ignore[attr-defined]
         print(f"\n{'what':<10} {'best s':>8} {'MiB/s':>8} {'ratio to sha256':>16}")

@@ -57,8 +57,10 @@ def make_dataset(folder: Path, total: int) -> list[Path]:
     for sub in ("midi", "flac", "wav"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     paths = [samples.melody_midi(folder / f"midi/melody-{i:03d}.mid", seed=i) for i in range(100)]
-    paths += [samples.tone_audio(folder / f"flac/tone-{i}.flac", seconds=60, frequency=220 * (i + 1), seed=i)
-              for i in range(2)]
+    paths += [
+        samples.tone_audio(folder / f"flac/tone-{i}.flac", seconds=60, frequency=220 * (i + 1), seed=i)
+        for i in range(2)
+    ]
     per_wav = (total - sum(p.stat().st_size for p in paths)) // 8 + 4096
     for i in range(8):
         make_wav(folder / f"wav/take-{i}.wav", per_wav, seed=i)
@@ -117,16 +119,24 @@ def main() -> None:
         _, token = accounts.api_token_create(membership=Membership.objects.get(user=user), name="bench")
         paths = make_dataset(work / "files", int(args.gib * 1024 * MiB))
         total = sum(p.stat().st_size for p in paths)
-        print(f"{len(paths)} files, {total / MiB:.0f} MiB: {sum(p.suffix == '.wav' for p in paths)} WAV, "
-              f"{sum(p.suffix == '.flac' for p in paths)} FLAC, {sum(p.suffix == '.mid' for p in paths)} MIDI")
+        print(
+            f"{len(paths)} files, {total / MiB:.0f} MiB: {sum(p.suffix == '.wav' for p in paths)} WAV, "
+            f"{sum(p.suffix == '.flac' for p in paths)} FLAC, {sum(p.suffix == '.mid' for p in paths)} MIDI"
+        )
         names = [(str(p.relative_to(work / "files")), p) for p in paths]
         handler = WSGIHandler()
         times: dict[str, list[float]] = {"sha256sum": [], "hashlib": [], "import": [], "upload": []}
 
         def new_dataset(label: str) -> Any:
             shutil.rmtree(settings.LEDGERLINE_BLOB_DIR, ignore_errors=True)
-            return datasets.dataset_create(organisation=organisation, name=label, licence=datasets.Licence("MIT"),
-                                           consent={}, rights=[], created_by=user)
+            return datasets.dataset_create(
+                organisation=organisation,
+                name=label,
+                licence=datasets.Licence("MIT"),
+                consent={},
+                rights=[],
+                created_by=user,
+            )
 
         time_sha256sum(paths)  # warm the page cache for everyone alike
         for round_ in range(args.rounds):
@@ -142,8 +152,13 @@ def main() -> None:
             start = time.perf_counter()
             for name, path in names:
                 body, length = multipart_file("BenchBoundary", path.name, file_chunks(path), path.stat().st_size)
-                environ = upload_environ(path=f"/api/v1/datasets/{dataset.pk}/files/", body=body, length=length,
-                                         boundary="BenchBoundary", token=token)
+                environ = upload_environ(
+                    path=f"/api/v1/datasets/{dataset.pk}/files/",
+                    body=body,
+                    length=length,
+                    boundary="BenchBoundary",
+                    token=token,
+                )
                 status: list[str] = []
                 response = handler(environ, lambda s, h, *_, status=status: status.append(s))
                 b"".join(response)
@@ -154,12 +169,16 @@ def main() -> None:
             assert DatasetFile.objects.filter(dataset=dataset).count() == len(paths)
 
         base, ceiling = statistics.median(times["sha256sum"]), statistics.median(times["hashlib"])
-        print(f"\n{'path':<10} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
-              f"   (median of {args.rounds} rounds)")
+        print(
+            f"\n{'path':<10} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
+            f"   (median of {args.rounds} rounds)"
+        )
         for label, values in times.items():
             median = statistics.median(values)
-            print(f"{label:<10} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f}"
-                  f" {ceiling / median:>11.2f}")
+            print(
+                f"{label:<10} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f}"
+                f" {ceiling / median:>11.2f}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -8,9 +8,12 @@ band-limited resampler (soxr, very high quality), cut into one-second windows, a
 
 On disk a set is a folder:
 
-    audio.npy    float32, clips x 16000
-    clips.json   one entry per clip (name, group, sha256 of its samples, source), and the
-                 sha256 of audio.npy, checked on loading
+    audio-<hash>.npy   float32, clips x 16000, named by the start of its SHA-256
+    clips.json         one entry per clip (name, group, sha256 of its samples, source), and the
+                       audio file's name and full SHA-256, checked on loading
+
+Saving writes the audio under a new name first and then replaces clips.json, so an interrupted
+save leaves the previous set whole.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import soxr
 from generation.audio.synth import CLIP_SAMPLES, SAMPLE_RATE, Audio, Synth, synthesise
 from generation.files import file_sha256, json_write, write_atomic
 
-AUDIO = "audio.npy"
 CLIPS = "clips.json"
 FADE_SECONDS = 0.01
 MIN_TAIL_SECONDS = 0.1  # a last window shorter than this is dropped rather than padded to a second
@@ -94,27 +96,29 @@ class SoundSet:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder / AUDIO, lambda stream: np.save(stream, self.audio.astype("<f4"), allow_pickle=False))
-        json_write(
-            folder / CLIPS,
-            {
-                "sample_rate": SAMPLE_RATE,
-                "audio_sha256": file_sha256(folder / AUDIO),
-                "clips": [c.to_dict() for c in self.clips],
-            },
-        )
+        staged = folder / "audio.npy.new"
+        write_atomic(staged, lambda stream: np.save(stream, self.audio.astype("<f4"), allow_pickle=False))
+        digest = file_sha256(staged)
+        audio = folder / f"audio-{digest[:16]}.npy"
+        staged.replace(audio)
+        document = {"sample_rate": SAMPLE_RATE, "audio": audio.name, "audio_sha256": digest}
+        json_write(folder / CLIPS, {**document, "clips": [c.to_dict() for c in self.clips]})
+        for old in folder.glob("audio-*.npy"):
+            if old != audio:
+                old.unlink()
 
     @classmethod
     def load(cls, folder: Path) -> SoundSet:
         try:
             document = json.loads((folder / CLIPS).read_text())
-            digest = file_sha256(folder / AUDIO)
-        except (OSError, ValueError) as error:
-            raise AudioError(f"{folder} is not a sound set: {error}") from None
-        if digest != document["audio_sha256"]:
-            raise AudioError(f"{folder / AUDIO} does not match the hash in {CLIPS}: it was changed or damaged")
-        audio = np.load(folder / AUDIO, allow_pickle=False)
-        clips = [Clip(c["name"], c["group"], c["sha256"], c["source"]) for c in document["clips"]]
+            path = folder / Path(document["audio"]).name
+            digest = file_sha256(path)
+            clips = [Clip(c["name"], c["group"], c["sha256"], c["source"]) for c in document["clips"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise AudioError(f"{folder} is not a sound set: {error!r}") from None
+        if digest != document.get("audio_sha256"):
+            raise AudioError(f"{path} does not match the hash in {CLIPS}: it was changed or damaged")
+        audio = np.load(path, allow_pickle=False)
         if audio.shape != (len(clips), CLIP_SAMPLES):
             raise AudioError(f"{folder}: {audio.shape[0]} clips of audio for {len(clips)} descriptions")
         return cls(audio, clips)

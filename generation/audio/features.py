@@ -28,7 +28,7 @@ class Features:
     spectrum_db: Array  # clips x 1025: mean FFT magnitude over the frames, in dB
     f0: Array  # clips: mean f0 of the voiced frames in Hz (NaN where none is voiced: noise)
     f0_track: Array  # clips x frames, NaN where unvoiced
-    centroid: Array  # clips: mean spectral centroid in Hz
+    centroid: Array  # clips: spectral centroid in Hz, frames weighted by their magnitude (silence counts 0)
     centroid_track: Array  # clips x frames
     rms: Array  # clips x frames: the RMS envelope
 
@@ -85,6 +85,9 @@ def f0_pyin(audio: Audio) -> Array:
 def features(audio: Audio) -> Features:
     magnitude = magnitudes(audio)
     centroid = spectral_centroid(magnitude)
+    weight = magnitude.sum(axis=2)
+    total = weight.sum(axis=1)
+    mean_centroid = np.divide((centroid * weight).sum(axis=1), total, out=np.zeros(len(total)), where=total > 0)
     f0 = f0_pyin(audio)
     voiced = np.isfinite(f0)
     mean_f0 = np.divide(
@@ -94,7 +97,7 @@ def features(audio: Audio) -> Features:
         spectrum_db=to_db(magnitude.mean(axis=1)),
         f0=mean_f0,
         f0_track=f0,
-        centroid=centroid.mean(axis=1),
+        centroid=mean_centroid,
         centroid_track=centroid,
         rms=rms_envelope(audio),
     )

@@ -7,15 +7,17 @@ makes 16 kHz; the upsampling is band-limited (soxr, very high quality), where th
 interpolated linearly between samples and so mirrored the spectrum above 8 kHz as audible images.
 
 The same model, inputs, seed and ratio give byte-identical WAV on the same machine, library
-versions and thread count; `Sound.provenance` records all of them.
+versions and thread count; `Sound.provenance` records them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
@@ -81,7 +83,8 @@ class SoundModel:
         return {
             "model": {"weights_sha256": self.weights_sha256, "kind": self.vae.config.kind},
             **request,
-            "torch": torch.__version__,
+            "libraries": {name: version(name) for name in ("torch", "numpy", "soxr", "soundfile")},
+            "machine": platform.machine(),
             "threads": torch.get_num_threads(),
         }
 

@@ -6,8 +6,9 @@ what a dataset records as the clip's source, so the same description always give
 (subtractive noise is drawn from the description's own seed).
 
 Where the thesis' code was loose this one is exact: the additive series starts at the fundamental
-(the prototype's started at 0 Hz, a DC offset), partials above Nyquist are left out instead of
-aliasing, and every kind is scaled to the same peak.
+(the prototype's started at 0 Hz, a DC offset), partials above Nyquist are left out, AM and FM
+whose sidebands (Carson's bandwidth for FM) would pass Nyquist are refused rather than aliased,
+and every finished sound, envelope included, peaks at its `amplitude`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from scipy.signal import butter, sosfilt
 SAMPLE_RATE = 16_000
 CLIP_SAMPLES = SAMPLE_RATE  # one second, the VAE's input
 KINDS = ("am", "fm", "additive", "subtractive")
-CHUNK = 256  # sounds synthesised together: bounds memory for the additive (sounds x partials x samples)
+CHUNK = 256  # sounds synthesised together: bounds the float64 temporaries to a few tens of MB
+MAX_HARMONICS = 256
 
 Audio = NDArray[np.float32]
 
@@ -76,32 +78,64 @@ class Synth:
             raise SynthError(f"frequency {self.freq} Hz is outside 20 Hz - {nyquist:.0f} Hz")
         if self.kind == "subtractive" and not 20 <= self.low < self.high < nyquist:
             raise SynthError(f"band {self.low}-{self.high} Hz must rise within 20 Hz - {nyquist:.0f} Hz")
-        if self.kind == "additive" and self.harmonics < 1:
-            raise SynthError("additive synthesis needs at least one harmonic")
         if not 0 < self.amplitude <= 1:
             raise SynthError("amplitude must be in (0, 1]")
+        if self.kind == "am":
+            if not (self.mod_freq > 0 and 0 <= self.mod_depth <= 1):
+                raise SynthError("AM needs a modulator above 0 Hz and a depth between 0 and 1")
+            if self.freq + self.mod_freq >= nyquist:
+                raise SynthError(f"AM sideband at {self.freq + self.mod_freq:.0f} Hz would pass {nyquist:.0f} Hz")
+        if self.kind == "fm":
+            if not (self.ratio > 0 and self.index >= 0):
+                raise SynthError("FM needs a ratio above 0 and an index of 0 or more")
+            if fm_bandwidth(self.freq, self.ratio, self.index) >= nyquist:
+                raise SynthError(
+                    f"FM sidebands reach {fm_bandwidth(self.freq, self.ratio, self.index):.0f} Hz (Carson), past "
+                    f"{nyquist:.0f} Hz: lower the frequency, ratio or index"
+                )
+        if self.kind == "additive" and not (1 <= self.harmonics <= MAX_HARMONICS and self.rolloff >= 0):
+            raise SynthError(f"additive synthesis needs 1 to {MAX_HARMONICS} harmonics and a rolloff of 0 or more")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Synth:
+        if not isinstance(document, dict):
+            raise SynthError("a synthesis description must be a JSON object")
         known = {item.name for item in fields(cls)}
         unknown = set(document) - known
         if unknown:
             raise SynthError(f"unknown synthesis parameters: {', '.join(sorted(unknown))}")
-        envelope = Envelope(**document.get("envelope", {}))
         try:
-            synth = cls(**{**document, "envelope": envelope})
-        except TypeError as error:
-            raise SynthError(str(error)) from None
+            envelope = Envelope(**{k: float(v) for k, v in document.get("envelope", {}).items()})
+            typed = {item.name: _typed(item.name, document[item.name]) for item in fields(cls) if item.name in document}
+            synth = cls(**{**typed, "envelope": envelope})
+        except (TypeError, ValueError, AttributeError) as error:
+            raise SynthError(f"a synthesis description has a bad value: {error}") from None
         synth.check()
         return synth
 
 
+def _typed(name: str, value: Any) -> Any:
+    """The field's value as its type: numbers from JSON may come as strings or ints."""
+    if name in ("kind", "group"):
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be text")
+        return value
+    if name == "envelope":
+        return value
+    return int(value) if name in ("harmonics", "seed") else float(value)
+
+
+def fm_bandwidth(freq: float, ratio: float, index: float) -> float:
+    """The highest frequency that matters in an FM sound: Carson's rule around the carrier."""
+    return freq + (index + 1) * freq * ratio
+
+
 def envelopes(specs: Sequence[Envelope], samples: int = CLIP_SAMPLES) -> Audio:
     """ADSR curves, one row per envelope: 0 -> 1 over the attack, 1 -> sustain over the decay, held,
-    then sustain -> 0 over the release, which ends at the clip's last sample."""
+    then sustain -> 0 over the release, which reaches 0 where the clip ends."""
     a, d, s, r = (
         np.array([getattr(e, name) for e in specs], dtype=np.float64)[:, None]
         for name in ("attack", "decay", "sustain", "release")
@@ -118,16 +152,18 @@ def envelopes(specs: Sequence[Envelope], samples: int = CLIP_SAMPLES) -> Audio:
 
 def synthesise(specs: Sequence[Synth]) -> Audio:
     """Render every description; rows in the order given."""
+    if not specs:
+        raise SynthError("no sounds described")
     for spec in specs:
         spec.check()
     out = np.zeros((len(specs), CLIP_SAMPLES), dtype=np.float32)
     for kind in KINDS:
         rows = [i for i, spec in enumerate(specs) if spec.kind == kind]
         for start in range(0, len(rows), CHUNK):
-            chunk = rows[start : start + CHUNK]
-            out[chunk] = _RENDER[kind]([specs[i] for i in chunk])
-    shaped = out * envelopes([spec.envelope for spec in specs])
-    return (shaped * np.array([[spec.amplitude] for spec in specs], dtype=np.float32)).astype(np.float32)
+            chunk = [specs[i] for i in rows[start : start + CHUNK]]
+            shaped = _peak_normalise(_RENDER[kind](chunk) * envelopes([spec.envelope for spec in chunk]))
+            out[rows[start : start + CHUNK]] = shaped * _column(chunk, "amplitude")
+    return out
 
 
 def _column(specs: Sequence[Synth], name: str) -> NDArray[np.float64]:
@@ -144,7 +180,7 @@ def _peak_normalise(signal: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def _am(specs: Sequence[Synth]) -> NDArray[np.float64]:
     t, fc, fm, depth = _time(), _column(specs, "freq"), _column(specs, "mod_freq"), _column(specs, "mod_depth")
-    return _peak_normalise((1 + depth * np.cos(2 * np.pi * fm * t)) * np.cos(2 * np.pi * fc * t))
+    return (1 + depth * np.cos(2 * np.pi * fm * t)) * np.cos(2 * np.pi * fc * t)
 
 
 def _fm(specs: Sequence[Synth]) -> NDArray[np.float64]:
@@ -153,12 +189,14 @@ def _fm(specs: Sequence[Synth]) -> NDArray[np.float64]:
 
 
 def _additive(specs: Sequence[Synth]) -> NDArray[np.float64]:
-    f0, rolloff = _column(specs, "freq")[:, :, None], _column(specs, "rolloff")[:, :, None]
-    count = _column(specs, "harmonics")[:, :, None]
-    k = np.arange(1, int(count.max()) + 1, dtype=np.float64)[None, :, None]
-    audible = (k <= count) & (k * f0 < SAMPLE_RATE / 2)
-    partials = np.where(audible, k**-rolloff, 0.0) * np.sin(2 * np.pi * k * f0 * _time()[:, None, :])
-    return _peak_normalise(partials.sum(axis=1))
+    f0, rolloff, count = _column(specs, "freq"), _column(specs, "rolloff"), _column(specs, "harmonics")
+    t, total = _time(), np.zeros((len(specs), CLIP_SAMPLES))
+    for k in range(1, int(count.max()) + 1):
+        audible = (k <= count) & (k * f0 < SAMPLE_RATE / 2)
+        if not audible.any():
+            break
+        total += np.where(audible, float(k) ** -rolloff, 0.0) * np.sin(2 * np.pi * k * f0 * t)
+    return total
 
 
 def _subtractive(specs: Sequence[Synth]) -> NDArray[np.float64]:
@@ -167,7 +205,7 @@ def _subtractive(specs: Sequence[Synth]) -> NDArray[np.float64]:
         noise = np.random.default_rng(spec.seed).uniform(-1, 1, CLIP_SAMPLES)
         sos = butter(4, [spec.low, spec.high], btype="bandpass", fs=SAMPLE_RATE, output="sos")
         rows.append(sosfilt(sos, noise))
-    return _peak_normalise(np.stack(rows))
+    return np.stack(rows)
 
 
 _RENDER = {"am": _am, "fm": _fm, "additive": _additive, "subtractive": _subtractive}
@@ -186,6 +224,11 @@ def random_synths(count: int, *, seed: int) -> list[Synth]:
         envelope = Envelope(attack=attack, decay=decay, sustain=float(rng.uniform(0.2, 1.0)), release=release)
         freq = float(65.4 * 2 ** rng.uniform(0, 5))
         low = float(100 * 2 ** rng.uniform(0, 5))
+        ratio = float(rng.choice([0.5, 1, 2, 3, 1.41]))
+        # the largest FM index whose sidebands stay under Nyquist (Carson), kept at 0.2 or more
+        most = (SAMPLE_RATE / 2 * 0.95 - freq) / (freq * ratio) - 1
+        if most < 0.2:
+            ratio, most = 0.5, (SAMPLE_RATE / 2 * 0.95 - freq) / (freq * 0.5) - 1
         spec = Synth(
             kind=kind,
             group=kind,
@@ -193,8 +236,8 @@ def random_synths(count: int, *, seed: int) -> list[Synth]:
             envelope=envelope,
             mod_freq=float(rng.choice([rng.uniform(2, 12), rng.uniform(20, 200)])),
             mod_depth=float(rng.uniform(0.1, 1.0)),
-            ratio=float(rng.choice([0.5, 1, 2, 3, 1.41])),
-            index=float(rng.uniform(0.2, 6)),
+            ratio=ratio,
+            index=float(min(rng.uniform(0.2, 6), most)),
             harmonics=int(rng.integers(1, 17)),
             rolloff=float(rng.uniform(0.5, 2.5)),
             low=round(low, 1),

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from generation.audio.dataset import SoundSet
@@ -46,7 +47,8 @@ class TrainConfig:
     batch_size: int = 16  # clips per step (the thesis' slider)
     lr: float = 1e-3  # Adam's learning rate (the thesis' slider)
     kl_weight: float | None = None  # final KL weight; None: 1 for baseline (the thesis' loss), 1e-3 for spectral
-    kl_warmup: int = 300  # steps over which the KL weight rises linearly from 0 (the thesis' warm_up_iters)
+    kl_warmup: int = 300  # steps over which the KL weight rises linearly from 0 (the thesis' warm_up_iters);
+    # a run that continues a checkpoint warms up again: it reconstructs the new sounds first
     seed: int = 0  # initial weights, batch order and the reparameterisation noise
     max_minutes: float | None = None  # stop after the epoch that passes this much time
     target_mrstft: float | None = None  # stop after the epoch whose reconstructions reach this MR-STFT loss
@@ -55,6 +57,8 @@ class TrainConfig:
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise TrainingError("epochs and batch size must be at least 1 and the learning rate above 0")
+        if self.threads < 0 or self.kl_warmup < 0 or (self.kl_weight is not None and self.kl_weight < 0):
+            raise TrainingError("threads, KL warm-up and KL weight cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,33 @@ class AudioCheckpoint:
 
     @property
     def config(self) -> dict[str, Any]:
-        return dict(json.loads((self.folder / CONFIG).read_text()))
+        try:
+            return dict(json.loads((self.folder / CONFIG).read_text()))
+        except (OSError, ValueError) as error:
+            raise TrainingError(f"{self.folder} is not a sound model: {error}") from None
 
     def model_config(self) -> VAEConfig:
-        return VAEConfig(**self.config["model"])
+        try:
+            return VAEConfig(**self.config["model"])
+        except (KeyError, TypeError) as error:
+            raise TrainingError(f"{self.folder / CONFIG} does not describe a model: {error!r}") from None
 
     def weights_sha256(self) -> str:
         return file_sha256(self.folder / WEIGHTS)
 
     def load(self) -> VAE:
+        """The model, after checking its weights against the hash its config records."""
+        config = self.model_config()
         try:
-            model = vae_build(self.model_config())
+            digest = self.weights_sha256()
+        except OSError as error:
+            raise TrainingError(f"{self.folder} has no weights: {error}") from None
+        if digest != self.config.get("weights_sha256"):
+            raise TrainingError(f"{self.folder / WEIGHTS} does not match the hash in {CONFIG}: changed or damaged")
+        try:
+            model = vae_build(config)
             model.load_state_dict(load_file(self.folder / WEIGHTS))
-        except (OSError, KeyError, ValueError, RuntimeError) as error:
+        except (SafetensorError, KeyError, ValueError, RuntimeError) as error:
             raise TrainingError(f"{self.folder} is not a usable sound model: {error}") from None
         return model.eval()
 
@@ -116,6 +134,11 @@ def train(
         raise TrainingError("the sound set is empty: design or import some sounds first")
     if pretrained is not None and pretrained.model_config() != model:
         raise TrainingError(f"the pretrained model is {pretrained.model_config()}, not {model}")
+    if pretrained is not None and out.resolve() == pretrained.folder.resolve():
+        raise TrainingError("write the new checkpoint to another folder than the one it continues")
+    origin = (
+        None if pretrained is None else {"weights_sha256": pretrained.weights_sha256(), **pretrained.config["sounds"]}
+    )
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -132,7 +155,7 @@ def train(
             break
         if config.target_mrstft is not None and report.mrstft < config.target_mrstft:
             break
-    return _save(vae, out, sounds=sounds, config=config, pretrained=pretrained, history=history)
+    return _save(vae, out, sounds=sounds, config=config, pretrained=origin, history=history)
 
 
 class _Loop:
@@ -208,7 +231,7 @@ def _save(
     *,
     sounds: SoundSet,
     config: TrainConfig,
-    pretrained: AudioCheckpoint | None,
+    pretrained: dict[str, Any] | None,
     history: list[dict[str, Any]],
 ) -> AudioCheckpoint:
     out.mkdir(parents=True, exist_ok=True)
@@ -225,9 +248,7 @@ def _save(
                 "audio_sha256": sounds.audio_sha256(),
                 "clip_sha256s_sha256": clip_hashes,
             },
-            "pretrained": None
-            if pretrained is None
-            else {"weights_sha256": pretrained.weights_sha256(), **pretrained.config["sounds"]},
+            "pretrained": pretrained,
             "history": history,
             "weights_sha256": file_sha256(out / WEIGHTS),
             "code": code_version(),

@@ -15,6 +15,7 @@ import numpy as np
 
 from generation.audio.dataset import SoundSet
 from generation.audio.features import Features, features
+from generation.files import write_atomic
 
 
 def pca_2d(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +30,7 @@ def pca_2d(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     points = centred @ axes.T
     variance = singular**2
     explained = variance[:2] / variance.sum() if variance.sum() > 0 else np.zeros(2)
-    if points.shape[1] < 2:  # two clips: one axis only
+    if points.shape[1] < 2:  # one-dimensional rows: one axis only
         points, explained = np.pad(points, ((0, 0), (0, 1))), np.pad(explained, (0, 1))
     return points, explained
 
@@ -99,7 +100,7 @@ def figures(document: dict[str, Any], folder: Path) -> list[Path]:
 
     def save(fig: Any, name: str) -> None:
         fig.tight_layout()
-        fig.savefig(folder / name, dpi=100)
+        write_atomic(folder / name, lambda stream: fig.savefig(stream, dpi=100, format="png"))
         plt.close(fig)
         written.append(folder / name)
 
@@ -134,6 +135,7 @@ def figures(document: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_ylabel(f"PC2 ({pc2:.0%})")
     ax.legend()
     save(fig, "pca.png")
-    (folder / "table.csv").write_text(table_csv(document))
+    text = table_csv(document).encode()
+    write_atomic(folder / "table.csv", lambda stream: stream.write(text))
     written.append(folder / "table.csv")
     return written

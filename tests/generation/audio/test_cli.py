@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import soundfile
 
 from generation.audio.__main__ import COMMANDS, main
 from generation.audio.dataset import SoundSet
+from generation.audio.train import AudioCheckpoint
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -60,3 +62,15 @@ def test_mistakes_end_with_a_message_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="is not a sound set"):
         main(["train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "m")])
     assert not (tmp_path / "set").exists()
+
+
+def test_a_damaged_model_is_refused_with_the_reason(sound_model: AudioCheckpoint, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(sound_model.folder, copy)
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(SystemExit, match="does not match the hash"):
+        main(["generate", str(copy), "--prior", "1", "--out", str(tmp_path / "out")])
+    (copy / "config.json").write_text("{}")
+    with pytest.raises(SystemExit, match="does not describe a model"):
+        main(["generate", str(copy), "--prior", "1", "--out", str(tmp_path / "out")])

@@ -91,11 +91,21 @@ def test_a_set_saves_loads_and_refuses_a_changed_audio_file(tmp_path: Path) -> N
     loaded = SoundSet.load(tmp_path)
     assert np.array_equal(loaded.audio, sounds.audio)
     assert loaded.clips == sounds.clips
-    audio = np.load(tmp_path / "audio.npy")
+    (path,) = tmp_path.glob("audio-*.npy")
+    audio = np.load(path)
     audio[0, 100] += 0.5
-    np.save(tmp_path / "audio.npy", audio)
+    np.save(path, audio)
     with pytest.raises(AudioError, match="does not match the hash"):
         SoundSet.load(tmp_path)
+
+
+def test_saving_again_replaces_the_audio_and_leaves_one_file(tmp_path: Path) -> None:
+    first = synth_set([Synth(kind="am", group="a")])
+    first.save(tmp_path)
+    both = first.extend(synth_set([Synth(kind="fm", group="b")]))
+    both.save(tmp_path)
+    assert len(list(tmp_path.glob("audio-*.npy"))) == 1
+    assert len(SoundSet.load(tmp_path)) == 2
 
 
 def test_adding_sounds_keeps_names_unique_and_filters_by_group() -> None:

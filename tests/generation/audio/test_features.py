@@ -48,6 +48,14 @@ def test_the_spectrum_in_db_agrees_with_librosa_and_peaks_at_the_tone() -> None:
     assert feats.frequencies[feats.spectrum_db[0].argmax()] == pytest.approx(440, abs=8)
 
 
+def test_silence_does_not_pull_the_mean_centroid_down() -> None:
+    fade = np.clip((0.5 - t) / 0.05, 0, 1)  # a tone that fades out by half a second, then silence
+    half = (fade * 0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    feats = features(half[None])
+    assert feats.centroid[0] == pytest.approx(1000, rel=0.05)  # window leakage lifts it a little
+    assert feats.centroid_track[0].mean() < 700  # the plain mean of the frames would say this
+
+
 def test_f0_is_found_for_tones_whatever_their_level() -> None:
     feats = features(KNOWN)
     assert feats.f0[0] == pytest.approx(440, rel=0.01)

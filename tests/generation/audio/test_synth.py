@@ -57,6 +57,13 @@ def test_the_adsr_rises_decays_holds_and_releases() -> None:
     assert np.all(np.diff(attack) > 0) and np.all(np.diff(release) < 0)
 
 
+@pytest.mark.parametrize("kind", ["am", "fm", "additive", "subtractive"])
+def test_every_finished_sound_peaks_at_its_amplitude(kind: str) -> None:
+    quiet = Envelope(attack=0.3, decay=0.2, sustain=0.2, release=0.4)
+    audio = synthesise([Synth(kind=kind, amplitude=0.5, envelope=quiet), Synth(kind=kind, amplitude=0.9)])
+    assert np.abs(audio).max(axis=1) == pytest.approx([0.5, 0.9], rel=1e-5)
+
+
 def test_the_envelope_shapes_the_sound() -> None:
     audio = synthesise([Synth(kind="fm", envelope=Envelope(attack=0.0, decay=0.0, sustain=1.0, release=0.5))])[0]
     first, last = np.abs(audio[:4000]).max(), np.abs(audio[-800:]).max()
@@ -72,9 +79,16 @@ def test_the_envelope_shapes_the_sound() -> None:
         ({"kind": "subtractive", "low": 2000, "high": 1000}, "band"),
         ({"kind": "am", "envelope": {"attack": 0.6, "decay": 0.3, "release": 0.3}}, "fit in the one-second"),
         ({"kind": "am", "pitch": 3}, "unknown synthesis parameters: pitch"),
+        ({"kind": "fm", "freq": 2000, "ratio": 3, "index": 2}, "Carson"),
+        ({"kind": "am", "freq": 7990, "mod_freq": 50}, "would pass"),
+        ({"kind": "am", "mod_depth": -5}, "depth between 0 and 1"),
+        ({"kind": "additive", "harmonics": 100_000}, "1 to 256 harmonics"),
+        ({"kind": "fm", "envelope": {"atack": 0.1}}, "bad value"),
+        ({"kind": "fm", "freq": "high"}, "bad value"),
+        ([3], "must be a JSON object"),
     ],
 )
-def test_a_bad_description_is_refused_with_the_reason(document: dict, message: str) -> None:
+def test_a_bad_description_is_refused_with_the_reason(document: object, message: str) -> None:
     with pytest.raises(SynthError, match=message):
         Synth.from_dict(document)
 

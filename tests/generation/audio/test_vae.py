@@ -78,6 +78,13 @@ def test_training_can_continue_from_a_pretrained_model(
     assert out.config["pretrained"]["weights_sha256"] == sound_model.weights_sha256()
 
 
+def test_a_continued_run_cannot_overwrite_the_checkpoint_it_continues(
+    lab_set: SoundSet, sound_model: AudioCheckpoint
+) -> None:
+    with pytest.raises(TrainingError, match="another folder"):
+        train(lab_set, sound_model.folder, model=sound_model.model_config(), pretrained=sound_model)
+
+
 def test_continuing_from_a_model_of_another_shape_is_refused(
     lab_set: SoundSet, sound_model: AudioCheckpoint, tmp_path: Path
 ) -> None:

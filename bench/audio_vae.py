@@ -13,9 +13,11 @@ For each model it prints:
             the share within 50 cents (a quarter tone)
   decode    the decoder's real-time factor: seconds of compute per second of audio (< 1 is
             faster than real time), batch 16 at 16 kHz, before the upsampling to 44.1 kHz
-and the ratio spectral / baseline of the time to threshold and of the decoder's speed.
+and the ratio spectral / baseline of the time to threshold and of the decoder's speed. With
+--pretrained, a third row continues that checkpoint (the spectral model pre-trained by
+`make audio-pretrained`) on the set for the same budget.
 
-    .venv/bin/python bench/audio_vae.py [--minutes 8] [--threshold 3.0] [--threads 2]
+    .venv/bin/python bench/audio_vae.py [--minutes 8] [--threshold 3.0] [--threads 2] [--pretrained DIR]
 """
 
 import argparse
@@ -33,7 +35,7 @@ from generation.audio.dataset import SoundSet, synth_set
 from generation.audio.features import f0_pyin
 from generation.audio.model import VAE, VAEConfig, mrstft_loss
 from generation.audio.synth import lab_synths
-from generation.audio.train import EpochReport, TrainConfig, train
+from generation.audio.train import AudioCheckpoint, EpochReport, TrainConfig, train
 
 
 def references(audio: torch.Tensor) -> dict[str, float]:
@@ -55,7 +57,7 @@ def pitch_error(original: np.ndarray, reconstructed: np.ndarray) -> tuple[float,
 
 
 @torch.no_grad()
-def decoder_rtf(vae: VAE, runs: int = 3) -> float:
+def decoder_rtf(vae: VAE, runs: int = 10) -> float:
     z = torch.randn(16, vae.config.latent, generator=torch.Generator().manual_seed(0))
     vae.decode(z)
     best = min(_timed(lambda: vae.decode(z)) for _ in range(runs))
@@ -68,7 +70,9 @@ def _timed(work: object) -> float:
     return time.perf_counter() - started
 
 
-def run(kind: str, sounds: SoundSet, minutes: float, threshold: float, out: Path) -> dict[str, float | None]:
+def run(
+    kind: str, sounds: SoundSet, minutes: float, threshold: float, out: Path, pretrained: AudioCheckpoint | None = None
+) -> dict[str, float | None]:
     curve: list[tuple[float, float]] = []
     started = time.monotonic()
 
@@ -79,7 +83,8 @@ def run(kind: str, sounds: SoundSet, minutes: float, threshold: float, out: Path
         )
 
     config = TrainConfig(epochs=100_000, batch_size=16, lr=1e-3, max_minutes=minutes)
-    checkpoint = train(sounds, out / kind, model=VAEConfig(kind=kind), config=config, progress=record)
+    model = pretrained.model_config() if pretrained is not None else VAEConfig(kind=kind)
+    checkpoint = train(sounds, out / kind, model=model, config=config, pretrained=pretrained, progress=record)
     vae = checkpoint.load()
     with torch.no_grad():
         audio = torch.from_numpy(sounds.audio)
@@ -105,6 +110,10 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
     parser.add_argument("--threshold", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", default="baseline,spectral", help="the fresh models to train, comma-separated")
+    parser.add_argument(
+        "--pretrained", type=Path, help="also continue this checkpoint (make audio-pretrained) on the set"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sounds = synth_set(lab_synths(seed=0))
@@ -112,8 +121,11 @@ def main() -> None:
     print(f"{len(sounds)} clips in {', '.join(sounds.groups)}; {args.minutes} min each on {args.threads} threads")
     with TemporaryDirectory() as folder:
         results = {
-            kind: run(kind, sounds, args.minutes, args.threshold, Path(folder)) for kind in ("baseline", "spectral")
+            kind: run(kind, sounds, args.minutes, args.threshold, Path(folder)) for kind in args.models.split(",")
         }
+        if args.pretrained:
+            checkpoint = AudioCheckpoint(args.pretrained)
+            results["pretrained"] = run("pretrained", sounds, args.minutes, args.threshold, Path(folder), checkpoint)
     shown = ", ".join(f"{k} {v:.2f}" for k, v in refs.items())
     print(f"\nMR-STFT references on this set: {shown}; threshold {args.threshold}")
     energy = float((sounds.audio**2).sum(axis=1).mean())
@@ -127,8 +139,10 @@ def main() -> None:
             f"{kind:10} {reached:>21} {r['final']:>14.3f} {r['squared']:>14.1f} {r['epochs']:>7} {r['cents']:>10.0f} c "
             f"{r['within']:>11.0%} {r['rtf']:>12.4f}   ({r['voiced']} clips voiced in both)"
         )
+    if "baseline" not in results or "spectral" not in results:
+        return
     base, better = results["baseline"], results["spectral"]
-    missed = [kind for kind, r in results.items() if r["minutes"] is None]
+    missed = [kind for kind in ("baseline", "spectral") if results[kind]["minutes"] is None]
     if missed:
         print(
             f"time to threshold, spectral / baseline: {' and '.join(missed)} did not reach it in {args.minutes:g} min"

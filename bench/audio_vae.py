@@ -10,7 +10,8 @@ For each model it prints:
             beside it: the baseline is not judged only by the other model's yardstick
   pitch     pYIN f0 of each reconstruction against its original's, over the clips voiced in
             both, of the pitched groups (not the band-passed noise): the median error in cents and
-            the share within 50 cents (a quarter tone)
+            the share within 50 cents (a quarter tone), and the reconstructions' median f0: when
+            every reconstruction has the same f0, that is a buzz of the decoder, not their pitch
   decode    the decoder's real-time factor: seconds of compute per second of audio (< 1 is
             faster than real time), batch 16 at 16 kHz, before the upsampling to 44.1 kHz
 and the ratio spectral / baseline of the time to threshold and of the decoder's speed. With
@@ -47,13 +48,14 @@ def references(audio: torch.Tensor) -> dict[str, float]:
     }
 
 
-def pitch_error(original: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float, int]:
+def pitch_error(original: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float, int, float]:
     a, b = np.nanmedian(f0_pyin(original), axis=1), np.nanmedian(f0_pyin(reconstructed), axis=1)
     both = np.isfinite(a) & np.isfinite(b)
     cents = np.abs(1200 * np.log2(b[both] / a[both]))
     if not both.any():
-        return float("nan"), 0.0, 0
-    return float(np.median(cents)), float((cents < 50).mean()), int(both.sum())
+        return float("nan"), 0.0, 0, float("nan")
+    # the reconstructions' own median f0: one value for all of them means a buzz, not their pitches
+    return float(np.median(cents)), float((cents < 50).mean()), int(both.sum()), float(np.median(b[both]))
 
 
 @torch.no_grad()
@@ -92,7 +94,7 @@ def run(
     reached = next((seconds / 60 for seconds, loss in curve if loss < threshold), None)
     squared = float(((reconstructed - sounds.audio) ** 2).sum(axis=1).mean())
     pitched = [i for i, clip in enumerate(sounds.clips) if clip.source["synth"]["kind"] != "subtractive"]
-    cents, within, voiced = pitch_error(sounds.audio[pitched], reconstructed[pitched])
+    cents, within, voiced, heard = pitch_error(sounds.audio[pitched], reconstructed[pitched])
     return {
         "minutes": reached,
         "final": curve[-1][1],
@@ -101,6 +103,7 @@ def run(
         "cents": cents,
         "within": within,
         "voiced": voiced,
+        "heard": heard,
         "rtf": decoder_rtf(vae),
     }
 
@@ -121,7 +124,9 @@ def main() -> None:
     print(f"{len(sounds)} clips in {', '.join(sounds.groups)}; {args.minutes} min each on {args.threads} threads")
     with TemporaryDirectory() as folder:
         results = {
-            kind: run(kind, sounds, args.minutes, args.threshold, Path(folder)) for kind in args.models.split(",")
+            kind: run(kind, sounds, args.minutes, args.threshold, Path(folder))
+            for kind in args.models.split(",")
+            if kind
         }
         if args.pretrained:
             checkpoint = AudioCheckpoint(args.pretrained)
@@ -137,7 +142,8 @@ def main() -> None:
         reached = f"{r['minutes']:.1f}" if r["minutes"] is not None else f"not in {args.minutes:g}"
         print(
             f"{kind:10} {reached:>21} {r['final']:>14.3f} {r['squared']:>14.1f} {r['epochs']:>7} {r['cents']:>10.0f} c "
-            f"{r['within']:>11.0%} {r['rtf']:>12.4f}   ({r['voiced']} clips voiced in both)"
+            f"{r['within']:>11.0%} {r['rtf']:>12.4f}   ({r['voiced']} clips voiced in both; "
+            f"reconstructions' median f0 {r['heard']:.1f} Hz)"
         )
     if "baseline" not in results or "spectral" not in results:
         return

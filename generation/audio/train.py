@@ -86,6 +86,9 @@ Progress = Callable[[EpochReport], None]
 class AudioCheckpoint:
     folder: Path
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder))  # a str is welcome too
+
     @property
     def config(self) -> dict[str, Any]:
         try:

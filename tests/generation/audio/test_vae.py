@@ -112,3 +112,10 @@ def test_training_stops_once_the_target_loss_is_reached(
         progress=reports.append,
     )
     assert len(reports) == 1
+
+
+def test_training_twice_gives_the_same_weights(lab_set: SoundSet, tmp_path: Path) -> None:
+    model, config = VAEConfig(kind="spectral", channels=32), TrainConfig(epochs=1, batch_size=4, seed=5)
+    first = train(lab_set, tmp_path / "a", model=model, config=config)
+    second = train(lab_set, tmp_path / "b", model=model, config=config)
+    assert first.weights_sha256() == second.weights_sha256()

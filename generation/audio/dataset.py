@@ -92,7 +92,7 @@ class SoundSet:
         return SoundSet(np.concatenate([self.audio, other.audio]), self.clips + renamed)
 
     def audio_sha256(self) -> str:
-        return hashlib.sha256(np.ascontiguousarray(self.audio, dtype="<f4").tobytes()).hexdigest()
+        return samples_sha256(self.audio)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,7 @@ class SoundModel:
     def __init__(self, checkpoint: AudioCheckpoint):
         self.checkpoint = checkpoint
         self.vae: VAE = checkpoint.load()
-        self.weights_sha256 = checkpoint.weights_sha256()
+        self.weights_sha256: str = checkpoint.config["weights_sha256"]  # load() checked the file against it
 
     @torch.no_grad()
     def encode(self, audio: Audio) -> np.ndarray:

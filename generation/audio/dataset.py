@@ -128,7 +128,7 @@ def samples_sha256(samples: Audio) -> str:
     return hashlib.sha256(np.ascontiguousarray(samples, dtype="<f4").tobytes()).hexdigest()
 
 
-def synth_set(specs: Sequence[Synth], *, prefix: str = "") -> SoundSet:
+def synth_set(specs: Sequence[Synth]) -> SoundSet:
     """Synthesised clips named by group and number (the thesis' track ids: bells0, bells1, ...)."""
     audio = synthesise(specs)
     counts: dict[str, int] = {}
@@ -136,7 +136,7 @@ def synth_set(specs: Sequence[Synth], *, prefix: str = "") -> SoundSet:
     for spec, samples in zip(specs, audio, strict=True):
         n = counts[spec.group] = counts.get(spec.group, -1) + 1
         source = {"kind": "synth", "synth": spec.to_dict()}
-        clips.append(Clip(f"{prefix}{spec.group}{n}", spec.group, samples_sha256(samples), source))
+        clips.append(Clip(f"{spec.group}{n}", spec.group, samples_sha256(samples), source))
     return SoundSet(audio, clips)
 
 

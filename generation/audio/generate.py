@@ -29,7 +29,7 @@ from generation.audio.dataset import SoundSet
 from generation.audio.model import VAE
 from generation.audio.synth import SAMPLE_RATE, Audio
 from generation.audio.train import AudioCheckpoint
-from generation.audio.views import pca_2d
+from generation.audio.views import pca_map
 
 OUTPUT_RATES = (44_100, 48_000)
 
@@ -69,15 +69,7 @@ class SoundModel:
     def latent_map(self, sounds: SoundSet) -> dict[str, Any]:
         """The set's latent means projected on their two principal axes: the map the composer
         picks two sounds on."""
-        latents = self.encode(sounds.audio)
-        points, explained = pca_2d(latents)
-        return {
-            "points": [
-                {"name": c.name, "group": c.group, "x": float(x), "y": float(y)}
-                for c, (x, y) in zip(sounds.clips, points, strict=True)
-            ],
-            "explained_variance": [float(v) for v in explained],
-        }
+        return pca_map(sounds, self.encode(sounds.audio))
 
     def _provenance(self, **request: Any) -> dict[str, Any]:
         return {

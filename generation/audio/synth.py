@@ -109,8 +109,8 @@ class Synth:
             raise SynthError(f"unknown synthesis parameters: {', '.join(sorted(unknown))}")
         try:
             envelope = Envelope(**{k: float(v) for k, v in document.get("envelope", {}).items()})
-            typed = {item.name: _typed(item.name, document[item.name]) for item in fields(cls) if item.name in document}
-            synth = cls(**{**typed, "envelope": envelope})
+            typed = {name: _typed(name, value) for name, value in document.items() if name != "envelope"}
+            synth = cls(**typed, envelope=envelope)
         except (TypeError, ValueError, AttributeError) as error:
             raise SynthError(f"a synthesis description has a bad value: {error}") from None
         synth.check()
@@ -122,8 +122,6 @@ def _typed(name: str, value: Any) -> Any:
     if name in ("kind", "group"):
         if not isinstance(value, str):
             raise ValueError(f"{name} must be text")
-        return value
-    if name == "envelope":
         return value
     return int(value) if name in ("harmonics", "seed") else float(value)
 

@@ -139,13 +139,14 @@ def train(
         raise TrainingError(f"the pretrained model is {pretrained.model_config()}, not {model}")
     if pretrained is not None and out.resolve() == pretrained.folder.resolve():
         raise TrainingError("write the new checkpoint to another folder than the one it continues")
-    origin = (
-        None if pretrained is None else {"weights_sha256": pretrained.weights_sha256(), **pretrained.config["sounds"]}
-    )
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     vae = pretrained.load().train() if pretrained is not None else vae_build(model)
+    origin = None
+    if pretrained is not None:  # recorded before training; load() has checked the weights against this hash
+        recorded = pretrained.config
+        origin = {"weights_sha256": recorded["weights_sha256"], **recorded["sounds"]}
     loop = _Loop(vae, sounds, config)
     history = []
     started = time.monotonic()

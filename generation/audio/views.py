@@ -35,6 +35,18 @@ def pca_2d(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points, explained
 
 
+def pca_map(sounds: SoundSet, rows: np.ndarray) -> dict[str, Any]:
+    """Each clip placed on the rows' two principal axes, named and grouped, for a scatter plot."""
+    points, explained = pca_2d(rows)
+    return {
+        "points": [
+            {"name": c.name, "group": c.group, "x": float(x), "y": float(y)}
+            for c, (x, y) in zip(sounds.clips, points, strict=True)
+        ],
+        "explained_variance": [float(v) for v in explained],
+    }
+
+
 def _number(value: float) -> float | None:
     return None if not math.isfinite(value) else round(float(value), 3)
 
@@ -43,7 +55,6 @@ def views(sounds: SoundSet, feats: Features | None = None) -> dict[str, Any]:
     feats = feats if feats is not None else features(sounds.audio)
     groups = sounds.groups
     member = {g: [i for i, c in enumerate(sounds.clips) if c.group == g] for g in groups}
-    points, explained = pca_2d(feats.spectrum_db)
     table = [
         {
             "name": clip.name,
@@ -68,13 +79,7 @@ def views(sounds: SoundSet, feats: Features | None = None) -> dict[str, Any]:
             "times": [round(float(t), 4) for t in feats.times],
             "groups": {g: [round(float(v), 5) for v in feats.rms[member[g]].mean(axis=0)] for g in groups},
         },
-        "pca": {
-            "points": [
-                {"name": c.name, "group": c.group, "x": float(x), "y": float(y)}
-                for c, (x, y) in zip(sounds.clips, points, strict=True)
-            ],
-            "explained_variance": [float(v) for v in explained],
-        },
+        "pca": pca_map(sounds, feats.spectrum_db),
     }
 
 

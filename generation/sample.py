@@ -73,7 +73,7 @@ def model_load(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Mo
 
 
 def sample(checkpoint: Checkpoint, params: SampleParams, *, device: str = "cpu") -> list[Output]:
-    _check(params)
+    params_check(params)
     tokenizer = checkpoint.tokenizer()
     model = model_load(checkpoint, device)
     style = _style(checkpoint, params, device)
@@ -163,7 +163,7 @@ def _trim(row: list[int], tokenizer: Tokenizer) -> list[int]:
     return body
 
 
-def _check(params: SampleParams) -> None:
+def params_check(params: SampleParams) -> None:
     if params.temperature <= 0:
         raise SampleError("temperature must be above 0")
     if not 0 < params.top_p <= 1:

@@ -96,6 +96,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the site read while the worker writes; IMMEDIATE takes the write lock at
     # the start of a transaction so two writers queue instead of failing mid-way.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, for the test database too: the pipeline's tests run worker processes on it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -158,6 +160,15 @@ CHAIN_TX_TIMEOUT = envint("CHAIN_TX_TIMEOUT", 120)
 IPFS_API_URL = envstr("IPFS_API_URL")
 IPFS_BLOCKS_DIR = Path(envstr("IPFS_BLOCKS_DIR", str(VAR_DIR / "ipfs" / "blocks")))
 
+# The pipeline (training runs and works). Checkpoints live under LEDGERLINE_RUNS_DIR (and on
+# IPFS); a work whose melody repeats more than LEDGERLINE_ORIGINALITY_MAX_RUN intervals of one
+# training piece verbatim is held back from minting. MIDI renders with FluidSynth and
+# LEDGERLINE_SOUNDFONT (default: Debian's FluidR3 GM, else pretty_midi's bundled font).
+LEDGERLINE_RUNS_DIR = Path(envstr("LEDGERLINE_RUNS_DIR", str(VAR_DIR / "runs")))
+LEDGERLINE_ORIGINALITY_MAX_RUN = envint("LEDGERLINE_ORIGINALITY_MAX_RUN", 16)
+LEDGERLINE_SOUNDFONT = envstr("LEDGERLINE_SOUNDFONT")
+LEDGERLINE_MINT_BATCH = envint("LEDGERLINE_MINT_BATCH", 100)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "ledgerline.accounts.authentication.ApiTokenAuthentication",
@@ -190,9 +201,10 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
 _celery_dir = VAR_DIR / "celery"
 if CELERY_BROKER_URL == "filesystem://":
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (_celery_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "control_folder": str(_celery_dir / "control"),  # the exchange tables (default: ./control)
         "data_folder_in": str(_celery_dir / "queue"),
         "data_folder_out": str(_celery_dir / "queue"),
         "processed_folder": str(_celery_dir / "processed"),
@@ -203,8 +215,12 @@ CELERY_RESULT_BACKEND = envstr(
     "CELERY_RESULT_BACKEND",
     f"file://{_celery_dir / 'results'}" if CELERY_BROKER_URL == "filesystem://" else CELERY_BROKER_URL,
 )
-CELERY_IMPORTS = ["ledgerline.tasks"]
+CELERY_IMPORTS = ["ledgerline.tasks", "ledgerline.training.tasks", "ledgerline.works.tasks"]
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Training and generation go to the `gpu` queue (workers with torch, CUDA when present);
+# hashing, signing, pinning and minting stay on `default`.
+CELERY_TASK_ROUTES = {"ledgerline.training.*": {"queue": "gpu"}, "ledgerline.works.generate": {"queue": "gpu"}}
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)

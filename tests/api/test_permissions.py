@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from ledgerline.datasets.models import Blob
 from ledgerline.training.models import ModelArtifact, TrainingRun
-from ledgerline.works.models import Work
+from ledgerline.works.models import Generation, Work
 from tests.datasets.test_upload import sha256sum
 
 
@@ -27,11 +27,14 @@ def world(team: Any, upload: Any, media_dir: Path) -> World:
     # Training arrives with the workers (issue 6); a stored artifact stands in for its output.
     blob = Blob.objects.create(sha256="ab" * 32, size=1)
     artifact = ModelArtifact.objects.create(run=run, name="weights", blob=blob)
-    work = Work.objects.create(organisation=team.organisation, title="w", model=artifact, seed=1)
+    generation = Generation.objects.create(organisation=team.organisation, title="g", model=artifact, count=1, seed=1)
+    work = Work.objects.create(organisation=team.organisation, title="w", model=artifact, seed=1,
+                               generation=generation)
     teammate_token = team.teammate.user.memberships.get().tokens.get()
     return World(ids={
         "dataset": dataset_id, "file": files.json()[0]["id"], "version": version["id"], "run": str(run.pk),
-        "model": str(artifact.pk), "work": str(work.pk), "sha": sha256sum(media_dir / "melody.mid"),
+        "model": str(artifact.pk), "work": str(work.pk), "generation": str(generation.pk),
+        "sha": sha256sum(media_dir / "melody.mid"),
         "org": team.organisation.slug, "token": str(teammate_token.pk),
     })
 
@@ -68,6 +71,9 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("get", "/api/v1/works/{work}/", None, READ),
     ("post", "/api/v1/works/", {"organisation": "{org}", "title": "t", "model": "{model}", "seed": 7},
      (201, 201, 403, 400, 401)),
+    ("get", "/api/v1/generations/{generation}/", None, READ),
+    ("post", "/api/v1/generations/", {"organisation": "{org}", "title": "t", "model": "{model}", "count": 2},
+     (201, 201, 403, 400, 401)),
     ("get", "/api/v1/audit-log/", None, (200, 200, 200, 200, 401)),
 ]
 
@@ -101,7 +107,8 @@ def test_each_endpoint_checks_who_asks(team: Any, world: World, media_dir: Path,
         assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-LISTS = ["/api/v1/datasets/", "/api/v1/training-runs/", "/api/v1/works/", "/api/v1/audit-log/"]
+LISTS = ["/api/v1/datasets/", "/api/v1/training-runs/", "/api/v1/generations/", "/api/v1/works/",
+         "/api/v1/audit-log/"]
 
 
 @pytest.mark.parametrize("url", LISTS)

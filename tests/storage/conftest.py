@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,15 @@ def kubo_cids(paths: list[Path], repo: Path) -> list[str]:
     return out.stdout.split()
 
 
-@pytest.fixture(scope="session")
-def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A js-ipfs daemon on loopback: empty repo, no bootstrap peers, no MDNS, no swarm."""
+@contextmanager
+def jsipfs_daemon(repo: Path, *, port: int | None = None) -> Iterator[str]:
+    """A js-ipfs daemon on loopback: no bootstrap peers, no MDNS, no swarm. A repo that exists is
+    started again as it was (its blocks and pins kept), on ``port`` if given."""
     assert JSIPFS.exists(), "js-ipfs is missing: run `make test` (it installs tools/jsipfs)"
-    env = {**os.environ, "IPFS_PATH": str(tmp_path_factory.mktemp("jsipfs-repo"))}
-    port = free_port()
-    subprocess.run([str(JSIPFS), "init", "--empty-repo"], env=env, check=True, capture_output=True, timeout=120)
+    env = {**os.environ, "IPFS_PATH": str(repo)}
+    port = port or free_port()
+    if not (repo / "config").exists():
+        subprocess.run([str(JSIPFS), "init", "--empty-repo"], env=env, check=True, capture_output=True, timeout=120)
     for key, value in [("Bootstrap", []), ("Discovery.MDNS.Enabled", False),
                        ("Addresses", {"Swarm": [], "API": f"/ip4/127.0.0.1/tcp/{port}", "Gateway": "", "RPC": "",
                                       "Delegates": []})]:
@@ -97,3 +100,9 @@ def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             daemon.wait(timeout=30)
         except subprocess.TimeoutExpired:
             daemon.kill()
+
+
+@pytest.fixture(scope="session")
+def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with jsipfs_daemon(tmp_path_factory.mktemp("jsipfs-repo")) as url:
+        yield url

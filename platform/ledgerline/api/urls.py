@@ -25,6 +25,8 @@ urlpatterns = [
     path("blobs/<str:sha256>", datasets.BlobContentApi.as_view()),
     path("training-runs/", training.TrainingRunListApi.as_view()),
     path("training-runs/<uuid:run_id>/", training.TrainingRunDetailApi.as_view()),
+    path("generations/", works.GenerationListApi.as_view()),
+    path("generations/<uuid:generation_id>/", works.GenerationDetailApi.as_view()),
     path("works/", works.WorkListApi.as_view()),
     path("works/<uuid:work_id>/", works.WorkDetailApi.as_view()),
 ]

@@ -193,3 +193,13 @@ def _apply(ledger: Ledger, record: ChainTransaction, receipt: TxReceipt) -> None
                 Token.objects.get_or_create(
                     chain_id=ledger.chain_id, contract=contract.address, content_sha256=content.hex(),
                     defaults={"token_id": event.args.firstTokenId + i, "transaction": record})
+
+
+def batch_metadata_set(*, ledger: Ledger, token_id: int, metadata_cid: str) -> None:
+    """Point the batch holding ``token_id`` at a new metadata folder, unless it already is."""
+    contract = works_contract(ledger=ledger)
+    batch_id, batch = with_retries(contract.functions.batchOf(token_id).call, what="batch lookup")
+    if batch[5] == metadata_cid:
+        return
+    _execute(ledger, kind="set_metadata", payload={"batch": batch_id, "metadata_cid": metadata_cid},
+             tx=_call_tx(contract, contract.functions.setBatchMetadata(batch_id, metadata_cid)))

@@ -92,6 +92,13 @@ class KeyStore:
     def _path(self, key_id: str) -> Path:
         return self.directory / (key_id.removeprefix("sha256:") + ".pem")
 
+    def encrypted_pem(self, key_id: str) -> Path:
+        """The encrypted PEM file, for a library that loads the key itself (model-signing)."""
+        path = self._path(key_id)
+        if not path.is_file():
+            raise KeyUnavailable(f"no private key file for {key_id} in {self.directory}")
+        return path
+
     def generate(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
         private_key = ec.generate_private_key(ec.SECP256R1())
         key_id = key_id_of(private_key.public_key())

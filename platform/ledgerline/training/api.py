@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from ledgerline.api.views import ApiView, created
 from ledgerline.datasets.selectors import dataset_version_list
 from ledgerline.training import selectors, services
-from ledgerline.training.models import ModelArtifact, TrainingRun
+from ledgerline.training.models import ConsentPolicy, ModelArtifact, TrainingRun
 
 
 class ArtifactOutput(serializers.Serializer[ModelArtifact]):
@@ -17,6 +17,9 @@ class ArtifactOutput(serializers.Serializer[ModelArtifact]):
     sha256 = serializers.CharField(source="blob.sha256")
     size = serializers.IntegerField(source="blob.size")
     signature = serializers.JSONField()
+    key_id = serializers.CharField()
+    cid = serializers.CharField()
+    anchored_at = serializers.IntegerField(allow_null=True)
     created_at = serializers.DateTimeField()
 
 
@@ -28,7 +31,10 @@ class RunOutput(serializers.Serializer[TrainingRun]):
     config = serializers.JSONField()
     code_version = serializers.CharField()
     dataset_versions = serializers.SerializerMethodField()
+    consent_policy = serializers.CharField()
+    excluded = serializers.JSONField()
     metrics = serializers.JSONField()
+    progress = serializers.JSONField()
     error = serializers.CharField()
     artifacts = ArtifactOutput(many=True)
     started_at = serializers.DateTimeField()
@@ -36,8 +42,10 @@ class RunOutput(serializers.Serializer[TrainingRun]):
     created_at = serializers.DateTimeField()
 
     def get_dataset_versions(self, run: TrainingRun) -> list[dict[str, Any]]:
-        return [{"id": str(v.pk), "dataset": str(v.dataset_id), "number": v.number, "merkle_root": v.merkle_root}
-                for v in run.dataset_versions.all()]
+        return [
+            {"id": str(v.pk), "dataset": str(v.dataset_id), "number": v.number, "merkle_root": v.merkle_root}
+            for v in run.dataset_versions.all()
+        ]
 
 
 class TrainingRunListApi(ApiView):
@@ -46,11 +54,17 @@ class TrainingRunListApi(ApiView):
         name = serializers.CharField(max_length=200)
         config = serializers.DictField(required=False, default=dict)
         dataset_versions = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+        consent_policy = serializers.ChoiceField(
+            choices=ConsentPolicy.choices,
+            default=ConsentPolicy.EXCLUDE,
+            help_text="exclude: train without the files whose consent forbids it (recorded); refuse: refuse the run",
+        )
 
     @extend_schema(responses=RunOutput(many=True))
     def get(self, request: Request) -> Response:
-        return self.paginated(request, selectors.training_run_list(organisation_ids=self.actor.organisation_ids),
-                              RunOutput)
+        return self.paginated(
+            request, selectors.training_run_list(organisation_ids=self.actor.organisation_ids), RunOutput
+        )
 
     @extend_schema(request=InputSerializer, responses={201: RunOutput})
     def post(self, request: Request) -> Response:
@@ -60,11 +74,17 @@ class TrainingRunListApi(ApiView):
         wanted = set(data.validated_data["dataset_versions"])
         versions = list(dataset_version_list(organisation_ids=[organisation.pk]).filter(pk__in=wanted))
         if len(versions) != len(wanted):
-            raise serializers.ValidationError({"dataset_versions": [
-                "Some dataset versions do not exist in this organisation."]})
-        run = services.training_run_create(organisation=organisation, name=data.validated_data["name"],
-                                           config=data.validated_data["config"], dataset_versions=versions,
-                                           created_by=self.actor.user)
+            raise serializers.ValidationError(
+                {"dataset_versions": ["Some dataset versions do not exist in this organisation."]}
+            )
+        run = services.training_run_create(
+            organisation=organisation,
+            name=data.validated_data["name"],
+            config=data.validated_data["config"],
+            dataset_versions=versions,
+            consent_policy=data.validated_data["consent_policy"],
+            created_by=self.actor.user,
+        )
         return created(run, RunOutput)
 
 

@@ -1,5 +1,5 @@
-"""Training runs and the model artifacts they produce. The GPU workers (issue 6) fill
-them in; here they have their shape, their owner and their API."""
+"""Training runs and the model artifacts they produce. A run is queued by the API, trained
+by a worker of the `gpu` queue, and its checkpoint signed, pinned and anchored on chain."""
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +15,11 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+class ConsentPolicy(models.TextChoices):
+    EXCLUDE = "exclude"  # train without the files whose consent forbids it, and record them
+    REFUSE = "refuse"  # refuse the whole run if any file forbids it
+
+
 class TrainingRun(BaseModel):
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="training_runs")
     name = models.CharField(max_length=200)
@@ -22,7 +27,10 @@ class TrainingRun(BaseModel):
     config = models.JSONField(default=dict)
     code_version = models.CharField(max_length=100, blank=True)
     dataset_versions = models.ManyToManyField("datasets.DatasetVersion", related_name="training_runs")
+    consent_policy = models.CharField(max_length=16, choices=ConsentPolicy.choices, default=ConsentPolicy.EXCLUDE)
+    excluded = models.JSONField(default=list, help_text="[{version, path, sha256, reason}] left out for consent")
     metrics = models.JSONField(default=dict)
+    progress = models.JSONField(default=dict, help_text="step, loss and the loss curve while it trains")
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -33,12 +41,16 @@ class TrainingRun(BaseModel):
 
 
 class ModelArtifact(BaseModel):
-    """Trained weights: their hash, and the signature over it."""
+    """Trained weights: their hash, the model-signing bundle over the checkpoint folder, the
+    folder's CID and when the chain anchored the weights' hash. Each is filled in once."""
 
     run = models.ForeignKey(TrainingRun, on_delete=models.PROTECT, related_name="artifacts")
     name = models.CharField(max_length=200)
     blob = models.ForeignKey("datasets.Blob", on_delete=models.PROTECT, related_name="+")
-    signature = models.JSONField(default=dict)
+    signature = models.JSONField(default=dict, help_text="the OpenSSF model-signing bundle (model.sig)")
+    key_id = models.CharField(max_length=80, blank=True, help_text="the signing key")
+    cid = models.CharField(max_length=100, blank=True, help_text="the checkpoint folder, model.sig included")
+    anchored_at = models.PositiveBigIntegerField(null=True, blank=True, help_text="chain time of anchorModel")
 
     def __str__(self) -> str:
         return self.name

@@ -1,0 +1,164 @@
+"""C2PA content credentials embedded in a work's WAV, signed with the organisation's key.
+
+C2PA needs an X.509 chain: a Ledgerline CA (made on first use beside the signing keys, its
+key encrypted like theirs) certifies each organisation's ECDSA P-256 signing key. The signing
+itself goes through a callback, so the private key never leaves this process as bytes.
+"""
+
+import datetime
+import fcntl
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import c2pa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ledgerline.errors import LedgerlineError
+from ledgerline.provenance.keys import KeyStore
+from ledgerline.provenance.models import SigningKey
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+WAV = "audio/wav"
+
+
+class CredentialsError(LedgerlineError):
+    code = "invalid_credentials"
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ledgerline"),
+        ]
+    )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One process at a time makes the CA or a certificate."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _usage(*, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key_path, cert_path = store.directory / "c2pa-ca.pem", store.directory / "c2pa-ca.crt"
+    with _locked(store.directory / "c2pa.lock"):
+        if not cert_path.exists():
+            new_key = ec.generate_private_key(ec.SECP256R1())
+            now = datetime.datetime.now(datetime.UTC)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(_name("Ledgerline C2PA CA"))
+                .issuer_name(_name("Ledgerline C2PA CA"))
+                .public_key(new_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(_usage(ca=True), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(new_key.public_key()), critical=False)
+                .sign(new_key, hashes.SHA256())
+            )
+            key_path.write_bytes(
+                new_key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.BestAvailableEncryption(store.passphrase()),
+                )
+            )
+            key_path.chmod(0o600)
+            cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # last: the CA is whole
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=store.passphrase())
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
+
+
+def certificate_chain(signing_key: SigningKey) -> str:
+    """PEM: the organisation key's certificate, then the CA's. Public; kept beside the keys."""
+    store = KeyStore.default()
+    path = store.directory / (signing_key.key_id.removeprefix("sha256:") + ".crt")
+    ca_key, ca_cert = _ca(store)
+    with _locked(store.directory / "c2pa.lock"):
+        if not path.exists():
+            public = serialization.load_pem_public_key(signing_key.public_key_pem.encode())
+            assert isinstance(public, ec.EllipticCurvePublicKey)
+            now = datetime.datetime.now(datetime.UTC)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(_name(signing_key.organisation.name))
+                .issuer_name(ca_cert.subject)
+                .public_key(public)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=825))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(_usage(ca=False), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+                .sign(ca_key, hashes.SHA256())
+            )
+            path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path.read_text() + ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def wav_sign(wav: bytes, *, definition: dict[str, Any], signing_key: SigningKey) -> bytes:
+    """The WAV with a C2PA manifest store (``definition``) embedded and signed."""
+    private_key = KeyStore.default().load(signing_key.key_id)
+
+    def sign(data: bytes) -> bytes:  # C2PA's ES256 wants r || s, not DER
+        r, s = utils.decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    signer = c2pa.Signer.from_callback(sign, c2pa.C2paSigningAlg.ES256, certificate_chain(signing_key), None)
+    out = io.BytesIO()
+    try:
+        with c2pa.Builder(definition) as builder:
+            builder.sign(signer, WAV, io.BytesIO(wav), out)
+    except c2pa.C2paError as exc:
+        raise CredentialsError(f"The content credentials could not be embedded: {exc}") from None
+    finally:
+        signer.close()
+    return out.getvalue()
+
+
+def credentials_read(data: bytes, media_type: str = WAV) -> dict[str, Any]:
+    """{"state": "Valid" | "Invalid" | ..., "manifest": the active manifest, "failures": [...]}."""
+    try:
+        with c2pa.Reader(media_type, io.BytesIO(data)) as reader:
+            results = reader.get_validation_results() or {}
+            return {
+                "state": reader.get_validation_state(),
+                "manifest": reader.get_active_manifest(),
+                "failures": _failures(results),
+            }
+    except c2pa.C2paError as exc:
+        raise CredentialsError(f"No readable content credentials: {exc}") from None
+
+
+def _failures(results: dict[str, Any]) -> list[dict[str, Any]]:
+    active = results.get("activeManifest") or {}
+    return list(active.get("failure", [])) if isinstance(active, dict) else []

@@ -1,0 +1,109 @@
+"""The chain of custody end to end on the embedded defaults: real chorales uploaded, a tiny
+model trained, works generated, and every link checked from outside the database."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledgerline.ledger.client import Ledger
+from ledgerline.ledger.services import works_contract
+from ledgerline.provenance.hashing import sha256_bytes
+from ledgerline.provenance.models import SigningKey
+from ledgerline.storage.client import ipfs_connect
+from ledgerline.storage.unixfs import CID
+from ledgerline.training.services import datasets_commitment
+from ledgerline.works.credentials import credentials_read
+from tests.conftest import dataset_create
+from tests.pipeline.conftest import TINY, ipfs_bytes, model_signing_verify, upload_files, work_links_check
+
+
+@pytest.mark.django_db
+def test_chorales_to_confirmed_tokens(
+    team: Any, chorale_files: list[Path], embedded: None, django_capture_on_commit_callbacks: Any, tmp_path: Path
+) -> None:
+    client = team.owner.client
+    allowed = dataset_create(team, name="Chorales")
+    upload_files(client, allowed, chorale_files[:10])
+    forbidden = dataset_create(team, name="Withheld", consent={"cawg.ai_training": "notAllowed"})
+    upload_files(client, forbidden, chorale_files[10:])
+    versions = [client.post(f"/api/v1/datasets/{d}/versions/", {}, format="json").json() for d in (allowed, forbidden)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/training-runs/",
+            {"name": "tiny", "config": TINY, "dataset_versions": [v["id"] for v in versions]},
+            format="json",
+        )
+    assert response.status_code == 201, response.json()
+    run = client.get(f"/api/v1/training-runs/{response.json()['id']}/").json()
+    assert run["status"] == "succeeded", run["error"]
+    assert sorted(e["path"] for e in run["excluded"]) == sorted(p.name for p in chorale_files[10:])
+    assert run["progress"]["step"] == 40 and len(run["progress"]["curve"]) == 2
+    [model] = run["artifacts"]
+
+    # The weights: hashed, signed (PyPI model-signing verifies), pinned, anchored with their data.
+    key = SigningKey.objects.get(key_id=model["key_id"])
+    pinned = tmp_path / "pinned-model"
+    pinned.mkdir()
+    for link in ipfs_connect().listing(CID.parse(model["cid"])) or []:
+        (pinned / link.name).write_bytes(ipfs_bytes(str(link.cid)))
+    assert sha256_bytes((pinned / "model.safetensors").read_bytes()) == model["sha256"]
+    verified = model_signing_verify(pinned, key.public_key_pem, tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    (pinned / "config.json").write_bytes((pinned / "config.json").read_bytes() + b" ")
+    assert model_signing_verify(pinned, key.public_key_pem, tmp_path).returncode != 0
+    contract = works_contract(ledger=Ledger.connect())
+    assert contract.functions.modelAnchoredAt(bytes.fromhex(model["sha256"])).call() == model["anchored_at"] > 0
+    for version in versions:
+        assert contract.functions.datasetAnchoredAt(bytes.fromhex(version["merkle_root"])).call() > 0
+    assert datasets_commitment([v["merkle_root"] for v in versions])  # the model's anchor names both roots
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/api/v1/generations/",
+            {
+                "title": "Chorale",
+                "model": model["id"],
+                "count": 3,
+                "seed": 11,
+                "parameters": {"length": 96, "originality_max_run": 1000},
+            },
+            format="json",
+        )
+    assert response.status_code == 201, response.json()
+    generation = client.get(f"/api/v1/generations/{response.json()['id']}/").json()
+    assert generation["progress"]["confirmed"] == 3, generation["progress"]
+    tokens = {work_links_check(work, model, versions, key.public_key_pem) for work in generation["works"]}
+    # The works may not be trained on: one of their datasets forbids it, and the most restrictive term wins.
+    audio = ipfs_bytes(generation["works"][0]["cid"], "work.wav")
+    assertions = {a["label"]: a["data"] for a in credentials_read(audio)["manifest"]["assertions"]}
+    assert assertions["cawg.training-mining"]["entries"]["cawg.ai_training"]["use"] == "notAllowed"
+    assert len(tokens) == 3 and contract.functions.totalMinted().call() == 3
+
+
+@pytest.mark.django_db
+def test_a_work_over_the_originality_limit_is_held_with_its_reason(
+    team: Any, chorale_files: list[Path], embedded: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = team.owner.client
+    dataset = dataset_create(team)
+    upload_files(client, dataset, chorale_files[:6])
+    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = client.post(
+            "/api/v1/training-runs/",
+            {"name": "tiny", "config": {**TINY, "max_steps": 20}, "dataset_versions": [version["id"]]},
+            format="json",
+        ).json()
+    model = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"][0]
+    with django_capture_on_commit_callbacks(execute=True):
+        work = client.post(
+            "/api/v1/works/",
+            {"title": "copy?", "model": model["id"], "seed": 3, "parameters": {"length": 96, "originality_max_run": 0}},
+            format="json",
+        ).json()
+    work = client.get(f"/api/v1/works/{work['id']}/").json()
+    assert work["status"] == "held" and work["token"] is None
+    assert "repeats" in work["error"] and "the limit is 0" in work["error"]
+    assert work["originality"]["longest_melody_run"] > 0

@@ -1,0 +1,172 @@
+"""The same flow on the real parts: Redis as the broker with a separate Celery worker process
+(both queues), anvil as the chain, the js-ipfs daemon as IPFS, and the database the suite runs
+on (PostgreSQL in CI's second pass). The test only talks to the API and reads the results."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from ledgerline.celery import app
+from ledgerline.ledger.client import Ledger
+from ledgerline.ledger.services import contract_deploy
+from ledgerline.provenance.models import SigningKey
+from tests.conftest import dataset_create
+from tests.daemons import free_port, wait_until_up
+from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
+from tests.pipeline.conftest import TINY, model_signing_verify, upload_files, work_links_check
+from tests.pipeline.test_faults import _settings_env
+from tests.storage.conftest import jsipfs_daemon
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _forget_connections() -> None:
+    """Celery caches its producer pool with the broker it first connected to."""
+    app.amqp._producer_pool = None
+    app._pool = None
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert Path(binary).exists(), "redis-server is missing: apt-get install redis-server (.ci/run installs it)"
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(
+            process, redis.Redis(port=port).ping, what="redis-server", timeout=30, retry_on=redis.ConnectionError
+        )
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def celery_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker of both queues in its own process, as `docker-compose up` would run one."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "--workdir",
+                "platform",
+                "-A",
+                "ledgerline",
+                "worker",
+                "--queues",
+                "default,gpu",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for(check: Callable[[], Any], *, what: str, timeout: float, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(1)
+    raise AssertionError(f"{what} did not happen in {timeout:.0f} s; worker log:\n{log.read_text()[-4000:]}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flow_on_redis_a_worker_process_anvil_and_jsipfs(
+    team: Any, chorale_files: list[Path], settings: Any, tmp_path: Path
+) -> None:
+    with redis_server() as broker, anvil() as chain_url, jsipfs_daemon(tmp_path / "jsipfs") as ipfs_url:
+        for name, value in chain_env("anvil", tmp_path, chain_url).items():
+            setattr(settings, name, Path(value) if name in ("CHAIN_STATE_DIR", "CHAIN_ACCOUNT_KEYFILE") else value)
+        fund(chain_url, keyfile_for_new_account(Path(settings.CHAIN_ACCOUNT_KEYFILE)))
+        settings.IPFS_API_URL = ipfs_url
+        settings.LEDGERLINE_RUNS_DIR = tmp_path / "runs"
+        contract_deploy(ledger=Ledger.connect())  # once per chain, as `manage.py chain deploy`
+        env = {**_settings_env(settings), "CELERY_BROKER_URL": f"{broker}/0", "CELERY_RESULT_BACKEND": f"{broker}/1"}
+        previous = app.conf.broker_url, app.conf.result_backend, app.conf.task_always_eager
+        app.conf.update(
+            broker_url=env["CELERY_BROKER_URL"], result_backend=env["CELERY_RESULT_BACKEND"], task_always_eager=False
+        )
+        _forget_connections()  # an earlier test may have connected to the default broker
+        log = tmp_path / "worker.log"
+        try:
+            with celery_worker(env, log):
+                client = team.owner.client
+                dataset = dataset_create(team)
+                upload_files(client, dataset, chorale_files[:8])
+                version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
+                run = client.post(
+                    "/api/v1/training-runs/",
+                    {"name": "tiny", "config": TINY, "dataset_versions": [version["id"]]},
+                    format="json",
+                )
+                assert run.status_code == 201, run.json()
+                url = f"/api/v1/training-runs/{run.json()['id']}/"
+                run = wait_for(
+                    lambda: (r := client.get(url).json())["status"] in ("succeeded", "failed") and r,
+                    what="training",
+                    timeout=300,
+                    log=log,
+                )
+                assert run["status"] == "succeeded", run["error"]
+                model = run["artifacts"][0]
+                key = SigningKey.objects.get(key_id=model["key_id"])
+                folder = Path(settings.LEDGERLINE_RUNS_DIR) / run["id"] / "train" / "checkpoint"
+                assert model_signing_verify(folder, key.public_key_pem, tmp_path).returncode == 0
+
+                created = client.post(
+                    "/api/v1/generations/",
+                    {
+                        "title": "Real",
+                        "model": model["id"],
+                        "count": 2,
+                        "parameters": {"length": 64, "originality_max_run": 1000},
+                    },
+                    format="json",
+                )
+                assert created.status_code == 201, created.json()
+                url = f"/api/v1/generations/{created.json()['id']}/"
+                generation = wait_for(
+                    lambda: (g := client.get(url).json())["progress"]["confirmed"] == 2 and g,
+                    what="two confirmed works",
+                    timeout=300,
+                    log=log,
+                )
+        finally:
+            app.conf.update(broker_url=previous[0], result_backend=previous[1], task_always_eager=previous[2])
+            _forget_connections()
+        tokens = {work_links_check(w, model, [version], key.public_key_pem) for w in generation["works"]}
+        assert len(tokens) == 2

@@ -115,3 +115,15 @@ def upload(team: Team, media_dir: Path) -> Iterator[Any]:
         return dataset_id, response
 
     yield _upload
+
+
+def model_record(organisation: Organisation, *, published: bool = True) -> Any:
+    """A model's database record with nothing behind it: enough for requests that are refused,
+    or queued and never run, to be made against it."""
+    from ledgerline.datasets.models import Blob
+    from ledgerline.training.models import ModelArtifact, TrainingRun
+
+    run = TrainingRun.objects.create(organisation=organisation, name="run", config={"model": "lstm"})
+    blob, _ = Blob.objects.get_or_create(sha256="cd" * 32, defaults={"size": 1})
+    fields = {"signature": {"stand-in": True}, "cid": "bafy-stand-in", "anchored_at": 1} if published else {}
+    return ModelArtifact.objects.create(run=run, name="weights", blob=blob, **fields)

@@ -83,11 +83,9 @@ def test_a_constrained_consent_needs_its_constraint(team: Any) -> None:
 
 
 def test_a_work_without_a_seed_gets_one_recorded(team: Any) -> None:
-    from ledgerline.datasets.models import Blob
-    from ledgerline.training.models import ModelArtifact, TrainingRun
+    from tests.conftest import model_record
 
-    run = TrainingRun.objects.create(organisation=team.organisation, name="run")
-    model = ModelArtifact.objects.create(run=run, name="w", blob=Blob.objects.create(sha256="cd" * 32, size=1))
+    model = model_record(team.organisation)
     response = team.teammate.client.post("/api/v1/works/", {"title": "t", "model": str(model.pk)}, format="json")
     assert response.status_code == 201
     assert response.json()["status"] == "requested" and isinstance(response.json()["seed"], int)

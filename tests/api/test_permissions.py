@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from ledgerline.datasets.models import Blob
-from ledgerline.training.models import ModelArtifact, TrainingRun
 from ledgerline.works.models import Generation, Work
+from tests.conftest import model_record
 from tests.datasets.test_upload import sha256sum
 
 
@@ -23,10 +22,9 @@ class World:
 def world(team: Any, upload: Any, media_dir: Path) -> World:
     dataset_id, files = upload("melody.mid", "other.mid")
     version = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/versions/", {}, format="json").json()
-    run = TrainingRun.objects.create(organisation=team.organisation, name="run")
-    # Training arrives with the workers (issue 6); a stored artifact stands in for its output.
-    blob = Blob.objects.create(sha256="ab" * 32, size=1)
-    artifact = ModelArtifact.objects.create(run=run, name="weights", blob=blob)
+    # A model's record stands in for a trained one: these requests are checked, never run.
+    artifact = model_record(team.organisation)
+    run = artifact.run
     generation = Generation.objects.create(organisation=team.organisation, title="g", model=artifact, count=1, seed=1)
     work = Work.objects.create(organisation=team.organisation, title="w", model=artifact, seed=1,
                                generation=generation)

@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from ledgerline.datasets.models import Blob
-from ledgerline.training.models import ModelArtifact, TrainingRun
+from ledgerline.training.models import TrainingRun
 from ledgerline.works.models import Work
+from tests.conftest import model_record
 
 
 def _version(team: Any, upload: Any, *names: str, **fields: Any) -> dict[str, Any]:
@@ -68,11 +68,11 @@ def test_bad_run_configs_are_named(team: Any, upload: Any, config: dict[str, Any
         ({"originality_max_run": -1}, "originality_max_run must be a whole number"),
         ({"between": ["a", "b"]}, "'between' does not apply to this model"),
         ({"licence": ""}, "licence must be an SPDX id"),
+        ({"top_k": 2.5}, "top_k has the wrong type"),
     ],
 )
 def test_bad_generation_parameters_are_named(team: Any, parameters: dict[str, Any], message: str) -> None:
-    run = TrainingRun.objects.create(organisation=team.organisation, name="run", config={"model": "lstm"})
-    model = ModelArtifact.objects.create(run=run, name="w", blob=Blob.objects.create(sha256="cd" * 32, size=1))
+    model = model_record(team.organisation)
     response = team.owner.client.post(
         "/api/v1/generations/",
         {"title": "t", "model": str(model.pk), "count": 2, "parameters": parameters},
@@ -83,8 +83,7 @@ def test_bad_generation_parameters_are_named(team: Any, parameters: dict[str, An
 
 
 def test_a_generation_makes_count_works_with_consecutive_seeds(team: Any) -> None:
-    run = TrainingRun.objects.create(organisation=team.organisation, name="run", config={"model": "lstm"})
-    model = ModelArtifact.objects.create(run=run, name="w", blob=Blob.objects.create(sha256="cd" * 32, size=1))
+    model = model_record(team.organisation)
     response = team.teammate.client.post(
         "/api/v1/generations/", {"title": "Set", "model": str(model.pk), "count": 3, "seed": 40}, format="json"
     )
@@ -96,3 +95,10 @@ def test_a_generation_makes_count_works_with_consecutive_seeds(team: Any) -> Non
         (2, 42, "Set #3"),
     ]
     assert response.json()["progress"]["requested"] == 3
+
+
+def test_a_model_not_yet_published_cannot_generate(team: Any) -> None:
+    model = model_record(team.organisation, published=False)
+    response = team.owner.client.post("/api/v1/generations/", {"title": "t", "model": str(model.pk)}, format="json")
+    assert response.status_code == 400
+    assert "not yet signed, pinned and anchored" in response.json()["error"]["message"] and not Work.objects.exists()

@@ -57,7 +57,9 @@ def test_chorales_to_confirmed_tokens(
     assert contract.functions.modelAnchoredAt(bytes.fromhex(model["sha256"])).call() == model["anchored_at"] > 0
     for version in versions:
         assert contract.functions.datasetAnchoredAt(bytes.fromhex(version["merkle_root"])).call() > 0
-    assert datasets_commitment([v["merkle_root"] for v in versions])  # the model's anchor names both roots
+    [anchored] = contract.events.ModelAnchored().get_logs(from_block=0)
+    assert anchored.args.weightsHash.hex() == model["sha256"]
+    assert anchored.args.datasetsCommitment.hex() == datasets_commitment([v["merkle_root"] for v in versions])
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(

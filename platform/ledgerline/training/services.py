@@ -21,10 +21,12 @@ from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import consent_use
 from ledgerline.datasets.models import DatasetVersion
 from ledgerline.errors import LedgerlineError, json_field_check
+from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.services import audit_append, signing_key_active
+from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, RunStatus, TrainingRun
 
 logger = logging.getLogger(__name__)
@@ -205,17 +207,23 @@ def training_run_execute(*, run_id: str) -> TrainingRun:
 
 
 def _execute(run: TrainingRun) -> TrainingRun:
+    run.refresh_from_db()  # as it is now that this process holds the run
     if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
         return run
     # Once its model exists a run never trains again: the signed folder must stay as it is.
     if run.status != RunStatus.SUCCEEDED and not ModelArtifact.objects.filter(run=run).exists():
+        _consent_recheck(run)
+        if run.status == RunStatus.FAILED:
+            return run
         TrainingRun.objects.filter(pk=run.pk).update(
             status=RunStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
         )
         try:
             checkpoint = _train(run)
-        except (ValueError, OSError) as exc:  # the library's DataError/TrainingError, a missing file
-            _fail(run, str(exc))
+        except (ChainUnavailable, IpfsUnavailable):
+            raise
+        except Exception as exc:  # bad data, a missing file, CUDA out of memory: the run ends, with why
+            _fail(run, f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc))
             raise LedgerlineError(f"Training run {run.name} failed: {exc}") from None
         run.refresh_from_db()
         run.metrics = checkpoint.config.get("metrics", {"history": checkpoint.config.get("history", [])})
@@ -242,6 +250,34 @@ def _execute(run: TrainingRun) -> TrainingRun:
                 },
             )
     return run
+
+
+def _consent_recheck(run: TrainingRun) -> None:
+    """Consent withdrawn while the run was queued counts: the exclusions are taken again now."""
+    versions = list(run.dataset_versions.select_related("dataset"))
+    excluded = training_consent_check(dataset_versions=versions)
+    if excluded == run.excluded:
+        return
+    with transaction.atomic():
+        run.excluded = excluded
+        run.save(update_fields=["excluded", "updated_at"])
+        audit_append(
+            organisation=run.organisation,
+            actor=None,
+            action="training_run.exclude",
+            obj=run,
+            data={"excluded": [{"path": e["path"], "sha256": e["sha256"]} for e in excluded]},
+        )
+    if excluded and run.consent_policy == ConsentPolicy.REFUSE:
+        _fail(
+            run,
+            f"Refused: consent changed; {len(excluded)} file(s) may no longer be used, first "
+            f"{excluded[0]['path']} ({excluded[0]['reason']}).",
+        )
+        run.refresh_from_db()
+    elif len(excluded) == sum(v.file_count for v in versions):
+        _fail(run, "Consent changed: no file of these dataset versions may be used for training any more.")
+        run.refresh_from_db()
 
 
 def _fail(run: TrainingRun, reason: str) -> None:

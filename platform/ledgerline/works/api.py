@@ -107,8 +107,9 @@ class GenerationListApi(ApiView):
             seed=data.validated_data.get("seed"),
             created_by=self.actor.user,
         )
-        return created(selectors.generation_list(organisation_ids=[organisation.pk]).get(pk=generation.pk),
-                       GenerationOutput)
+        return created(
+            selectors.generation_list(organisation_ids=[organisation.pk]).get(pk=generation.pk), GenerationOutput
+        )
 
 
 class GenerationDetailApi(ApiView):

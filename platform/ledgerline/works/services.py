@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,13 @@ from ledgerline.datasets.blobs import blob_adopt, blob_path, blob_stage
 from ledgerline.datasets.models import Blob
 from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.faults import fault_point
+from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.services import audit_append, manifest_sign, signing_key_active
+from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ModelArtifact
 from ledgerline.works.models import Generation, Work, WorkOutput, WorkStatus
 
@@ -75,6 +78,19 @@ def _sampling_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     from generation.sample import SampleError, SampleParams, params_check
 
     sampling = {k: parameters[k] for k in SAMPLING if k in parameters}
+    wrong: list[str] = [
+        k
+        for k in ("length", "top_k")
+        if k in sampling and (isinstance(sampling[k], bool) or not isinstance(sampling[k], int))
+    ]
+    wrong += [
+        k
+        for k in ("temperature", "top_p")
+        if k in sampling and (isinstance(sampling[k], bool) or not isinstance(sampling[k], (int, float)))
+    ]
+    if wrong or not isinstance(sampling.get("style", ""), str):
+        name = wrong[0] if wrong else "style"
+        raise LedgerlineError(f"parameters: {name} has the wrong type.", fields={"parameters": [name]})
     try:
         params_check(SampleParams(**sampling))
         if not isinstance(sampling.get("length", 1), int) or sampling.get("length", 1) > MAX_LENGTH:
@@ -130,9 +146,14 @@ def generation_request(
 ) -> Generation:
     """Record a request for ``count`` works, queued for a `gpu` worker once this commits. A seed
     not given is drawn here and recorded, so every work can be regenerated."""
-    parameters = generation_parameters_clean(parameters, model=model)
     if model.run.organisation_id != organisation.pk:
         raise LedgerlineError("A work can only be generated with a model of its own organisation.")
+    if not (model.signature and model.cid and model.anchored_at):
+        raise LedgerlineError(
+            f"The model {model.name} is not yet signed, pinned and anchored; its training run finishes that.",
+            fields={"model": ["not published yet"]},
+        )
+    parameters = generation_parameters_clean(parameters, model=model)
     if not 1 <= count <= MAX_COUNT:
         raise LedgerlineError(f"count must be 1 to {MAX_COUNT}.", fields={"count": ["out of range"]})
     if seed is None:
@@ -303,12 +324,12 @@ def work_generate(*, work: Work, model: Any) -> None:
         outputs, originality, provenance = {"wav": _blob_put(sound.wav)}, {}, sound.provenance
     else:
         from generation.sample import SampleParams, sample
-        from ledgerline.works.render import midi_render
+        from ledgerline.works.render import midi_render, renderer
 
         sampling = {k: work.parameters[k] for k in SAMPLING if k in work.parameters}
         output = sample(model, SampleParams(seed=work.seed, count=1, **sampling), device=_device())[0]
         outputs = {"midi": _blob_put(output.midi), "wav": _blob_put(midi_render(output.midi))}
-        originality, provenance = output.originality or {}, output.provenance
+        originality, provenance = output.originality or {}, {**output.provenance, "renderer": renderer()}
     _advance(
         work,
         WorkStatus.REQUESTED,
@@ -383,7 +404,6 @@ def work_sign(*, work: Work) -> None:
             "parameters": work.parameters,
             "generation": str(work.generation_id) if work.generation_id else None,
             "provenance": work.provenance,
-            **({"renderer": lineage["renderer"]} if any(o["kind"] == "midi" for o in outputs) else {}),
         },
         "originality": {**work.originality, "limit": work.parameters.get("originality_max_run")},
         "licence": work.parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
@@ -407,7 +427,6 @@ def work_sign(*, work: Work) -> None:
 
 
 def _lineage(work: Work) -> dict[str, Any]:
-    from ledgerline.works.render import renderer
 
     artifact = work.model
     run = artifact.run
@@ -443,7 +462,6 @@ def _lineage(work: Work) -> dict[str, Any]:
             for v in versions
         ],
         "consent": consent,
-        "renderer": renderer(),
     }
 
 
@@ -523,10 +541,10 @@ def _token_metadata(work: Work) -> dict[str, Any]:
 
 def works_mint(*, works: list[Work]) -> None:
     """pinned -> minted, in batches of LEDGERLINE_MINT_BATCH works per transaction. The metadata
-    folder holds <tokenId>.json for the ids the chain will give; if another minter took them
-    first, the batch is pointed at a folder with the right ids (ERC-4906)."""
+    folder holds <tokenId>.json for the ids the chain is expected to give; if another minter took
+    them first, confirmation finds out and repoints the batch (`_batch_metadata_repair`)."""
     from ledgerline.ledger.client import Ledger
-    from ledgerline.ledger.services import batch_metadata_set, contents_mint, transactions_resume, works_contract
+    from ledgerline.ledger.services import MINT_BATCH, contents_mint, transactions_resume, works_contract
     from ledgerline.storage.client import ipfs_connect
 
     if not works:
@@ -535,7 +553,7 @@ def works_mint(*, works: list[Work]) -> None:
     transactions_resume(ledger=ledger)  # a mint sent before a crash settles first
     contract = works_contract(ledger=ledger)
     ipfs = ipfs_connect()
-    size = settings.LEDGERLINE_MINT_BATCH
+    size = min(settings.LEDGERLINE_MINT_BATCH, MINT_BATCH)  # one transaction per batch
     for start in range(0, len(works), size):
         batch = works[start : start + size]
         first = contract.functions.totalMinted().call() + 1
@@ -554,12 +572,6 @@ def works_mint(*, works: list[Work]) -> None:
         )
         fault_point("after_mint")
         by_hash = {t.content_sha256: t for t in tokens}
-        # Only the batch this call minted is ours to correct: another minter's batch has its own folder.
-        ours = [w for w in new if _batch_cid(contract, by_hash[w.content_sha256].token_id) == metadata_cid]
-        actual = {f"{by_hash[w.content_sha256].token_id}.json": canonical_json(_token_metadata(w)) for w in ours}
-        if any(folder.get(name) != data for name, data in actual.items()):
-            fixed = str(ipfs.add_directory(actual, name="token metadata").cid)
-            batch_metadata_set(ledger=ledger, token_id=by_hash[ours[0].content_sha256].token_id, metadata_cid=fixed)
         for work in batch:
             token = by_hash[work.content_sha256]
             _advance(
@@ -569,13 +581,6 @@ def works_mint(*, works: list[Work]) -> None:
                 token=token,
                 audit={"token_id": token.token_id, "contract": token.contract, "chain_id": token.chain_id},
             )
-
-
-def _batch_cid(contract: Any, token_id: int) -> str:
-    from ledgerline.ledger.client import with_retries
-
-    _, batch = with_retries(contract.functions.batchOf(token_id).call, what="batch lookup")
-    return str(batch[5])
 
 
 def work_confirm(*, work: Work) -> None:
@@ -595,16 +600,47 @@ def work_confirm(*, work: Work) -> None:
     content = bytes.fromhex(work.content_sha256)
     if not with_retries(contract.functions.isContentOf(token_id, content).call, what="content check"):
         raise LedgerlineError(f"Token {token_id} does not hold the content of work {work.pk} on chain.")
-    uri = with_retries(contract.functions.tokenURI(token_id).call, what="token URI")
-    folder, _, name = uri.removeprefix("ipfs://").partition("/")
     ipfs = ipfs_connect()
-    metadata = json.loads(b"".join(ipfs.read(ipfs.resolve(CID.parse(folder), name))))
-    if (
-        metadata.get("content_sha256") != work.content_sha256
-        or metadata.get("manifest") != f"ipfs://{work.cid}/manifest.json"
-    ):
+
+    def described() -> tuple[str, bool]:
+        uri = with_retries(contract.functions.tokenURI(token_id).call, what="token URI")
+        folder, _, name = uri.removeprefix("ipfs://").partition("/")
+        try:
+            metadata = json.loads(b"".join(ipfs.read(ipfs.resolve(CID.parse(folder), name))))
+        except (FileNotFoundError, LookupError, ValueError):
+            return uri, False
+        return uri, (metadata.get("content_sha256"), metadata.get("manifest")) == (
+            work.content_sha256,
+            f"ipfs://{work.cid}/manifest.json",
+        )
+
+    uri, ok = described()
+    if not ok:  # another minter took the ids this batch's folder was made for, or a crash came between
+        _batch_metadata_repair(ledger, contract, token_id)
+        uri, ok = described()
+    if not ok:
         raise LedgerlineError(f"The metadata of token {token_id} ({uri}) does not describe work {work.pk}.")
     _advance(work, WorkStatus.MINTED, WorkStatus.CONFIRMED, audit={"token_uri": uri})
+
+
+def _batch_metadata_repair(ledger: Any, contract: Any, token_id: int) -> None:
+    """Point the batch holding ``token_id`` at a folder made from what the database knows of each
+    of its tokens (ERC-4906 tells indexers to refetch)."""
+    from ledgerline.ledger.client import with_retries
+    from ledgerline.ledger.services import batch_metadata_set
+    from ledgerline.storage.client import ipfs_connect
+
+    _, batch = with_retries(contract.functions.batchOf(token_id).call, what="batch lookup")
+    first, count = int(batch[3]), int(batch[4])
+    works = Work.objects.filter(
+        token__chain_id=ledger.chain_id,
+        token__contract=contract.address,
+        token__token_id__range=(first, first + count - 1),
+    ).select_related("token", "model__blob")
+    files = {f"{w.token.token_id}.json": canonical_json(_token_metadata(w)) for w in works if w.token}
+    fixed = str(ipfs_connect().add_directory(files, name="token metadata").cid)
+    logger.warning("batch of token %s: metadata folder %s replaced by %s", token_id, batch[5], fixed)
+    batch_metadata_set(ledger=ledger, token_id=token_id, metadata_cid=fixed)
 
 
 # --- driving them ---
@@ -625,10 +661,36 @@ def works_generate(*, generation: Generation) -> int:
         pending = list(generation.works.filter(status=WorkStatus.REQUESTED).order_by("index")) if mine else []
         if not pending:
             return 0
-        model = model_load(generation.model)
+        try:
+            model = model_load(generation.model)
+        except (ChainUnavailable, IpfsUnavailable):
+            raise
+        except LedgerlineError as exc:
+            for work in pending:
+                _advance(
+                    work, WorkStatus.REQUESTED, WorkStatus.FAILED, error=exc.message, audit={"reason": exc.message}
+                )
+            return 0
         for work in pending:
-            work_generate(work=work, model=model)
+            _guarded(work, partial(work_generate, model=model))
         return len(pending)
+
+
+def _guarded(work: Work, step: Any, *, fail: bool = True) -> None:
+    """Run one work's step; a fault of that work alone (not a node that is down, which the task
+    retries) ends it as failed with the reason, or, ``fail=False``, is recorded and left for the
+    next run, so one bad work never holds up the others."""
+    try:
+        step(work=work)
+    except (ChainUnavailable, IpfsUnavailable):
+        raise
+    except (LedgerlineError, ValueError, OSError) as exc:
+        reason = exc.message if isinstance(exc, LedgerlineError) else f"{type(exc).__name__}: {exc}"
+        logger.warning("work %s, %s: %s", work.pk, getattr(step, "__name__", "generate"), reason)
+        if fail:
+            _advance(work, work.status, WorkStatus.FAILED, error=reason[:2000], audit={"reason": reason[:2000]})
+        else:
+            Work.objects.filter(pk=work.pk).update(error=reason[:2000], updated_at=timezone.now())
 
 
 def works_advance(*, works: Any = None) -> dict[str, int]:
@@ -636,15 +698,16 @@ def works_advance(*, works: Any = None) -> dict[str, int]:
     batches, confirm. Safe to run at any time, twice, or in two workers; returns the counts."""
     works = works if works is not None else Work.objects.all()
     works = works.select_related("organisation", "model__blob", "model__run", "token")
-    for work in works.filter(status=WorkStatus.GENERATED).order_by("created_at", "index"):
-        work_check(work=work)
-    for work in works.filter(status=WorkStatus.CHECKED).order_by("created_at", "index"):
-        work_sign(work=work)
-    for work in works.filter(status=WorkStatus.SIGNED).order_by("created_at", "index"):
-        work_pin(work=work)
+    for status, step in (
+        (WorkStatus.GENERATED, work_check),
+        (WorkStatus.CHECKED, work_sign),
+        (WorkStatus.SIGNED, work_pin),
+    ):
+        for work in works.filter(status=status).order_by("created_at", "index"):
+            _guarded(work, step)
     works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
     for work in works.filter(status=WorkStatus.MINTED).order_by("created_at", "index"):
-        work_confirm(work=work)
+        _guarded(work, work_confirm, fail=False)
     counts: dict[str, int] = {}
     for status in works.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1

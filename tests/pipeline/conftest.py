@@ -60,6 +60,12 @@ def embedded(settings: Any, tmp_path: Path) -> Iterator[None]:
     app.conf.task_always_eager = eager
 
 
+def forget_connections() -> None:
+    """Celery caches its producer pool with the broker it first connected to."""
+    app.amqp._producer_pool = None
+    app._pool = None
+
+
 def upload_files(client: Any, dataset_id: str, paths: list[Path], **fields: Any) -> Any:
     with ExitStack() as stack:
         handles = [stack.enter_context(open(p, "rb")) for p in paths]

@@ -23,17 +23,11 @@ from ledgerline.provenance.models import SigningKey
 from tests.conftest import dataset_create
 from tests.daemons import free_port, wait_until_up
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
-from tests.pipeline.conftest import TINY, model_signing_verify, upload_files, work_links_check
+from tests.pipeline.conftest import TINY, forget_connections, model_signing_verify, upload_files, work_links_check
 from tests.pipeline.test_faults import _settings_env
 from tests.storage.conftest import jsipfs_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _forget_connections() -> None:
-    """Celery caches its producer pool with the broker it first connected to."""
-    app.amqp._producer_pool = None
-    app._pool = None
 
 
 @contextmanager
@@ -120,7 +114,7 @@ def test_the_flow_on_redis_a_worker_process_anvil_and_jsipfs(
         app.conf.update(
             broker_url=env["CELERY_BROKER_URL"], result_backend=env["CELERY_RESULT_BACKEND"], task_always_eager=False
         )
-        _forget_connections()  # an earlier test may have connected to the default broker
+        forget_connections()  # an earlier test may have connected to the default broker
         log = tmp_path / "worker.log"
         try:
             with celery_worker(env, log):
@@ -167,6 +161,6 @@ def test_the_flow_on_redis_a_worker_process_anvil_and_jsipfs(
                 )
         finally:
             app.conf.update(broker_url=previous[0], result_backend=previous[1], task_always_eager=previous[2])
-            _forget_connections()
+            forget_connections()
         tokens = {work_links_check(w, model, [version], key.public_key_pem) for w in generation["works"]}
         assert len(tokens) == 2

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ledgerline.celery import app
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.models import DatasetFile
 from ledgerline.training.models import RunStatus, TrainingRun
@@ -14,7 +15,8 @@ from ledgerline.training.services import run_folder, training_run_execute
 from ledgerline.works import services
 from ledgerline.works.models import WorkStatus
 from tests.conftest import dataset_create
-from tests.pipeline.conftest import TINY, upload_files
+from tests.daemons import free_port
+from tests.pipeline.conftest import TINY, forget_connections, upload_files
 from tests.pipeline.test_faults import _generated_works
 
 
@@ -66,3 +68,29 @@ def test_consent_withdrawn_while_the_run_is_queued_counts(
     manifest = json.loads((run_folder(done) / "manifest.json").read_text())
     trained = {Path(f["path"]).name for f in manifest["files"]}
     assert chorale_files[0].name not in trained and len(trained) == 5
+
+
+@pytest.mark.django_db
+def test_a_broker_that_is_down_loses_no_run(
+    team: Any, chorale_files: list[Path], django_capture_on_commit_callbacks: Any
+) -> None:
+    """The run is recorded and answered; a worker's start-up sweep queues it later."""
+    client = team.owner.client
+    dataset = dataset_create(team)
+    upload_files(client, dataset, chorale_files[:2])
+    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
+    previous = app.conf.broker_url, app.conf.task_always_eager
+    app.conf.update(broker_url=f"redis://127.0.0.1:{free_port()}/0", task_always_eager=False)
+    forget_connections()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                "/api/v1/training-runs/",
+                {"name": "r", "config": TINY, "dataset_versions": [version["id"]]},
+                format="json",
+            )
+    finally:
+        app.conf.update(broker_url=previous[0], task_always_eager=previous[1])
+        forget_connections()
+    assert response.status_code == 201
+    assert TrainingRun.objects.get(pk=response.json()["id"]).status == RunStatus.QUEUED

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_path
@@ -182,7 +183,10 @@ def training_run_create(
 def _enqueue(run: TrainingRun) -> None:
     from ledgerline.training.tasks import training_run_task
 
-    training_run_task.delay(str(run.pk))
+    try:
+        training_run_task.delay(str(run.pk))
+    except OperationalError as exc:  # recorded all the same: a worker's start-up sweep queues it
+        logger.error("could not queue %s %s (%s); the next worker to start will", "run", run.pk, exc)
 
 
 def datasets_commitment(roots: list[str]) -> str:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_adopt, blob_path, blob_stage
@@ -49,7 +50,7 @@ SAMPLING = ("length", "temperature", "top_k", "top_p", "style")
 MEDIA = {"midi": "audio/midi", "wav": "audio/wav", "audio": "audio/wav"}
 FILES = {"audio": "work.wav", "midi": "work.mid"}  # names in the work's IPFS folder
 CONSENT_ORDER = {"notAllowed": 0, "constrained": 1, "allowed": 2}
-SPEC = "https://ledgerline.example/spec/work-manifest/v1"
+SPEC = "urn:ledgerline:work-manifest:1"  # the manifest's shape; a new field set gets a new number
 
 
 def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtifact) -> dict[str, Any]:
@@ -203,7 +204,10 @@ def generation_request(
 def _enqueue(generation: Generation) -> None:
     from ledgerline.works.tasks import generate_task
 
-    generate_task.delay(str(generation.pk))
+    try:
+        generate_task.delay(str(generation.pk))
+    except OperationalError as exc:  # recorded all the same: a worker's start-up sweep queues it
+        logger.error("could not queue %s %s (%s); the next worker to start will", "generation", generation.pk, exc)
 
 
 def work_request(
@@ -644,15 +648,6 @@ def _batch_metadata_repair(ledger: Any, contract: Any, token_id: int) -> None:
 
 
 # --- driving them ---
-
-ACTIVE = [
-    WorkStatus.REQUESTED,
-    WorkStatus.GENERATED,
-    WorkStatus.CHECKED,
-    WorkStatus.SIGNED,
-    WorkStatus.PINNED,
-    WorkStatus.MINTED,
-]
 
 
 def works_generate(*, generation: Generation) -> int:

@@ -1,6 +1,7 @@
 """The same flow on the real parts: Redis as the broker with a separate Celery worker process
 (both queues), anvil as the chain, the js-ipfs daemon as IPFS, and the database the suite runs
-on (PostgreSQL in CI's second pass). The test only talks to the API and reads the results."""
+on (PostgreSQL in CI's second pass). The first worker is killed (SIGKILL) mid-training; the next one
+finds the run and resumes it. The test only talks to the API and reads the results."""
 
 import os
 import shutil
@@ -116,19 +117,30 @@ def test_the_flow_on_redis_a_worker_process_anvil_and_jsipfs(
         )
         forget_connections()  # an earlier test may have connected to the default broker
         log = tmp_path / "worker.log"
+        client = team.owner.client
         try:
-            with celery_worker(env, log):
-                client = team.owner.client
+            with celery_worker(env, tmp_path / "killed-worker.log") as first:
                 dataset = dataset_create(team)
                 upload_files(client, dataset, chorale_files[:8])
                 version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
+                config = {**TINY, "max_steps": 200, "eval_every": 20}
                 run = client.post(
                     "/api/v1/training-runs/",
-                    {"name": "tiny", "config": TINY, "dataset_versions": [version["id"]]},
+                    {"name": "tiny", "config": config, "dataset_versions": [version["id"]]},
                     format="json",
                 )
                 assert run.status_code == 201, run.json()
                 url = f"/api/v1/training-runs/{run.json()['id']}/"
+                wait_for(
+                    lambda: client.get(url).json()["progress"].get("step", 0) >= 40,
+                    what="training to start",
+                    timeout=300,
+                    log=tmp_path / "killed-worker.log",
+                )
+                first.kill()  # kill -9, mid-training: the message is not acknowledged, the run is `running`
+                first.wait()
+            assert client.get(url).json()["status"] == "running"
+            with celery_worker(env, log):  # its start-up sweep queues the run again, which resumes
                 run = wait_for(
                     lambda: (r := client.get(url).json())["status"] in ("succeeded", "failed") and r,
                     what="training",
@@ -136,6 +148,8 @@ def test_the_flow_on_redis_a_worker_process_anvil_and_jsipfs(
                     log=log,
                 )
                 assert run["status"] == "succeeded", run["error"]
+                steps = [point["step"] for point in run["progress"]["curve"]]
+                assert steps[-1] == 200 and steps == sorted(set(steps)), steps  # resumed, not started over
                 model = run["artifacts"][0]
                 key = SigningKey.objects.get(key_id=model["key_id"])
                 folder = Path(settings.LEDGERLINE_RUNS_DIR) / run["id"] / "train" / "checkpoint"

@@ -6,6 +6,19 @@ from typing import Any
 
 from celery import shared_task
 
+from ledgerline.ledger.client import ChainUnavailable
+from ledgerline.storage.client import IpfsUnavailable
+
+# How the pipeline's tasks run: acknowledged only when done (a killed worker's task is delivered
+# again), retried with exponential backoff while the chain node or the IPFS node does not answer.
+RETRYING = {
+    "acks_late": True,
+    "autoretry_for": (ChainUnavailable, IpfsUnavailable),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "max_retries": 30,
+}
+
 
 @shared_task(name="ledgerline.health")
 def health() -> dict[str, Any]:

@@ -8,39 +8,20 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready
 
-from ledgerline.ledger.client import ChainUnavailable
-from ledgerline.storage.client import IpfsUnavailable
+from ledgerline.tasks import RETRYING
 from ledgerline.works import services
 from ledgerline.works.models import Generation, Work
 
-TRANSIENT = (ChainUnavailable, IpfsUnavailable)
 
-
-@shared_task(
-    name="ledgerline.works.generate",
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    max_retries=30,
-)
-def generate_task(self: object, generation_id: str) -> int:
+@shared_task(name="ledgerline.works.generate", **RETRYING)
+def generate_task(generation_id: str) -> int:
     made = services.works_generate(generation=Generation.objects.select_related("model__run").get(pk=generation_id))
     advance_task.delay(generation_id)
     return made
 
 
-@shared_task(
-    name="ledgerline.works.advance",
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    max_retries=30,
-)
-def advance_task(self: object, generation_id: str | None = None) -> dict[str, int]:
+@shared_task(name="ledgerline.works.advance", **RETRYING)
+def advance_task(generation_id: str | None = None) -> dict[str, int]:
     works = Work.objects.filter(generation_id=generation_id) if generation_id else None
     return services.works_advance(works=works)
 

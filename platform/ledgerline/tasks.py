@@ -1,10 +1,12 @@
 """Tasks every worker serves, whatever its queue."""
 
+import logging
 import platform
 import sys
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from kombu.exceptions import OperationalError
 
 from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.storage.client import IpfsUnavailable
@@ -18,6 +20,18 @@ RETRYING = {
     "retry_backoff_max": 120,
     "max_retries": 30,
 }
+
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task: Task, object_id: str) -> None:
+    """``task.delay(object_id)``. A broker that is down loses nothing: the object is recorded
+    already, and the next worker to start queues it (works.tasks.sweep)."""
+    try:
+        task.delay(object_id)
+    except OperationalError as exc:
+        logger.error("could not queue %s for %s (%s); the next worker to start will", task.name, object_id, exc)
 
 
 @shared_task(name="ledgerline.health")

@@ -10,6 +10,8 @@ import pytest
 
 from ledgerline.datasets import samples
 from ledgerline.provenance.models import SigningKey
+from ledgerline.training.models import TrainingRun
+from ledgerline.training.services import run_folder
 from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
 from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, upload_files, work_links_check
@@ -38,7 +40,7 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
     assert {"low0", "high0"} <= set(run["metrics"]["clips"]) and run["progress"]["epoch"] == 2
     model = run["artifacts"][0]
     key = SigningKey.objects.get(key_id=model["key_id"])
-    folder = Path(embedded_runs(run["id"]))
+    folder = run_folder(TrainingRun.objects.get(pk=run["id"])) / "train" / "checkpoint"
     assert model_signing_verify(folder, key.public_key_pem, tmp_path).returncode == 0
 
     refused = client.post(
@@ -72,8 +74,3 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
         assert credentials_read(ipfs_bytes(work["cid"], "work.wav"))["state"] == "Valid"
     assert ratios == [0.0, 0.5, 1.0]
 
-
-def embedded_runs(run_id: str) -> Path:
-    from django.conf import settings
-
-    return Path(settings.LEDGERLINE_RUNS_DIR) / run_id / "train" / "checkpoint"

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.contrib.auth.models import User
 from django.db import models, transaction
@@ -282,6 +282,14 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
                  data={"dataset": str(dataset.pk), "number": version.number, "merkle_root": root,
                        "file_count": len(files)})
     return version
+
+
+def blob_store(source: BinaryIO) -> Blob:
+    """A file the platform made itself (weights, a rendered work) stored by its hash, with its row."""
+    temp, sha256, size = blobs.blob_stage(source)
+    blobs.blob_adopt(temp, sha256)
+    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    return blob
 
 
 def blob_gc(*, older_than_seconds: int = 3600) -> list[Path]:

@@ -15,12 +15,12 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import consent_use
 from ledgerline.datasets.models import DatasetVersion
+from ledgerline.datasets.services import blob_store
 from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.locks import exclusive
@@ -181,12 +181,10 @@ def training_run_create(
 
 
 def _enqueue(run: TrainingRun) -> None:
+    from ledgerline.tasks import enqueue
     from ledgerline.training.tasks import training_run_task
 
-    try:
-        training_run_task.delay(str(run.pk))
-    except OperationalError as exc:  # recorded all the same: a worker's start-up sweep queues it
-        logger.error("could not queue %s %s (%s); the next worker to start will", "run", run.pk, exc)
+    enqueue(training_run_task, str(run.pk))
 
 
 def datasets_commitment(roots: list[str]) -> str:
@@ -367,12 +365,18 @@ def _train_audio(run: TrainingRun) -> Any:
 def _audio_progress_saver(run: TrainingRun, config: dict[str, Any]) -> Any:
     def save(report: Any) -> None:
         summary = report.summary()
-        current = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk) or {}
-        curve = [*current.get("curve", []), summary]
-        progress = {**summary, "max_epochs": config.get("epochs"), "curve": curve[-PROGRESS_POINTS:], "at": time.time()}
-        TrainingRun.objects.filter(pk=run.pk).update(progress=progress, updated_at=timezone.now())
+        _progress_append(run, summary, {**summary, "max_epochs": config.get("epochs")})
 
     return save
+
+
+def _progress_append(run: TrainingRun, point: dict[str, Any], latest: dict[str, Any]) -> None:
+    """The run's progress: ``latest`` figures, and ``point`` added to the curve (its last
+    PROGRESS_POINTS points kept)."""
+    current = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk) or {}
+    curve = [*current.get("curve", []), point]
+    progress = {**latest, "curve": curve[-PROGRESS_POINTS:], "at": time.time()}
+    TrainingRun.objects.filter(pk=run.pk).update(progress=progress, updated_at=timezone.now())
 
 
 def _export(run: TrainingRun, folder: Path) -> Path:
@@ -403,18 +407,8 @@ def _progress_saver(run: TrainingRun, config: dict[str, Any]) -> Any:
     total = config.get("max_steps")
 
     def save(record: dict[str, Any]) -> None:
-        current = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk) or {}
-        curve = [*current.get("curve", []), {k: record[k] for k in ("step", "train_loss", "val_nll", "val_ppl")}]
-        progress = {
-            "step": record["step"],
-            "max_steps": total,
-            "train_loss": record["train_loss"],
-            "val_nll": record["val_nll"],
-            "val_ppl": record["val_ppl"],
-            "curve": curve[-PROGRESS_POINTS:],
-            "at": time.time(),
-        }
-        TrainingRun.objects.filter(pk=run.pk).update(progress=progress, updated_at=timezone.now())
+        point = {k: record[k] for k in ("step", "train_loss", "val_nll", "val_ppl")}
+        _progress_append(run, point, {**point, "max_steps": total})
 
     return save
 
@@ -429,7 +423,8 @@ def model_publish(*, run: TrainingRun) -> ModelArtifact:
     folder = run_folder(run) / "train" / "checkpoint"
     artifact = ModelArtifact.objects.filter(run=run).select_related("blob").first()
     if artifact is None:
-        blob = _blob_store(folder / "model.safetensors")
+        with open(folder / "model.safetensors", "rb") as weights:
+            blob = blob_store(weights)
         artifact = ModelArtifact.objects.create(run=run, name=f"{run.name} ({run.config['model']})", blob=blob)
     if not artifact.signature:
         key = signing_key_active(organisation=run.organisation)
@@ -463,14 +458,3 @@ def model_publish(*, run: TrainingRun) -> ModelArtifact:
         )
         artifact.save(update_fields=["anchored_at", "updated_at"])
     return artifact
-
-
-def _blob_store(path: Path) -> Any:
-    from ledgerline.datasets.blobs import blob_adopt, blob_stage
-    from ledgerline.datasets.models import Blob
-
-    with open(path, "rb") as source:
-        temp, sha256, size = blob_stage(source)
-    blob_adopt(temp, sha256)
-    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-    return blob

@@ -7,6 +7,7 @@ import io
 import shutil
 import subprocess
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,24 +40,25 @@ def renderer() -> dict[str, Any]:
         import pretty_midi
 
         return {"name": "pretty_midi.synthesize", "version": pretty_midi.__version__, "rate": RATE}
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30).stdout.split("\n")[0]
     font = soundfont()
     return {
         "name": "fluidsynth",
-        "version": version.strip(),
+        "version": _version(binary),
         "rate": RATE,
         "soundfont": font.name,
         "soundfont_sha256": _font_sha256(str(font)),
     }
 
 
-_font_hashes: dict[str, str] = {}
+@cache  # asked once per process, not once per work
+def _version(binary: str) -> str:
+    result = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30)
+    return result.stdout.split("\n")[0].strip()
 
 
+@cache
 def _font_sha256(path: str) -> str:
-    if path not in _font_hashes:
-        _font_hashes[path] = sha256_file(Path(path))
-    return _font_hashes[path]
+    return sha256_file(Path(path))
 
 
 def midi_render(midi: bytes) -> bytes:

@@ -22,11 +22,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from ledgerline.accounts.models import Organisation
-from ledgerline.datasets.blobs import blob_adopt, blob_path, blob_stage
+from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.models import Blob
+from ledgerline.datasets.services import blob_store
 from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.faults import fault_point
 from ledgerline.ledger.client import ChainUnavailable
@@ -94,7 +94,7 @@ def _sampling_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
         raise LedgerlineError(f"parameters: {name} has the wrong type.", fields={"parameters": [name]})
     try:
         params_check(SampleParams(**sampling))
-        if not isinstance(sampling.get("length", 1), int) or sampling.get("length", 1) > MAX_LENGTH:
+        if sampling.get("length", 1) > MAX_LENGTH:
             raise ValueError(f"length must be a whole number of tokens up to {MAX_LENGTH}")
     except (TypeError, ValueError, SampleError) as exc:
         raise LedgerlineError(f"parameters: {exc}.", fields={"parameters": [str(exc)]}) from None
@@ -202,12 +202,10 @@ def generation_request(
 
 
 def _enqueue(generation: Generation) -> None:
+    from ledgerline.tasks import enqueue
     from ledgerline.works.tasks import generate_task
 
-    try:
-        generate_task.delay(str(generation.pk))
-    except OperationalError as exc:  # recorded all the same: a worker's start-up sweep queues it
-        logger.error("could not queue %s %s (%s); the next worker to start will", "generation", generation.pk, exc)
+    enqueue(generate_task, str(generation.pk))
 
 
 def work_request(
@@ -257,10 +255,7 @@ def _advance(
 
 
 def _blob_put(data: bytes) -> Blob:
-    temp, sha256, size = blob_stage(io.BytesIO(data))
-    blob_adopt(temp, sha256)
-    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-    return blob
+    return blob_store(io.BytesIO(data))
 
 
 def _output(work: Work, kind: str) -> bytes:
@@ -547,7 +542,7 @@ def works_mint(*, works: list[Work]) -> None:
     """pinned -> minted, in batches of LEDGERLINE_MINT_BATCH works per transaction. The metadata
     folder holds <tokenId>.json for the ids the chain is expected to give; if another minter took
     them first, confirmation finds out and repoints the batch (`_batch_metadata_repair`)."""
-    from ledgerline.ledger.client import Ledger
+    from ledgerline.ledger.client import Ledger, with_retries
     from ledgerline.ledger.services import MINT_BATCH, contents_mint, transactions_resume, works_contract
     from ledgerline.storage.client import ipfs_connect
 
@@ -560,9 +555,14 @@ def works_mint(*, works: list[Work]) -> None:
     size = min(settings.LEDGERLINE_MINT_BATCH, MINT_BATCH)  # one transaction per batch
     for start in range(0, len(works), size):
         batch = works[start : start + size]
-        first = contract.functions.totalMinted().call() + 1
-        on_chain = [w for w in batch if contract.functions.tokenOfContent(bytes.fromhex(w.content_sha256)).call()]
-        new = [w for w in batch if w not in on_chain]
+        first = with_retries(contract.functions.totalMinted().call, what="token count") + 1
+        new = [
+            w
+            for w in batch
+            if not with_retries(
+                contract.functions.tokenOfContent(bytes.fromhex(w.content_sha256)).call, what="token lookup"
+            )
+        ]
         folder = {f"{first + i}.json": canonical_json(_token_metadata(w)) for i, w in enumerate(new)}
         metadata_cid = str(ipfs.add_directory(folder, name="token metadata").cid) if folder else "unused"
         fault_point("before_mint")

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "ledgerline.training",
     "ledgerline.works",
     "ledgerline.ledger",
+    "ledgerline.royalties",
     "ledgerline.storage",
     "ledgerline.portal",
 ]

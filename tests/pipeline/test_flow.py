@@ -5,13 +5,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from ledgerline.datasets.models import RightsHolder
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import works_contract
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.models import SigningKey
+from ledgerline.royalties.isrc import isrc_format
 from ledgerline.storage.client import ipfs_connect
 from ledgerline.storage.unixfs import CID
+from ledgerline.training.models import TrainingRun
 from ledgerline.training.services import datasets_commitment
 from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
@@ -23,7 +27,7 @@ def test_chorales_to_confirmed_tokens(
     team: Any, chorale_files: list[Path], embedded: None, django_capture_on_commit_callbacks: Any, tmp_path: Path
 ) -> None:
     client = team.owner.client
-    allowed = dataset_create(team, name="Chorales")
+    allowed = dataset_create(team, name="Chorales", rights_holders=[{"name": "Bach Estate", "share": "1"}])
     upload_files(client, allowed, chorale_files[:10])
     forbidden = dataset_create(team, name="Withheld", consent={"cawg.ai_training": "notAllowed"})
     upload_files(client, forbidden, chorale_files[10:])
@@ -61,6 +65,18 @@ def test_chorales_to_confirmed_tokens(
     assert anchored.args.weightsHash.hex() == model["sha256"]
     assert anchored.args.datasetsCommitment.hex() == datasets_commitment([v["merkle_root"] for v in versions])
 
+    # Royalties: the label's policy and ISRC registrant code, before the works are made.
+    policy = {"data_share": "0.4", "platform_share": "0.05", "resale_bps": 750}
+    assert client.put("/api/v1/organisations/acme-records/royalty-policy/", policy, format="json").status_code == 200
+    registrant = client.put("/api/v1/organisations/acme-records/isrc-registrant/", {"country": "GB", "code": "A1C"},
+                            format="json")
+    assert registrant.status_code == 200, registrant.json()
+    tokens_trained = TrainingRun.objects.get(pk=run["id"]).metrics["training_tokens"]
+    # The training side of the allowed chorales only: held-out and withheld files have no training tokens.
+    trained = {path.rpartition("/")[2] for path in tokens_trained}
+    assert trained < {p.name for p in chorale_files[:10]} and len(trained) >= 5
+    assert all(n > 0 for n in tokens_trained.values())
+
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/api/v1/generations/",
@@ -82,6 +98,34 @@ def test_chorales_to_confirmed_tokens(
     assertions = {a["label"]: a["data"] for a in credentials_read(audio)["manifest"]["assertions"]}
     assert assertions["cawg.training-mining"]["entries"]["cawg.ai_training"]["use"] == "notAllowed"
     assert len(tokens) == 3 and contract.functions.totalMinted().call() == 3
+    _royalties_check(client, generation["works"], contract)
+
+
+def _royalties_check(client: Any, works: list[dict[str, Any]], contract: Any) -> None:
+    """The split is in each signed manifest, the chain's ERC-2981 royalty is the policy's, the
+    works have ISRCs from the registrant code, and usage reported by ISRC reaches the holder."""
+    year = timezone.now().year % 100
+    lines = ["event_id,isrc,service,territory,usage_type,units,revenue,currency,period_start,period_end"]
+    isrcs = set()
+    for n, work in enumerate(works):
+        royalties = client.get(f"/api/v1/works/{work['id']}/royalties/").json()
+        assert royalties["split_signed"] is True
+        assert royalties["split"] == work["manifest"]["manifest"]["royalties"]
+        shares = {p["name"]: p["share"] for p in royalties["split"]["payees"]}
+        assert shares == {"Bach Estate": "0.4", "Ledgerline": "0.05", "Acme Records": "0.55"}
+        assert royalties["split"]["weighted_by"] == "training tokens"
+        receiver, fee = contract.functions.royaltyInfo(royalties["token_id"], 10_000).call()
+        assert fee == 750 and receiver == Ledger.connect().account.address
+        assert royalties["isrc"].startswith(f"GBA1C{year:02d}")
+        isrcs.add(royalties["isrc"])
+        lines.append(f"r{n},{isrc_format(royalties['isrc'])},Spotify,GB,OnDemandStream,9000,100.00,EUR,"
+                     "2026-10-01,2026-10-31")
+    assert len(isrcs) == 3
+    imported = client.generic("POST", "/api/v1/usage-events/bulk/", "\n".join(lines).encode(), content_type="text/csv")
+    assert imported.status_code == 201 and imported.json()["accepted"] == 3, imported.json()
+    holder = RightsHolder.objects.get(name="Bach Estate")
+    statement = client.get(f"/api/v1/statements/2026-10/holder:{holder.pk}/").json()
+    assert statement["totals"] == {"EUR": "120.00"}
 
 
 @pytest.mark.django_db

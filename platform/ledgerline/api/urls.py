@@ -3,6 +3,7 @@ from django.urls import path
 from ledgerline.accounts import api as accounts
 from ledgerline.datasets import api as datasets
 from ledgerline.provenance import api as provenance
+from ledgerline.royalties import api as royalties
 from ledgerline.training import api as training
 from ledgerline.works import api as works
 
@@ -29,4 +30,15 @@ urlpatterns = [
     path("generations/<uuid:generation_id>/", works.GenerationDetailApi.as_view()),
     path("works/", works.WorkListApi.as_view()),
     path("works/<uuid:work_id>/", works.WorkDetailApi.as_view()),
+    path("works/<uuid:work_id>/royalties/", royalties.WorkRoyaltiesApi.as_view()),
+    path("works/<uuid:work_id>/isrc/", royalties.WorkIsrcApi.as_view()),
+    path("organisations/<slug:slug>/royalty-policy/", royalties.RoyaltyPolicyApi.as_view()),
+    path("organisations/<slug:slug>/isrc-registrant/", royalties.RegistrantApi.as_view()),
+    path("rights-holders/<uuid:holder_id>/account/", royalties.HolderAccountApi.as_view()),
+    path("licence-check/", royalties.LicenceCheckApi.as_view()),
+    path("usage-events/", royalties.UsageEventListApi.as_view()),
+    path("usage-events/bulk/", royalties.UsageImportApi.as_view()),
+    path("statements/", royalties.StatementListApi.as_view()),
+    path("statements/<str:period>/<str:payee>/", royalties.StatementDetailApi.as_view()),
+    path("statements/<str:period>/<str:payee>.<str:suffix>", royalties.StatementDetailApi.as_view()),
 ]

@@ -46,6 +46,7 @@ class DatasetOutput(serializers.Serializer[Any]):
     description = serializers.CharField()
     licence_spdx = serializers.CharField()
     licence_terms = serializers.CharField()
+    licence_conditions = serializers.JSONField()
     consent = serializers.JSONField()
     rights_holders = RightsShareOutput(source="shares.all", many=True)
     file_count = serializers.IntegerField(required=False)
@@ -60,6 +61,8 @@ class DatasetListApi(ApiView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
         licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         licence_terms = serializers.CharField(required=False, allow_blank=True, default="")
+        licence_conditions = serializers.JSONField(required=False, default=dict,
+                                                   help_text="commercial_use, derivatives, ... (royalties.terms)")
         consent = serializers.JSONField(required=False, default=dict)
         rights_holders = serializers.ListField(child=serializers.DictField(), required=False, default=list,
                                                help_text="[{name, identifier, share}]")
@@ -81,6 +84,7 @@ class DatasetListApi(ApiView):
             consent=data.validated_data["consent"],
             rights=_rights(data.validated_data["rights_holders"]) or [],
             created_by=self.actor.user,
+            licence_conditions=data.validated_data["licence_conditions"],
         )
         return created(selectors.dataset_list(organisation_ids=[dataset.organisation_id]).get(pk=dataset.pk),
                        DatasetOutput)
@@ -92,6 +96,7 @@ class DatasetDetailApi(ApiView):
         description = serializers.CharField(required=False, allow_blank=True)
         licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True)
         licence_terms = serializers.CharField(required=False, allow_blank=True)
+        licence_conditions = serializers.JSONField(required=False)
         consent = serializers.JSONField(required=False)
         rights_holders = serializers.ListField(child=serializers.DictField(), required=False,
                                                help_text="[{name, identifier, share}]")
@@ -116,7 +121,8 @@ class DatasetDetailApi(ApiView):
                                        values.get("licence_terms", dataset.licence_terms))
         services.dataset_update(dataset=dataset, updated_by=self.actor.user, name=values.get("name"),
                                 description=values.get("description"), licence=licence,
-                                consent=values.get("consent"), rights=_rights(values.get("rights_holders")))
+                                consent=values.get("consent"), rights=_rights(values.get("rights_holders")),
+                                licence_conditions=values.get("licence_conditions"))
         return Response(DatasetOutput(self.get_dataset(dataset_id)).data)
 
 
@@ -231,6 +237,7 @@ class VersionOutput(serializers.Serializer[Any]):
     merkle_root = serializers.CharField()
     licence_spdx = serializers.CharField()
     licence_terms = serializers.CharField()
+    licence_conditions = serializers.JSONField()
     consent = serializers.JSONField()
     rights_holders = serializers.JSONField(source="rights")
     file_count = serializers.IntegerField()

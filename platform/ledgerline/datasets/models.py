@@ -32,6 +32,7 @@ class Dataset(BaseModel, Licensed):
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="datasets")
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    licence_conditions = models.JSONField(default=dict, blank=True, help_text="see royalties.terms")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
 
     def __str__(self) -> str:
@@ -64,6 +65,8 @@ class RightsHolder(BaseModel):
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="rights_holders")
     name = models.CharField(max_length=200)
     identifier = models.CharField(max_length=100, blank=True, help_text="ISNI, IPI or another public id")
+    account = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="held_rights", help_text="its members see this holder's statements")
 
     class Meta(BaseModel.Meta):
         ordering = ["name"]
@@ -107,7 +110,8 @@ class DatasetVersion(BaseModel):
     licence_spdx = models.CharField(max_length=200, blank=True)
     licence_terms = models.TextField(blank=True)
     consent = models.JSONField(default=dict)
-    rights = models.JSONField(default=list, help_text="[{name, identifier, share}] as frozen")
+    licence_conditions = models.JSONField(default=dict, blank=True)
+    rights = models.JSONField(default=list, help_text="[{holder, name, identifier, share}] as frozen")
     number = models.PositiveIntegerField()
     merkle_root = models.CharField(max_length=64)
     file_count = models.PositiveIntegerField()

@@ -69,6 +69,15 @@ def licence_validate(licence: Licence) -> Licence:
     return Licence(terms=licence.terms.strip())
 
 
+def licence_conditions_validate(spdx: str, conditions: dict[str, Any]) -> dict[str, Any]:
+    """Conditions a machine can check (royalties.terms), over or instead of the SPDX id's."""
+    from ledgerline.royalties.terms import conditions_clean, spdx_conditions
+
+    if conditions:
+        conditions_clean(conditions, base=spdx_conditions(spdx))
+    return conditions
+
+
 def rights_validate(rights: list[RightsShareInput]) -> list[RightsShareInput]:
     if not rights:
         return rights
@@ -106,11 +115,13 @@ def _rights_save(*, organisation: Organisation, rights: list[RightsShareInput],
 
 @transaction.atomic
 def dataset_create(*, organisation: Organisation, name: str, description: str = "", licence: Licence,
-                   consent: Any, rights: list[RightsShareInput], created_by: User) -> Dataset:
+                   consent: Any, rights: list[RightsShareInput], created_by: User,
+                   licence_conditions: dict[str, Any] | None = None) -> Dataset:
     licence = licence_validate(licence)
     dataset = Dataset.objects.create(
         organisation=organisation, name=name.strip(), description=description, licence_spdx=licence.spdx,
         licence_terms=licence.terms, consent=consent_parse(consent), created_by=created_by,
+        licence_conditions=licence_conditions_validate(licence.spdx, licence_conditions or {}),
     )
     _rights_save(organisation=organisation, rights=rights_validate(rights), dataset=dataset)
     audit_append(organisation=organisation, actor=created_by, action="dataset.create", obj=dataset,
@@ -121,7 +132,8 @@ def dataset_create(*, organisation: Organisation, name: str, description: str = 
 @transaction.atomic
 def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = None,
                    description: str | None = None, licence: Licence | None = None, consent: Any = None,
-                   rights: list[RightsShareInput] | None = None) -> Dataset:
+                   rights: list[RightsShareInput] | None = None,
+                   licence_conditions: dict[str, Any] | None = None) -> Dataset:
     changes: dict[str, Any] = {}
     if name is not None:
         dataset.name = changes["name"] = name.strip()
@@ -131,6 +143,10 @@ def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = Non
         licence = licence_validate(licence)
         dataset.licence_spdx, dataset.licence_terms = licence.spdx, licence.terms
         changes["licence"] = {"spdx": licence.spdx, "terms": licence.terms}
+    if licence_conditions is not None:
+        dataset.licence_conditions = changes["licence_conditions"] = licence_conditions
+    if licence is not None or licence_conditions is not None:
+        licence_conditions_validate(dataset.licence_spdx, dataset.licence_conditions)
     if consent is not None:
         dataset.consent = changes["consent"] = consent_parse(consent)
     dataset.save()
@@ -267,13 +283,13 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
     ]
     root = merkle_root(version_leaves(entries)).hex()
     last = DatasetVersion.objects.filter(dataset=dataset).order_by("-number").first()
-    rights = [{"name": s.holder.name, "identifier": s.holder.identifier, "share": str(s.share)}
-              for s in dataset.shares.select_related("holder")]
+    rights = [{"holder": str(s.holder_id), "name": s.holder.name, "identifier": s.holder.identifier,
+               "share": str(s.share)} for s in dataset.shares.select_related("holder")]
     version = DatasetVersion.objects.create(
         dataset=dataset, number=(last.number + 1) if last else 1, merkle_root=root, file_count=len(files),
         total_bytes=sum(f.blob.size for f in files), note=note, created_by=created_by,
         licence_spdx=dataset.licence_spdx, licence_terms=dataset.licence_terms, consent=dataset.consent,
-        rights=rights,
+        licence_conditions=dataset.licence_conditions, rights=rights,
     )
     for entry in entries:
         entry.version = version

@@ -8,8 +8,10 @@ payees' amounts therefore add up to the amount exactly, every payee is within on
 of its exact share, and the same inputs always give the same split.
 """
 
+import math
 from collections.abc import Mapping
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import Decimal, localcontext
+from fractions import Fraction
 
 # ISO 4217 minor units for the currencies whose exponent is not 2.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JOD": 3}
@@ -56,12 +58,16 @@ def split(amount: Decimal, shares: Mapping[str, Decimal], currency: str) -> dict
     if amount < 0:
         return {payee: -value for payee, value in split(-amount, shares, currency).items()}
     cents = int(amount.scaleb(places))
-    with localcontext() as context:
-        context.prec = PRECISION  # products stay exact: no share or amount comes near this many digits
-        exact = {payee: cents * share for payee, share in shares.items()}
-        floors = {payee: int(value.to_integral_value(rounding=ROUND_FLOOR)) for payee, value in exact.items()}
-    left = cents - sum(floors.values())
-    by_remainder = sorted(shares, key=lambda payee: (-(exact[payee] - floors[payee]), payee))
-    for payee in by_remainder[:left]:
-        floors[payee] += 1
-    return {payee: Decimal(floors[payee]).scaleb(-places).quantize(unit) for payee in shares}
+    units = apportion(cents, {payee: Fraction(share) for payee, share in shares.items()})
+    return {payee: Decimal(units[payee]).scaleb(-places).quantize(unit) for payee in shares}
+
+
+def apportion(units: int, weights: Mapping[str, Fraction]) -> dict[str, int]:
+    """``units`` (>= 0) shared by exact ``weights`` summing to 1: floors first, then one unit each
+    to the largest remainders, ties by key ascending."""
+    exact = {key: units * weight for key, weight in weights.items()}
+    floors = {key: math.floor(value) for key, value in exact.items()}
+    left = units - sum(floors.values())
+    for key in sorted(weights, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
+        floors[key] += 1
+    return floors

@@ -232,6 +232,7 @@ def _execute(run: TrainingRun) -> TrainingRun:
         if run.config["model"] == "audio":  # the sounds a generation may interpolate between
             clips = json.loads((checkpoint.folder / "clips.json").read_text())["clips"]
             run.metrics["clips"] = [clip["name"] for clip in clips]
+        run.metrics["training_tokens"] = _training_tokens(run)
         run.code_version = str(checkpoint.config.get("code", {}).get("commit") or "")[:100]
         run.save(update_fields=["metrics", "code_version", "updated_at"])
     artifact = model_publish(run=run)
@@ -252,6 +253,30 @@ def _execute(run: TrainingRun) -> TrainingRun:
                 },
             )
     return run
+
+
+def _training_tokens(run: TrainingRun) -> dict[str, int]:
+    """How much of each file (by its path in the run's manifest) the model trained on: tokens of
+    the training side, transpositions included, for a symbolic model; one-second clips for a
+    sound model. Royalty splits weigh the data's rights holders by it."""
+    folder = run_folder(run)
+    if run.config["model"] == "audio":
+        clips = json.loads((folder / "train" / "checkpoint" / "clips.json").read_text())["clips"]
+        counts: dict[str, int] = {}
+        for clip in clips:
+            name = clip["source"]["filename"]
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+    import numpy as np
+
+    from generation.data import SIDE_CODES
+
+    meta = json.loads((folder / "prepared" / "data.json").read_text())
+    with np.load(folder / "prepared" / "tokens.npz") as arrays:
+        train = arrays["side"] == SIDE_CODES["train"]
+        totals = np.bincount(arrays["piece"][train], weights=np.diff(arrays["offsets"])[train],
+                             minlength=len(meta["pieces"]))
+    return {piece["name"]: int(totals[i]) for i, piece in enumerate(meta["pieces"]) if totals[i]}
 
 
 def _consent_recheck(run: TrainingRun) -> None:

@@ -35,6 +35,8 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.services import audit_append, manifest_sign, signing_key_active
+from ledgerline.royalties.services import isrc_assign, licence_require, work_conditions
+from ledgerline.royalties.splits import work_split
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ModelArtifact
 from ledgerline.works.models import Generation, Work, WorkOutput, WorkStatus
@@ -59,7 +61,8 @@ def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtif
     `ratio`) or nothing (samples from its prior), and the output `rate`. Both: the `licence`."""
     json_field_check("parameters", parameters)
     audio = model.run.config.get("model") == "audio"
-    allowed = ("between", "ratio", "rate", "licence") if audio else (*SAMPLING, "originality_max_run", "licence")
+    licence = ("licence", "licence_conditions")
+    allowed = ("between", "ratio", "rate", *licence) if audio else (*SAMPLING, "originality_max_run", *licence)
     unknown = sorted(set(parameters) - set(allowed))
     if unknown:
         raise LedgerlineError(
@@ -72,7 +75,11 @@ def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtif
             "parameters: licence must be an SPDX id or a LicenseRef.", fields={"parameters": ["licence"]}
         )
     clean = _sound_parameters(parameters, model) if audio else _sampling_parameters(parameters)
-    return {**clean, "licence": licence.strip()}
+    clean["licence"] = licence.strip()
+    if "licence_conditions" in parameters:
+        clean["licence_conditions"] = parameters["licence_conditions"]
+    work_conditions(clean)  # a licence without known conditions, or bad conditions: a 400 now
+    return clean
 
 
 def _sampling_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -155,6 +162,8 @@ def generation_request(
             fields={"model": ["not published yet"]},
         )
     parameters = generation_parameters_clean(parameters, model=model)
+    licence_require(organisation=organisation, versions=list(model.run.dataset_versions.select_related("dataset")),
+                    parameters=parameters)
     if not 1 <= count <= MAX_COUNT:
         raise LedgerlineError(f"count must be 1 to {MAX_COUNT}.", fields={"count": ["out of range"]})
     if seed is None:
@@ -375,6 +384,7 @@ def work_sign(*, work: Work) -> None:
 
     key = signing_key_active(organisation=work.organisation)
     lineage = _lineage(work)
+    licence_require(organisation=work.organisation, versions=lineage["versions"], parameters=work.parameters)
     audio = wav_sign(_output(work, "wav"), definition=_c2pa_definition(work, lineage), signing_key=key)
     fault_point("work_sign")
     audio_blob = _blob_put(audio)
@@ -406,6 +416,8 @@ def work_sign(*, work: Work) -> None:
         },
         "originality": {**work.originality, "limit": work.parameters.get("originality_max_run")},
         "licence": work.parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
+        "licence_conditions": work_conditions(work.parameters).to_json(),
+        "royalties": work_split(work),
         "training_mining": lineage["consent"],
         "signed_at": timezone.now().isoformat(),
     }
@@ -461,6 +473,7 @@ def _lineage(work: Work) -> dict[str, Any]:
             for v in versions
         ],
         "consent": consent,
+        "versions": versions,
     }
 
 
@@ -553,8 +566,12 @@ def works_mint(*, works: list[Work]) -> None:
     contract = works_contract(ledger=ledger)
     ipfs = ipfs_connect()
     size = min(settings.LEDGERLINE_MINT_BATCH, MINT_BATCH)  # one transaction per batch
-    for start in range(0, len(works), size):
-        batch = works[start : start + size]
+    # A batch has one ERC-2981 royalty: the works' signed manifests say which.
+    batches = []
+    for bps in sorted({_resale_bps(w) for w in works}):
+        same = [w for w in works if _resale_bps(w) == bps]
+        batches += [(bps, same[start : start + size]) for start in range(0, len(same), size)]
+    for bps, batch in batches:
         first = with_retries(contract.functions.totalMinted().call, what="token count") + 1
         new = [
             w
@@ -571,8 +588,8 @@ def works_mint(*, works: list[Work]) -> None:
             content_hashes=[w.content_sha256 for w in batch],
             metadata_cid=metadata_cid,
             to=ledger.account.address,
-            royalty_receiver=ledger.account.address,
-            royalty_bps=0,
+            royalty_receiver=ledger.account.address,  # Ledgerline collects and pays out by statement
+            royalty_bps=bps,
         )
         fault_point("after_mint")
         by_hash = {t.content_sha256: t for t in tokens}
@@ -585,6 +602,11 @@ def works_mint(*, works: list[Work]) -> None:
                 token=token,
                 audit={"token_id": token.token_id, "contract": token.contract, "chain_id": token.chain_id},
             )
+
+
+def _resale_bps(work: Work) -> int:
+    royalties = work.manifest.get("manifest", {}).get("royalties")
+    return int(royalties["resale_bps"]) if royalties else 0
 
 
 def work_confirm(*, work: Work) -> None:
@@ -703,6 +725,9 @@ def works_advance(*, works: Any = None) -> dict[str, int]:
     works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
     for work in works.filter(status=WorkStatus.MINTED).order_by("created_at", "index"):
         _guarded(work, work_confirm, fail=False)
+    # Released: each gets the next ISRC of its organisation's registrant code, once there is one.
+    for work in works.filter(status=WorkStatus.CONFIRMED, isrc__isnull=True, organisation__registrant__isnull=False):
+        _guarded(work, isrc_assign, fail=False)
     counts: dict[str, int] = {}
     for status in works.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1

@@ -1,0 +1,372 @@
+"""The royalty API: policies, ISRCs, licence checks, usage reports and statements.
+
+Who sees what: members of a label (any role) see its works' royalties, usage and every payee's
+statement; members of the organisation a rights holder is linked to (`account`) see that
+holder's statements only; staff see the platform's. Writes need the artist or admin role; the
+policy, the registrant code and holder links need admin.
+"""
+
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from ledgerline.accounts.models import Organisation
+from ledgerline.api.views import ApiView
+from ledgerline.datasets.models import RightsHolder
+from ledgerline.errors import Conflict, LedgerlineError
+from ledgerline.royalties import services, statements, usage
+from ledgerline.royalties.models import MICROS, Registrant, UsageEvent
+from ledgerline.royalties.splits import PLATFORM, decimal_text, policy_of
+from ledgerline.training.selectors import model_artifact_list
+from ledgerline.works.models import Work
+from ledgerline.works.selectors import work_list
+from ledgerline.works.services import generation_parameters_clean
+
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
+CSV_TYPES = ("text/csv", "application/csv")
+
+
+class PolicySerializer(serializers.Serializer[Any]):
+    data_share = serializers.DecimalField(max_digits=13, decimal_places=12, coerce_to_string=True)
+    platform_share = serializers.DecimalField(max_digits=13, decimal_places=12, coerce_to_string=True)
+    resale_bps = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class RoyaltyPolicyApi(ApiView):
+    def organisation(self, slug: str) -> Organisation:
+        organisation = get_object_or_404(Organisation, slug=slug)
+        self.actor.require_member(organisation.pk)
+        return organisation
+
+    @extend_schema(responses=PolicySerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(PolicySerializer(policy_of(self.organisation(slug))).data)
+
+    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
+    def put(self, request: Request, slug: str) -> Response:
+        organisation = self.organisation(slug)
+        self.actor.require_admin(organisation.pk)
+        policy = services.policy_update(
+            organisation=organisation,
+            updated_by=self.actor.user,
+            data_share=request.data.get("data_share"),
+            platform_share=request.data.get("platform_share"),
+            resale_bps=request.data.get("resale_bps"),
+        )
+        return Response(PolicySerializer(policy).data)
+
+
+class RegistrantSerializer(serializers.Serializer[Any]):
+    country = serializers.CharField(max_length=2)
+    code = serializers.CharField(max_length=3)
+    year = serializers.IntegerField(read_only=True)
+    last_designation = serializers.IntegerField(read_only=True)
+
+
+class RegistrantApi(RoyaltyPolicyApi):
+    @extend_schema(responses=RegistrantSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        registrant = get_object_or_404(Registrant, organisation=self.organisation(slug))
+        return Response(RegistrantSerializer(registrant).data)
+
+    @extend_schema(request=RegistrantSerializer, responses=RegistrantSerializer)
+    def put(self, request: Request, slug: str) -> Response:
+        organisation = self.organisation(slug)
+        self.actor.require_admin(organisation.pk)
+        data = RegistrantSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        registrant = services.registrant_set(
+            organisation=organisation,
+            updated_by=self.actor.user,
+            country=data.validated_data["country"],
+            code=data.validated_data["code"],
+        )
+        return Response(RegistrantSerializer(registrant).data)
+
+
+def _work_royalties(work: Work) -> dict[str, Any]:
+    isrc = getattr(work, "isrc", None)
+    manifest = work.manifest.get("manifest", {})
+    return {
+        "work": str(work.pk),
+        "title": work.title,
+        "status": work.status,
+        "isrc": isrc.code if isrc else None,
+        "token_id": work.token.token_id if work.token else None,
+        "content_sha256": work.content_sha256,
+        "licence": work.parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
+        "licence_conditions": manifest.get("licence_conditions"),
+        "split": statements.work_payees(work),
+        "split_signed": "royalties" in manifest,
+    }
+
+
+class WorkRoyaltiesApi(ApiView):
+    def get_work(self, work_id: str) -> Work:
+        return self.visible(work_list(organisation_ids=self.actor.organisation_ids).select_related("isrc"), pk=work_id)
+
+    def get(self, request: Request, work_id: str) -> Response:
+        return Response(_work_royalties(self.get_work(work_id)))
+
+
+class WorkIsrcApi(WorkRoyaltiesApi):
+    def post(self, request: Request, work_id: str) -> Response:
+        """Assign the work's ISRC: the one given ({"isrc": ...}) or the next of the registrant code."""
+        work = self.get_work(work_id)
+        self.actor.require_writer(work.organisation_id)
+        isrc = services.isrc_assign(work=work, code=request.data.get("isrc") or None, assigned_by=self.actor.user)
+        return Response({"work": str(work.pk), "isrc": isrc.code}, status=201)
+
+
+class LicenceCheckApi(ApiView):
+    class InputSerializer(serializers.Serializer[Any]):
+        model = serializers.UUIDField()
+        parameters = serializers.DictField(default=dict, help_text="licence (SPDX), licence_conditions")
+
+    def post(self, request: Request) -> Response:
+        """Whether works of a model may carry a licence; each blocking dataset condition named."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = self.visible(
+            model_artifact_list(organisation_ids=self.actor.organisation_ids), pk=data.validated_data["model"]
+        )
+        parameters = generation_parameters_clean(
+            {k: v for k, v in data.validated_data["parameters"].items() if k in ("licence", "licence_conditions")},
+            model=model,
+        )
+        blocks = services.licence_check(
+            organisation=model.run.organisation,
+            versions=list(model.run.dataset_versions.select_related("dataset")),
+            parameters=parameters,
+        )
+        return Response(
+            {
+                "allowed": not blocks,
+                "licence": parameters["licence"],
+                "conditions": services.work_conditions(parameters).to_json(),
+                "blocks": [block.__dict__ for block in blocks],
+            }
+        )
+
+
+class HolderAccountApi(ApiView):
+    def put(self, request: Request, holder_id: str) -> Response:
+        """Link a rights holder to the organisation that speaks for it ({"organisation": slug or null})."""
+        holder = self.visible(
+            RightsHolder.objects.filter(organisation_id__in=self.actor.organisation_ids), pk=holder_id
+        )
+        self.actor.require_admin(holder.organisation_id)
+        slug = request.data.get("organisation")
+        account = None
+        if slug:
+            account = Organisation.objects.filter(slug=slug).first()
+            if account is None:
+                raise LedgerlineError(f"There is no organisation {slug!r}.", fields={"organisation": ["unknown"]})
+        holder = services.holder_account_set(holder=holder, account=account, updated_by=self.actor.user)
+        return Response({"holder": str(holder.pk), "name": holder.name, "account": account.slug if account else None})
+
+
+class UsageEventSerializer(serializers.ModelSerializer[UsageEvent]):
+    work = serializers.UUIDField(source="work_id")
+    original = serializers.CharField(source="original.event_id", allow_null=True, default=None)
+    revenue = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UsageEvent
+        fields = [
+            "event_id",
+            "work",
+            "kind",
+            "original",
+            "service",
+            "territory",
+            "usage_type",
+            "units",
+            "revenue",
+            "amount",
+            "currency",
+            "period_start",
+            "period_end",
+            "reported_at",
+        ]
+
+    def get_revenue(self, event: UsageEvent) -> str:
+        return _money(event.revenue_micros)
+
+    def get_amount(self, event: UsageEvent) -> str:
+        return _money(event.amount_micros)
+
+
+def _money(micros: int) -> str:
+    return decimal_text(Decimal(micros) / MICROS)
+
+
+class UsageEventListApi(ApiView):
+    def get(self, request: Request) -> Response:
+        """The usage reported for the actor's organisations' works (`work`, `period` to filter)."""
+        events = UsageEvent.objects.filter(organisation_id__in=self.actor.organisation_ids).select_related("original")
+        if request.query_params.get("work"):
+            events = events.filter(work_id=request.query_params["work"])
+        if request.query_params.get("period"):
+            period = statements.period_parse(request.query_params["period"])
+            events = events.filter(period_start__gte=period.start, period_start__lt=period.end)
+        return self.paginated(request, events, UsageEventSerializer)
+
+    def post(self, request: Request) -> Response:
+        """One usage event (a JSON object): 201 when recorded, 200 when it was already."""
+        if not isinstance(request.data, dict):
+            raise LedgerlineError("Send one usage event as a JSON object.")
+        organisation = self.actor.organisation_for_create(request.data.get("organisation"))
+        values = usage.line_clean({k: v for k, v in request.data.items() if k != "organisation"})
+        unknown = sorted(set(values) - set(usage.FIELDS))
+        if unknown:
+            raise LedgerlineError(
+                f"{unknown[0]} is not a usage field; the fields are {', '.join(usage.FIELDS)}.",
+                fields={unknown[0]: ["unknown"]},
+            )
+        result = usage.usage_import(organisation=organisation, lines=[(1, values)], reported_by=self.actor.user)
+        if result.refused:
+            reason = result.rejected[0]["reason"]
+            error = Conflict if "already reported with other values" in reason else LedgerlineError
+            raise error(reason)
+        event = UsageEvent.objects.select_related("original").get(
+            organisation=organisation, event_id=str(values["event_id"]).strip()
+        )
+        return Response(
+            {**UsageEventSerializer(event).data, "duplicate": bool(result.duplicates)},
+            status=200 if result.duplicates else 201,
+        )
+
+
+def _chunks(request: Request) -> Iterator[bytes]:
+    while chunk := request.read(1 << 20):
+        yield chunk
+
+
+class UsageImportApi(ApiView):
+    def post(self, request: Request) -> Response:
+        """A usage report file: CSV (text/csv, header row) or JSON lines (application/x-ndjson).
+        Bad lines refuse it whole (400, each line's number and reason), unless ?skip_invalid=true."""
+        organisation = self.actor.organisation_for_create(request.query_params.get("organisation"))
+        media_type = (request.content_type or "").split(";")[0].strip().lower()
+        if media_type in CSV_TYPES:
+            lines = usage.lines_csv(_chunks(request))
+        elif media_type in JSONL_TYPES:
+            lines = usage.lines_jsonl(usage.bytes_lines(_chunks(request)))
+        else:
+            raise UnsupportedMediaType(
+                media_type, detail=f"Send text/csv or application/x-ndjson, not {media_type or 'no Content-Type'}."
+            )
+        skip = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
+        result = usage.usage_import(
+            organisation=organisation, lines=lines, reported_by=self.actor.user, skip_invalid=skip
+        )
+        if result.refused and not skip:
+            first = result.rejected[0]
+            return Response(
+                {
+                    "error": {
+                        "code": "invalid_lines",
+                        "message": f"{result.rejected_count} of {result.lines} lines are not valid, so nothing was "
+                        f"imported; line {first['line']}: {first['reason']}.",
+                        "fields": {"lines": result.rejected},
+                    },
+                    **result.to_json(),
+                },
+                status=400,
+            )
+        return Response(result.to_json(), status=201 if result.accepted else 200)
+
+
+def _statement_scope(actor: Any, payee: str) -> tuple[str, list[Organisation]]:
+    """The payee's name and the organisations whose works its statement covers, if the actor
+    may see it; 404 otherwise (never a hint that it exists)."""
+    if payee == PLATFORM:
+        if not actor.user.is_staff:
+            raise NotFound()
+        return "Ledgerline", list(Organisation.objects.all())
+    kind, _, key = payee.partition(":")
+    try:
+        pk = uuid.UUID(key)
+    except ValueError:
+        raise NotFound() from None
+    if kind == "organisation" and pk in actor.memberships:
+        organisation = actor.memberships[pk].organisation
+        return organisation.name, [organisation]
+    holder = RightsHolder.objects.filter(pk=pk).select_related("organisation").first() if kind == "holder" else None
+    if holder is not None and (holder.organisation_id in actor.memberships or holder.account_id in actor.memberships):
+        return holder.name, [holder.organisation]
+    raise NotFound()
+
+
+def statement_for(actor: Any, payee: str, period: statements.Period) -> tuple[statements.Statement, str]:
+    """The payee's statement over every organisation it covers, and their names."""
+    name, organisations = _statement_scope(actor, payee)
+    merged = statements.Statement(payee, name, period)
+    for organisation in organisations:
+        found = statements.statements_compute(organisation_id=organisation.pk, period=period).get(payee)
+        if found is not None:
+            merged.lines += found.lines
+    return merged, ", ".join(o.name for o in organisations)
+
+
+class StatementListApi(ApiView):
+    def get(self, request: Request) -> Response:
+        """Every statement of ``period`` the actor may see, with its totals."""
+        period = statements.period_parse(request.query_params.get("period", ""))
+        found = []
+        for organisation_id, membership in self.actor.memberships.items():
+            for statement in statements.statements_compute(organisation_id=organisation_id, period=period).values():
+                found.append({**_summary(statement), "organisation": membership.organisation.slug})
+        for holder in (
+            RightsHolder.objects.filter(account_id__in=self.actor.organisation_ids)
+            .exclude(organisation_id__in=self.actor.organisation_ids)
+            .select_related("organisation")
+        ):
+            held = statements.statements_compute(organisation_id=holder.organisation_id, period=period).get(
+                f"holder:{holder.pk}"
+            )
+            if held is not None:
+                found.append({**_summary(held), "organisation": holder.organisation.slug})
+        return Response({"period": period.label, "count": len(found), "results": found})
+
+
+def _summary(statement: statements.Statement) -> dict[str, Any]:
+    data = statement.to_json()
+    return {
+        "payee": data["payee"],
+        "name": data["name"],
+        "period": data["period"],
+        "totals": data["totals"],
+        "works": len({line.work for line in statement.lines}),
+    }
+
+
+class StatementDetailApi(ApiView):
+    def get(self, request: Request, period: str, payee: str, suffix: str = "json") -> Response | HttpResponse:
+        """One payee's statement: JSON, .csv or .pdf."""
+        if suffix not in ("json", "csv", "pdf"):
+            raise NotFound()
+        statement, organisations = statement_for(self.actor, payee, statements.period_parse(period))
+        filename = f"statement-{statement.period.label}-{payee.replace(':', '-')}"
+        if suffix == "csv":
+            response = HttpResponse(statements.statement_csv(statement), content_type="text/csv; charset=utf-8")
+        elif suffix == "pdf":
+            response = HttpResponse(
+                statements.statement_pdf(statement, organisation=organisations), content_type="application/pdf"
+            )
+        else:
+            return Response(statement.to_json())
+        response["Content-Disposition"] = f'attachment; filename="{filename}.{suffix}"'
+        return response

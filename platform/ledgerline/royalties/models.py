@@ -1,0 +1,104 @@
+"""Royalty policies, ISRCs, and the usage royalty systems report.
+
+Money is kept in integer millionths of the currency's major unit (micros), so sums are exact in
+SQLite and PostgreSQL alike and per-stream revenue (0.0034 USD) is kept as reported.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from ledgerline.models import BaseModel
+
+MICROS = 1_000_000
+
+
+class RoyaltyPolicy(BaseModel):
+    """How an organisation's works share their revenue: `data_share` to the training data's
+    rights holders (weighted by their files' share of the training tokens), `platform_share` to
+    Ledgerline, the rest to the organisation; `resale_bps` is the ERC-2981 royalty on resales.
+    A work's split is fixed in its signed manifest when it is signed."""
+
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.CASCADE, related_name="royalty")
+    data_share = models.DecimalField(max_digits=13, decimal_places=12, default=Decimal("0.3"))
+    platform_share = models.DecimalField(max_digits=13, decimal_places=12, default=Decimal("0.05"))
+    resale_bps = models.PositiveIntegerField(default=500)
+    imports = models.PositiveBigIntegerField(default=0, help_text="bumped by each import: its row lock")
+
+    class Meta(BaseModel.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(data_share__gte=0, platform_share__gte=0, resale_bps__lte=10_000),
+                name="policy_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: data {self.data_share}, platform {self.platform_share}"
+
+
+class Registrant(BaseModel):
+    """The organisation's ISRC registrant code (from its national ISRC agency) and the last
+    designation code it gave out in each year."""
+
+    organisation = models.OneToOneField("accounts.Organisation", on_delete=models.CASCADE, related_name="registrant")
+    country = models.CharField(max_length=2)
+    code = models.CharField(max_length=3)
+    year = models.PositiveIntegerField()
+    last_designation = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.country}-{self.code}"
+
+
+class Isrc(BaseModel):
+    work = models.OneToOneField("works.Work", on_delete=models.PROTECT, related_name="isrc")
+    code = models.CharField(max_length=12, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class EventKind(models.TextChoices):
+    USAGE = "usage"
+    CORRECTION = "correction"  # replaces what an earlier event reported
+    REVERSAL = "reversal"  # takes an earlier event back entirely
+
+
+class UsageEvent(models.Model):
+    """One line of a usage report (a DDEX DSR sales/usage line). `revenue_micros` is what the
+    line says; `amount_micros` is what it adds to the totals: the revenue itself for a usage,
+    the difference to the event it corrects, minus that event's value for a reversal."""
+
+    id = models.BigAutoField(primary_key=True)
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    # Indexed only as below: each index is paid for by every row of a million-line import.
+    work = models.ForeignKey("works.Work", on_delete=models.PROTECT, related_name="usage_events", db_index=False)
+    event_id = models.CharField(max_length=100, help_text="the reporter's id: a retry with it counts once")
+    kind = models.CharField(max_length=10, choices=EventKind.choices, default=EventKind.USAGE)
+    original = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    service = models.CharField(max_length=100)
+    territory = models.CharField(max_length=9)
+    usage_type = models.CharField(max_length=40)
+    units = models.BigIntegerField()
+    revenue_micros = models.BigIntegerField()
+    amount_micros = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    reported_at = models.DateTimeField()
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["organisation", "event_id"], name="one_event_per_id")]
+        indexes = [
+            models.Index(fields=["organisation", "period_start"], name="usage_by_period"),
+            models.Index(fields=["original"], condition=models.Q(original__isnull=False), name="usage_corrections"),
+        ]
+
+    def __str__(self) -> str:
+        return self.event_id

@@ -1,0 +1,231 @@
+"""Royalty writes: policies, registrant codes and ISRCs, and the licence check works pass."""
+
+import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ledgerline.accounts.models import Organisation
+from ledgerline.datasets.models import DatasetVersion, RightsHolder
+from ledgerline.errors import LedgerlineError
+from ledgerline.provenance.services import audit_append
+from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_make
+from ledgerline.royalties.models import Isrc, Registrant, RoyaltyPolicy
+from ledgerline.royalties.splits import policy_of
+from ledgerline.royalties.terms import Block, Conditions, conditions_clean, conditions_of, licence_blocks
+from ledgerline.works.models import Work, WorkStatus
+
+
+def _share(value: Any, name: str) -> Decimal:
+    try:
+        share = Decimal(str(value))
+    except InvalidOperation:
+        share = Decimal("NaN")
+    if (
+        isinstance(value, bool)
+        or not share.is_finite()
+        or not 0 <= share <= 1
+        or share != share.quantize(Decimal("1e-12"))
+    ):
+        raise LedgerlineError(
+            f'{name} must be a decimal from 0 to 1 with at most 12 places, e.g. "0.3".', fields={name: ["0 to 1"]}
+        )
+    return share
+
+
+@transaction.atomic
+def policy_update(
+    *,
+    organisation: Organisation,
+    updated_by: User,
+    data_share: Any = None,
+    platform_share: Any = None,
+    resale_bps: Any = None,
+) -> RoyaltyPolicy:
+    """Change how the organisation's works split revenue from now on. Works already signed keep
+    the split their manifest records (and the ERC-2981 royalty their batch was minted with)."""
+    policy = policy_of(organisation)
+    RoyaltyPolicy.objects.select_for_update().get(pk=policy.pk)
+    if data_share is not None:
+        policy.data_share = _share(data_share, "data_share")
+    if platform_share is not None:
+        policy.platform_share = _share(platform_share, "platform_share")
+    if resale_bps is not None:
+        if isinstance(resale_bps, bool) or not isinstance(resale_bps, int) or not 0 <= resale_bps <= 10_000:
+            raise LedgerlineError(
+                "resale_bps is the ERC-2981 royalty in basis points: 0 to 10000.", fields={"resale_bps": ["0 to 10000"]}
+            )
+        policy.resale_bps = resale_bps
+    if policy.data_share + policy.platform_share > 1:
+        raise LedgerlineError(
+            f"data_share {policy.data_share.normalize()} and platform_share {policy.platform_share.normalize()} "
+            "add up to more than 1.",
+            fields={"data_share": ["with platform_share above 1"]},
+        )
+    policy.save()
+    audit_append(
+        organisation=organisation,
+        actor=updated_by,
+        action="royalty_policy.update",
+        obj=policy,
+        data={
+            "data_share": str(policy.data_share),
+            "platform_share": str(policy.platform_share),
+            "resale_bps": policy.resale_bps,
+        },
+    )
+    return policy
+
+
+@transaction.atomic
+def registrant_set(
+    *, organisation: Organisation, updated_by: User, country: str, code: str, year: int | None = None
+) -> Registrant:
+    """The organisation's ISRC registrant (country and three-character code from its ISRC agency)."""
+    year = year or timezone.now().year
+    try:
+        isrc_make(country=country, registrant=code, year=year, designation=0)
+    except InvalidIsrc:
+        raise LedgerlineError(
+            f"{country}-{code} is not an ISRC country and registrant code (two letters, then three letters or digits).",
+            fields={"code": ["CC-XXX"]},
+        ) from None
+    registrant, _ = Registrant.objects.select_for_update().get_or_create(
+        organisation=organisation, defaults={"country": country.upper(), "code": code.upper(), "year": year}
+    )
+    if (registrant.country, registrant.code) != (country.upper(), code.upper()):
+        registrant.country, registrant.code, registrant.year = country.upper(), code.upper(), year
+        registrant.last_designation = _last_used(registrant)
+        registrant.save()
+    audit_append(
+        organisation=organisation,
+        actor=updated_by,
+        action="registrant.set",
+        obj=registrant,
+        data={"country": registrant.country, "code": registrant.code},
+    )
+    return registrant
+
+
+def _last_used(registrant: Registrant) -> int:
+    prefix = f"{registrant.country}{registrant.code}{registrant.year % 100:02d}"
+    codes = Isrc.objects.filter(code__startswith=prefix).values_list("code", flat=True)
+    return max((int(code[7:]) for code in codes), default=0)
+
+
+def isrc_assign(*, work: Work, code: str | None = None, assigned_by: User | None = None) -> Isrc:
+    """The work's ISRC: the one given (e.g. assigned elsewhere) or the next free one of the
+    organisation's registrant code in the current year. A work keeps its ISRC; only released
+    works get one."""
+    existing = Isrc.objects.filter(work=work).first()
+    if existing is not None:
+        return existing
+    if work.token_id is None or work.status not in (WorkStatus.MINTED, WorkStatus.CONFIRMED):
+        raise LedgerlineError(f"{work.title} is not released yet (it is {work.status}): an ISRC comes with its token.")
+    with transaction.atomic():
+        value = _isrc_given(code) if code else _isrc_next(work.organisation)
+        try:
+            with transaction.atomic():
+                isrc = Isrc.objects.create(work=work, code=value)
+        except IntegrityError:
+            existing = Isrc.objects.filter(work=work).first()
+            if existing is not None:  # another process gave it one meanwhile
+                return existing
+            raise LedgerlineError(f"The ISRC {value} is already another work's.", fields={"isrc": ["taken"]}) from None
+        audit_append(
+            organisation=work.organisation, actor=assigned_by, action="work.isrc", obj=work, data={"isrc": value}
+        )
+    return isrc
+
+
+def _isrc_given(code: str) -> str:
+    try:
+        return isrc_clean(code)
+    except InvalidIsrc as exc:
+        raise LedgerlineError(str(exc), fields={"isrc": ["CC-XXX-YY-NNNNN"]}) from None
+
+
+def _isrc_next(organisation: Organisation) -> str:
+    """The registrant's next designation code, skipping any already given by hand; under its row lock."""
+    registrant = Registrant.objects.select_for_update().filter(organisation=organisation).first()
+    if registrant is None:
+        raise LedgerlineError(
+            f"{organisation.name} has no ISRC registrant code yet: an admin sets it.",
+            fields={"isrc": ["no registrant code"]},
+        )
+    year = timezone.now().year
+    if registrant.year != year:  # designation codes start again each year
+        registrant.year = year
+        registrant.last_designation = _last_used(registrant)
+    while True:
+        registrant.last_designation += 1
+        value = isrc_make(
+            country=registrant.country, registrant=registrant.code, year=year, designation=registrant.last_designation
+        )
+        if not Isrc.objects.filter(code=value).exists():
+            registrant.save()
+            return value
+
+
+def holder_account_set(*, holder: RightsHolder, account: Organisation | None, updated_by: User) -> RightsHolder:
+    """The Ledgerline organisation that speaks for a rights holder: its members see the holder's
+    statements (and nothing else of the label's)."""
+    holder.account = account
+    holder.save(update_fields=["account", "updated_at"])
+    audit_append(
+        organisation=holder.organisation,
+        actor=updated_by,
+        action="rights_holder.account",
+        obj=holder,
+        data={"account": account.slug if account else None},
+    )
+    return holder
+
+
+def version_conditions(version: DatasetVersion) -> Conditions | None:
+    return conditions_of(spdx=version.licence_spdx, explicit=version.licence_conditions)
+
+
+def work_conditions(parameters: dict[str, Any]) -> Conditions:
+    """A work's licence conditions: those of its `licence` (SPDX id or LicenseRef) refined by
+    `licence_conditions`; a licence Ledgerline has no conditions for needs them all spelt out."""
+    spdx = parameters.get("licence", "LicenseRef-All-Rights-Reserved")
+    explicit = parameters.get("licence_conditions")
+    if explicit is not None:
+        return conditions_clean(
+            explicit, base=conditions_of(spdx=spdx, explicit=None), field="parameters.licence_conditions"
+        )
+    conditions = conditions_of(spdx=spdx, explicit=None)
+    if conditions is None:
+        raise LedgerlineError(
+            f"parameters: Ledgerline has no conditions for the licence {spdx!r}; give licence_conditions "
+            "(commercial_use, derivatives, territories, expires ...).",
+            fields={"parameters": ["licence_conditions"]},
+        )
+    return conditions
+
+
+def licence_check(
+    *, organisation: Organisation, versions: list[DatasetVersion], parameters: dict[str, Any]
+) -> list[Block]:
+    """Each condition of the training data the work's licence (or the organisation's revenue
+    share to the data) goes beyond; empty when the work may be released under it."""
+    return licence_blocks(
+        work=work_conditions(parameters),
+        work_spdx=parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
+        data=[(version, version_conditions(version)) for version in versions],
+        data_share=policy_of(organisation).data_share,
+        today=datetime.date.today(),
+    )
+
+
+def licence_require(*, organisation: Organisation, versions: list[DatasetVersion], parameters: dict[str, Any]) -> None:
+    blocks = licence_check(organisation=organisation, versions=versions, parameters=parameters)
+    if blocks:
+        raise LedgerlineError(
+            f"The work's licence goes beyond its training data: {blocks[0].reason}.",
+            fields={"licence": [block.reason for block in blocks]},
+        )

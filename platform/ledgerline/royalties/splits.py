@@ -1,0 +1,118 @@
+"""Who a work's revenue goes to, from its lineage and its organisation's policy.
+
+The training data's part (`data_share`) is divided between the dataset versions by their files'
+share of the tokens the model trained on (`training_tokens`, recorded by the training run; for
+runs from before it was recorded, each file counts the same), then between each version's
+rights holders by their shares. A version with no rights holders (public-domain data) owes no
+one: its part goes to the organisation. The platform gets `platform_share`, the organisation
+the rest. The exact fractions are rounded to SHARE_PLACES decimal places by the largest-remainder
+rule (money.apportion), so the shares are exact decimals that sum to exactly 1.
+"""
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from ledgerline.datasets.models import DatasetVersion, RightsHolder
+from ledgerline.royalties.models import RoyaltyPolicy
+from ledgerline.royalties.money import apportion
+from ledgerline.works.models import Work
+
+SHARE_PLACES = 12
+PLATFORM = "platform"
+
+
+def organisation_payee(organisation_id: Any) -> str:
+    return f"organisation:{organisation_id}"
+
+
+def holder_payee(holder_id: Any) -> str:
+    return f"holder:{holder_id}"
+
+
+def policy_of(organisation: Any) -> RoyaltyPolicy:
+    policy, _ = RoyaltyPolicy.objects.get_or_create(organisation=organisation)
+    return policy
+
+
+def _version_weights(run: Any, versions: list[DatasetVersion]) -> tuple[dict[str, Fraction], str]:
+    """Each version's share of the training tokens (by version id), and what was counted."""
+    tokens = run.metrics.get("training_tokens") or {}
+    excluded = {(e["version"], e["path"]) for e in run.excluded}
+    counts: dict[str, int] = {}
+    for version in versions:
+        prefix = f"{version.dataset_id}-v{version.number}/"
+        if tokens:
+            counts[str(version.pk)] = sum(n for path, n in tokens.items() if path.startswith(prefix))
+        else:
+            paths = version.entries.values_list("path", flat=True)
+            counts[str(version.pk)] = sum(1 for path in paths if (str(version.pk), path) not in excluded)
+    total = sum(counts.values())
+    if not total:
+        return {}, "nothing"
+    return {key: Fraction(n, total) for key, n in counts.items() if n}, "training tokens" if tokens else "files"
+
+
+def _holder_key(version: DatasetVersion, entry: dict[str, Any], cache: dict[tuple[Any, ...], str]) -> str:
+    if entry.get("holder"):
+        return holder_payee(entry["holder"])
+    lookup = (version.dataset.organisation_id, entry["name"], entry.get("identifier", ""))
+    if lookup not in cache:
+        holder = RightsHolder.objects.filter(organisation_id=lookup[0], name=lookup[1], identifier=lookup[2]).first()
+        if holder is None:
+            raise ValueError(f"the rights holder {entry['name']!r} of {version} is no longer on record")
+        cache[lookup] = holder_payee(holder.pk)
+    return cache[lookup]
+
+
+def work_split(work: Work) -> dict[str, Any]:
+    """The split of ``work``'s revenue as its manifest records it:
+    {policy, weighted_by, resale_bps, payees: [{payee, name, share}]}, shares as decimal strings."""
+    policy = policy_of(work.organisation)
+    run = work.model.run
+    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
+    weights, weighted_by = _version_weights(run, versions)
+    data_share = Fraction(policy.data_share)
+    exact: dict[str, Fraction] = {}
+    names: dict[str, str] = {}
+    cache: dict[tuple[Any, ...], str] = {}
+    unclaimed = Fraction(0)
+    for version in versions:
+        weight = weights.get(str(version.pk), Fraction(0))
+        if not version.rights:
+            unclaimed += data_share * weight
+            continue
+        for entry in version.rights:
+            key = _holder_key(version, entry, cache)
+            exact[key] = exact.get(key, Fraction(0)) + data_share * weight * Fraction(Decimal(entry["share"]))
+            names[key] = entry["name"]
+    if not weights:
+        unclaimed = data_share
+    own = organisation_payee(work.organisation_id)
+    exact[PLATFORM] = Fraction(policy.platform_share)
+    exact[own] = 1 - data_share - exact[PLATFORM] + unclaimed
+    names[PLATFORM], names[own] = "Ledgerline", work.organisation.name
+    units = apportion(10**SHARE_PLACES, exact)
+    payees = [
+        {"payee": key, "name": names[key], "share": decimal_text(Decimal(units[key]).scaleb(-SHARE_PLACES))}
+        for key in sorted(units)
+        if units[key]
+    ]
+    return {
+        "policy": {
+            "data_share": decimal_text(policy.data_share),
+            "platform_share": decimal_text(policy.platform_share),
+        },
+        "weighted_by": weighted_by,
+        "resale_bps": policy.resale_bps,
+        "payees": payees,
+    }
+
+
+def decimal_text(value: Decimal) -> str:
+    """0.3, never 3E-1 or 0.300000000000."""
+    return format(value.normalize(), "f")
+
+
+def split_shares(split: dict[str, Any]) -> dict[str, Decimal]:
+    return {p["payee"]: Decimal(p["share"]) for p in split["payees"]}

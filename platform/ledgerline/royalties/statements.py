@@ -1,0 +1,246 @@
+"""Statements: what each payee earned in a period, per work and in total, per currency.
+
+An event belongs to the period that holds its `period_start`. For each work and currency the
+period's events are summed exactly (in micros), the sum is rounded to the currency's minor unit
+(half to even: ROUNDING), and that revenue is split between the work's payees by the shares its
+signed manifest records, cents by the largest-remainder rule (money.split). So, per work and in
+total, the payees' amounts add up exactly to the revenue the statement shows, and no currency is
+ever converted into another.
+"""
+
+import calendar
+import csv
+import datetime
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from django.db import connection
+
+from ledgerline.errors import LedgerlineError
+from ledgerline.royalties.models import MICROS, UsageEvent
+from ledgerline.royalties.money import minor_units, split
+from ledgerline.royalties.splits import split_shares, work_split
+from ledgerline.works.models import Work
+
+ROUNDING = ROUND_HALF_EVEN
+PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})|-Q([1-4]))?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: datetime.date
+    end: datetime.date  # exclusive
+
+
+def period_parse(text: str) -> Period:
+    """2026-10 (a month), 2026-Q4 (a quarter) or 2026 (a year)."""
+    match = PERIOD.match(text.strip())
+    if not match or (match[2] and not 1 <= int(match[2]) <= 12):
+        raise LedgerlineError(
+            f"period {text!r} is not a month (2026-10), a quarter (2026-Q4) or a year (2026).",
+            fields={"period": ["YYYY-MM, YYYY-Qn or YYYY"]},
+        )
+    year = int(match[1])
+    if match[2]:
+        month = int(match[2])
+        first, last = month, month
+    elif match[3]:
+        first = 3 * int(match[3]) - 2
+        last = first + 2
+    else:
+        first, last = 1, 12
+    start = datetime.date(year, first, 1)
+    end = datetime.date(year, last, calendar.monthrange(year, last)[1]) + datetime.timedelta(days=1)
+    return Period(text.strip(), start, end)
+
+
+@dataclass
+class Line:
+    work: str
+    title: str
+    isrc: str
+    token_id: int | None
+    currency: str
+    revenue: Decimal  # the work's revenue in the period, rounded to the minor unit
+    share: Decimal
+    amount: Decimal
+
+
+@dataclass
+class Statement:
+    payee: str
+    name: str
+    period: Period
+    lines: list[Line] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for line in self.lines:
+            totals[line.currency] += line.amount
+        return dict(sorted(totals.items()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "payee": self.payee,
+            "name": self.name,
+            "period": {
+                "label": self.period.label,
+                "start": self.period.start.isoformat(),
+                "end": (self.period.end - datetime.timedelta(days=1)).isoformat(),
+            },
+            "totals": {currency: str(amount) for currency, amount in self.totals.items()},
+            "lines": [
+                {
+                    "work": line.work,
+                    "title": line.title,
+                    "isrc": line.isrc,
+                    "token_id": line.token_id,
+                    "currency": line.currency,
+                    "revenue": str(line.revenue),
+                    "share": str(line.share),
+                    "amount": str(line.amount),
+                }
+                for line in self.lines
+            ],
+        }
+
+
+def revenue_by_work(*, organisation_id: Any, period: Period) -> dict[tuple[Any, str], int]:
+    """{(work id, currency): micros}: the one GROUP BY a statement needs."""
+    table = UsageEvent._meta.db_table
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT work_id, currency, SUM(amount_micros) FROM {table} "
+            f"WHERE organisation_id = %s AND period_start >= %s AND period_start < %s "
+            f"GROUP BY work_id, currency",
+            [
+                UsageEvent._meta.get_field("organisation").get_db_prep_value(organisation_id, connection),
+                ops.adapt_datefield_value(period.start),
+                ops.adapt_datefield_value(period.end),
+            ],
+        )
+        return {(work_id, currency): int(micros) for work_id, currency, micros in cursor.fetchall()}
+
+
+def work_payees(work: Work) -> dict[str, Any]:
+    """The split the work's signed manifest records; for a work signed before splits were
+    recorded, the one its lineage and policy give now."""
+    return work.manifest.get("manifest", {}).get("royalties") or work_split(work)
+
+
+def statements_compute(*, organisation_id: Any, period: Period) -> dict[str, Statement]:
+    """Every payee's statement for the organisation's works in ``period``."""
+    revenue = revenue_by_work(organisation_id=organisation_id, period=period)
+    field_ = Work._meta.pk
+    assert field_ is not None
+    ids = {field_.to_python(work_id) for work_id, _ in revenue}
+    works = {
+        field_.get_db_prep_value(work.pk, connection): work
+        for work in Work.objects.filter(pk__in=ids).select_related("organisation", "model__run", "token", "isrc")
+    }
+    statements: dict[str, Statement] = {}
+    for (work_id, currency), micros in sorted(revenue.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+        work = works[work_id]
+        payees = work_payees(work)
+        places = minor_units(currency)
+        rounded = (Decimal(micros) / MICROS).quantize(Decimal(1).scaleb(-places), rounding=ROUNDING)
+        amounts = split(rounded, split_shares(payees), currency)
+        isrc = getattr(work, "isrc", None)
+        for payee in payees["payees"]:
+            key = payee["payee"]
+            statement = statements.setdefault(key, Statement(key, payee["name"], period))
+            statement.lines.append(
+                Line(
+                    work=str(work.pk),
+                    title=work.title,
+                    isrc=isrc.code if isrc else "",
+                    token_id=work.token.token_id if work.token else None,
+                    currency=currency,
+                    revenue=rounded,
+                    share=Decimal(payee["share"]),
+                    amount=amounts[key],
+                )
+            )
+    return statements
+
+
+def statement_csv(statement: Statement) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["payee", "period", "work", "title", "isrc", "token_id", "currency", "work_revenue", "share", "amount"]
+    )
+    for line in statement.lines:
+        writer.writerow(
+            [
+                statement.payee,
+                statement.period.label,
+                line.work,
+                line.title,
+                line.isrc,
+                line.token_id if line.token_id is not None else "",
+                line.currency,
+                line.revenue,
+                line.share,
+                line.amount,
+            ]
+        )
+    for currency, amount in statement.totals.items():
+        writer.writerow([statement.payee, statement.period.label, "", "TOTAL", "", "", currency, "", "", amount])
+    return out.getvalue()
+
+
+def statement_pdf(statement: Statement, *, organisation: str) -> bytes:
+    """A one-table PDF a label can send: who, which period, each work's line and the totals."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.set_title(f"Royalty statement {statement.period.label} - {statement.name}")
+    pdf.set_creator("Ledgerline")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _latin(f"Royalty statement - {statement.name}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", "", 10)
+    json = statement.to_json()
+    for text in (
+        f"Works of {organisation}",
+        f"Period {statement.period.label}: {json['period']['start']} to {json['period']['end']}",
+        f"Payee {statement.payee}",
+        "Per work: the period's revenue rounded to the cent (half to even), split by the shares in "
+        "the work's signed manifest; cents by the largest remainder.",
+    ):
+        pdf.cell(0, 6, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    with pdf.table(
+        col_widths=(60, 34, 18, 16, 34, 30, 34),
+        text_align=("LEFT", "LEFT", "RIGHT", "CENTER", "RIGHT", "RIGHT", "RIGHT"),
+    ) as table:
+        table.row(["Work", "ISRC", "Token", "Currency", "Work revenue", "Share", "Amount"])
+        for line in statement.lines:
+            table.row(
+                [
+                    _latin(line.title),
+                    line.isrc,
+                    str(line.token_id or ""),
+                    line.currency,
+                    str(line.revenue),
+                    str(line.share),
+                    str(line.amount),
+                ]
+            )
+        for currency, amount in statement.totals.items():
+            table.row(["Total", "", "", currency, "", "", str(amount)])
+    return bytes(pdf.output())
+
+
+def _latin(text: str) -> str:
+    """The PDF's core font speaks Latin-1: other characters are shown as '?'."""
+    return text.encode("latin-1", "replace").decode("latin-1")

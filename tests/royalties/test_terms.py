@@ -2,12 +2,13 @@
 
 import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from ledgerline.royalties.terms import Conditions, conditions_clean, licence_blocks, spdx_conditions
-from tests.royalties.conftest import Catalogue, version_freeze
+from tests.royalties.conftest import Catalogue, model_record, training_run, version_freeze
 
 TODAY = datetime.date(2026, 11, 22)
 
@@ -30,13 +31,9 @@ def blocks(
 ) -> list[str]:
     work_terms = conditions_clean(work or {}, base=spdx_conditions(work_spdx))
     data_terms = conditions_clean(data, base=spdx_conditions(data_spdx)) if data else spdx_conditions(data_spdx)
-    found = licence_blocks(
-        work=work_terms,
-        work_spdx=work_spdx,
-        data=[(Version(data_spdx), data_terms)],
-        data_share=Decimal(data_share),
-        today=TODAY,
-    )
+    # One dataset with rights holders, all the training tokens: its holders get all of data_share.
+    found = licence_blocks(work=work_terms, work_spdx=work_spdx,
+                           data=[(Version(data_spdx), data_terms, Fraction(Decimal(data_share)))], today=TODAY)
     return [b.condition for b in found]
 
 
@@ -170,3 +167,46 @@ def test_a_version_keeps_the_conditions_it_was_frozen_with(catalogue: Catalogue)
     assert changed.status_code == 200
     check = team.owner.client.post("/api/v1/licence-check/", {"model": str(catalogue.model.pk)}, format="json")
     assert check.json()["allowed"] is True  # the run trained on v1, frozen under CC-BY-4.0
+
+
+@pytest.mark.django_db
+def test_a_dataset_asking_a_revenue_share_gets_it_from_its_part_of_the_tokens(catalogue: Catalogue,
+                                                                             upload: Any) -> None:
+    team = catalogue.team
+    shared = version_freeze(team, upload, ("melody.mid",), name="Shared", rights_holders=[
+        {"name": "Cy", "identifier": "", "share": "1"}], licence_conditions={"revenue_share": "0.2"})
+    model = model_record(team.organisation)
+    training_run(model, [shared, catalogue.versions["public"]], {"Shared/melody.mid": 50,
+                                                                 "Public domain/tone.wav": 50})
+    check = team.owner.client.post("/api/v1/licence-check/", {"model": str(model.pk)}, format="json").json()
+    # The policy gives the data 0.3; Shared has half the tokens, so its holders would get 0.15.
+    assert [b["condition"] for b in check["blocks"]] == ["revenue_share"]
+    assert "asks 0.2 of revenue for its rights holders; they would get 0.15" in check["blocks"][0]["reason"]
+    team.owner.client.put("/api/v1/organisations/acme-records/royalty-policy/", {"data_share": "0.4"},
+                          format="json")
+    assert team.owner.client.post("/api/v1/licence-check/", {"model": str(model.pk)},
+                                  format="json").json()["allowed"] is True
+
+
+@pytest.mark.django_db
+def test_a_version_without_readable_conditions_gets_them_spelt_out_once(catalogue: Catalogue, upload: Any) -> None:
+    team = catalogue.team
+    custom = version_freeze(team, upload, ("melody.mid",), name="Deal", licence_spdx="",
+                            licence_terms="Our own deal, see the contract.")
+    catalogue.model.run.dataset_versions.add(custom)
+    check = team.owner.client.post("/api/v1/licence-check/", {"model": str(catalogue.model.pk)}, format="json")
+    assert [b["condition"] for b in check.json()["blocks"]] == ["licence"]
+    url = f"/api/v1/dataset-versions/{custom.pk}/licence-conditions/"
+    body = {"licence_conditions": {"commercial_use": True, "derivatives": True}}
+    assert team.teammate.client.put(url, body, format="json").status_code == 403
+    assert team.outsider.client.put(url, body, format="json").status_code == 404
+    partial = team.owner.client.put(url, {"licence_conditions": {"commercial_use": True}}, format="json")
+    assert partial.status_code == 400 and "derivatives is needed" in partial.json()["error"]["message"]
+    assert team.owner.client.put(url, body, format="json").status_code == 200
+    check = team.owner.client.post("/api/v1/licence-check/", {"model": str(catalogue.model.pk)}, format="json")
+    assert check.json()["allowed"] is True
+    again = team.owner.client.put(url, {"licence_conditions": {"commercial_use": False, "derivatives": True}},
+                                  format="json")
+    assert again.status_code == 400 and "a frozen version keeps them" in again.json()["error"]["message"]
+    composers = f"/api/v1/dataset-versions/{catalogue.versions['composers'].pk}/licence-conditions/"
+    assert team.owner.client.put(composers, body, format="json").status_code == 400  # CC-BY-4.0 is known

@@ -35,6 +35,7 @@ urlpatterns = [
     path("organisations/<slug:slug>/royalty-policy/", royalties.RoyaltyPolicyApi.as_view()),
     path("organisations/<slug:slug>/isrc-registrant/", royalties.RegistrantApi.as_view()),
     path("rights-holders/<uuid:holder_id>/account/", royalties.HolderAccountApi.as_view()),
+    path("dataset-versions/<uuid:version_id>/licence-conditions/", royalties.VersionConditionsApi.as_view()),
     path("licence-check/", royalties.LicenceCheckApi.as_view()),
     path("usage-events/", royalties.UsageEventListApi.as_view()),
     path("usage-events/bulk/", royalties.UsageImportApi.as_view()),

@@ -6,11 +6,15 @@ holder's statements only; staff see the platform's. Writes need the artist or ad
 policy, the registrant code and holder links need admin.
 """
 
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -21,7 +25,7 @@ from rest_framework.response import Response
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.api.views import ApiView
-from ledgerline.datasets.models import RightsHolder
+from ledgerline.datasets.models import DatasetVersion, RightsHolder
 from ledgerline.errors import Conflict, LedgerlineError
 from ledgerline.royalties import services, statements, usage
 from ledgerline.royalties.models import MICROS, Registrant, UsageEvent
@@ -144,11 +148,7 @@ class LicenceCheckApi(ApiView):
             {k: v for k, v in data.validated_data["parameters"].items() if k in ("licence", "licence_conditions")},
             model=model,
         )
-        blocks = services.licence_check(
-            organisation=model.run.organisation,
-            versions=list(model.run.dataset_versions.select_related("dataset")),
-            parameters=parameters,
-        )
+        blocks = services.licence_check(run=model.run, parameters=parameters)
         return Response(
             {
                 "allowed": not blocks,
@@ -157,6 +157,19 @@ class LicenceCheckApi(ApiView):
                 "blocks": [block.__dict__ for block in blocks],
             }
         )
+
+
+class VersionConditionsApi(ApiView):
+    def put(self, request: Request, version_id: str) -> Response:
+        """Spell out the licence conditions of a frozen version that has none Ledgerline can read."""
+        version = self.visible(
+            DatasetVersion.objects.filter(dataset__organisation_id__in=self.actor.organisation_ids), pk=version_id
+        )
+        self.actor.require_admin(version.dataset.organisation_id)
+        version = services.version_conditions_set(
+            version=version, conditions=request.data.get("licence_conditions"), updated_by=self.actor.user
+        )
+        return Response({"dataset_version": str(version.pk), "licence_conditions": version.licence_conditions})
 
 
 class HolderAccountApi(ApiView):
@@ -217,7 +230,10 @@ class UsageEventListApi(ApiView):
         """The usage reported for the actor's organisations' works (`work`, `period` to filter)."""
         events = UsageEvent.objects.filter(organisation_id__in=self.actor.organisation_ids).select_related("original")
         if request.query_params.get("work"):
-            events = events.filter(work_id=request.query_params["work"])
+            try:
+                events = events.filter(work_id=uuid.UUID(request.query_params["work"]))
+            except ValueError:
+                raise LedgerlineError("work must be a work's id.", fields={"work": ["not an id"]}) from None
         if request.query_params.get("period"):
             period = statements.period_parse(request.query_params["period"])
             events = events.filter(period_start__gte=period.start, period_start__lt=period.end)
@@ -229,6 +245,8 @@ class UsageEventListApi(ApiView):
             raise LedgerlineError("Send one usage event as a JSON object.")
         organisation = self.actor.organisation_for_create(request.data.get("organisation"))
         values = usage.line_clean({k: v for k, v in request.data.items() if k != "organisation"})
+        if isinstance(values, str):
+            raise LedgerlineError(values)
         unknown = sorted(set(values) - set(usage.FIELDS))
         if unknown:
             raise LedgerlineError(
@@ -249,8 +267,20 @@ class UsageEventListApi(ApiView):
         )
 
 
-def _chunks(request: Request) -> Iterator[bytes]:
-    while chunk := request.read(1 << 20):
+@contextmanager
+def _spooled(request: Request) -> Iterator[IO[bytes]]:
+    """The request body in a temporary file: it is read whole before the import takes its lock,
+    so a slow upload holds up no one."""
+    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as body:
+        while chunk := request.read(1 << 20):
+            body.write(chunk)
+        body.seek(0)
+        yield body
+
+
+def _chunks(body: IO[bytes]) -> Iterator[bytes]:
+    while chunk := body.read(1 << 20):
         yield chunk
 
 
@@ -260,18 +290,19 @@ class UsageImportApi(ApiView):
         Bad lines refuse it whole (400, each line's number and reason), unless ?skip_invalid=true."""
         organisation = self.actor.organisation_for_create(request.query_params.get("organisation"))
         media_type = (request.content_type or "").split(";")[0].strip().lower()
-        if media_type in CSV_TYPES:
-            lines = usage.lines_csv(_chunks(request))
-        elif media_type in JSONL_TYPES:
-            lines = usage.lines_jsonl(usage.bytes_lines(_chunks(request)))
-        else:
+        if media_type not in CSV_TYPES + JSONL_TYPES:
             raise UnsupportedMediaType(
                 media_type, detail=f"Send text/csv or application/x-ndjson, not {media_type or 'no Content-Type'}."
             )
         skip = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
-        result = usage.usage_import(
-            organisation=organisation, lines=lines, reported_by=self.actor.user, skip_invalid=skip
-        )
+        with _spooled(request) as body:
+            if media_type in CSV_TYPES:
+                lines = usage.lines_csv(_chunks(body))
+            else:
+                lines = usage.lines_jsonl(usage.bytes_lines(_chunks(body)))
+            result = usage.usage_import(
+                organisation=organisation, lines=lines, reported_by=self.actor.user, skip_invalid=skip
+            )
         if result.refused and not skip:
             first = result.rejected[0]
             return Response(
@@ -318,6 +349,8 @@ def statement_for(actor: Any, payee: str, period: statements.Period) -> tuple[st
         found = statements.statements_compute(organisation_id=organisation.pk, period=period).get(payee)
         if found is not None:
             merged.lines += found.lines
+            for currency, amount in found.totals.items():  # each organisation's works paid as its statement says
+                merged.totals[currency] = merged.totals.get(currency, Decimal(0)) + amount
     return merged, ", ".join(o.name for o in organisations)
 
 

@@ -63,11 +63,18 @@ def split(amount: Decimal, shares: Mapping[str, Decimal], currency: str) -> dict
 
 
 def apportion(units: int, weights: Mapping[str, Fraction]) -> dict[str, int]:
-    """``units`` (>= 0) shared by exact ``weights`` summing to 1: floors first, then one unit each
-    to the largest remainders, ties by key ascending."""
-    exact = {key: units * weight for key, weight in weights.items()}
+    """``units`` (>= 0) shared by exact ``weights`` summing to 1, by `allocate`."""
+    return allocate(units, {key: units * weight for key, weight in weights.items()})
+
+
+def allocate(units: int, exact: Mapping[str, Fraction]) -> dict[str, int]:
+    """``units`` (the exact amounts' sum, rounded) shared so that each key gets the floor of its
+    exact amount (in units, of either sign) and the units left over go one each to the largest
+    remainders, ties by key ascending. The results add up to ``units``."""
     floors = {key: math.floor(value) for key, value in exact.items()}
     left = units - sum(floors.values())
-    for key in sorted(weights, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
+    if not 0 <= left <= len(exact):
+        raise SplitError(f"{units} is not the rounded sum of the amounts")
+    for key in sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
         floors[key] += 1
     return floors

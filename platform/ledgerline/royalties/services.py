@@ -2,6 +2,7 @@
 
 import datetime
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -14,8 +15,9 @@ from ledgerline.errors import LedgerlineError
 from ledgerline.provenance.services import audit_append
 from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_make
 from ledgerline.royalties.models import Isrc, Registrant, RoyaltyPolicy
-from ledgerline.royalties.splits import policy_of
+from ledgerline.royalties.splits import policy_of, version_weights
 from ledgerline.royalties.terms import Block, Conditions, conditions_clean, conditions_of, licence_blocks
+from ledgerline.training.models import TrainingRun
 from ledgerline.works.models import Work, WorkStatus
 
 
@@ -47,8 +49,8 @@ def policy_update(
 ) -> RoyaltyPolicy:
     """Change how the organisation's works split revenue from now on. Works already signed keep
     the split their manifest records (and the ERC-2981 royalty their batch was minted with)."""
-    policy = policy_of(organisation)
-    RoyaltyPolicy.objects.select_for_update().get(pk=policy.pk)
+    RoyaltyPolicy.objects.get_or_create(organisation=organisation)
+    policy = RoyaltyPolicy.objects.select_for_update().get(organisation=organisation)
     if data_share is not None:
         policy.data_share = _share(data_share, "data_share")
     if platform_share is not None:
@@ -65,7 +67,7 @@ def policy_update(
             "add up to more than 1.",
             fields={"data_share": ["with platform_share above 1"]},
         )
-    policy.save()
+    policy.save(update_fields=["data_share", "platform_share", "resale_bps", "updated_at"])
     audit_append(
         organisation=organisation,
         actor=updated_by,
@@ -185,6 +187,30 @@ def holder_account_set(*, holder: RightsHolder, account: Organisation | None, up
     return holder
 
 
+@transaction.atomic
+def version_conditions_set(*, version: DatasetVersion, conditions: Any, updated_by: User) -> DatasetVersion:
+    """Spell out, once, the conditions of a frozen version whose licence has none Ledgerline can
+    read (custom terms, an unknown LicenseRef), so models trained on it can be used. Known
+    conditions are never changed: a version keeps the terms it was frozen with."""
+    version = DatasetVersion.objects.select_for_update().select_related("dataset").get(pk=version.pk)
+    if version_conditions(version) is not None:
+        raise LedgerlineError(
+            f"{version.dataset.name} v{version.number} already has conditions; a frozen version keeps them.",
+            fields={"licence_conditions": ["already set"]},
+        )
+    conditions_clean(conditions, base=None)
+    version.licence_conditions = conditions
+    version.save(update_fields=["licence_conditions", "updated_at"])
+    audit_append(
+        organisation=version.dataset.organisation,
+        actor=updated_by,
+        action="dataset_version.licence_conditions",
+        obj=version,
+        data={"licence_conditions": conditions},
+    )
+    return version
+
+
 def version_conditions(version: DatasetVersion) -> Conditions | None:
     return conditions_of(spdx=version.licence_spdx, explicit=version.licence_conditions)
 
@@ -208,22 +234,26 @@ def work_conditions(parameters: dict[str, Any]) -> Conditions:
     return conditions
 
 
-def licence_check(
-    *, organisation: Organisation, versions: list[DatasetVersion], parameters: dict[str, Any]
-) -> list[Block]:
-    """Each condition of the training data the work's licence (or the organisation's revenue
-    share to the data) goes beyond; empty when the work may be released under it."""
+def licence_check(*, run: TrainingRun, parameters: dict[str, Any]) -> list[Block]:
+    """Each condition of the run's training data that a work's licence (or the share of its
+    revenue the data's rights holders would get) goes beyond; empty when the work may be
+    released under it."""
+    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
+    weights, _ = version_weights(run, versions)
+    data_share = Fraction(policy_of(run.organisation).data_share)
     return licence_blocks(
         work=work_conditions(parameters),
         work_spdx=parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
-        data=[(version, version_conditions(version)) for version in versions],
-        data_share=policy_of(organisation).data_share,
+        data=[
+            (v, version_conditions(v), data_share * weights.get(str(v.pk), Fraction(0)) if v.rights else Fraction(0))
+            for v in versions
+        ],
         today=datetime.date.today(),
     )
 
 
-def licence_require(*, organisation: Organisation, versions: list[DatasetVersion], parameters: dict[str, Any]) -> None:
-    blocks = licence_check(organisation=organisation, versions=versions, parameters=parameters)
+def licence_require(*, run: TrainingRun, parameters: dict[str, Any]) -> None:
+    blocks = licence_check(run=run, parameters=parameters)
     if blocks:
         raise LedgerlineError(
             f"The work's licence goes beyond its training data: {blocks[0].reason}.",

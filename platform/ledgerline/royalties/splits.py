@@ -31,11 +31,11 @@ def holder_payee(holder_id: Any) -> str:
 
 
 def policy_of(organisation: Any) -> RoyaltyPolicy:
-    policy, _ = RoyaltyPolicy.objects.get_or_create(organisation=organisation)
-    return policy
+    """The organisation's policy, or the default one (not saved) if it never set one."""
+    return RoyaltyPolicy.objects.filter(organisation=organisation).first() or RoyaltyPolicy(organisation=organisation)
 
 
-def _version_weights(run: Any, versions: list[DatasetVersion]) -> tuple[dict[str, Fraction], str]:
+def version_weights(run: Any, versions: list[DatasetVersion]) -> tuple[dict[str, Fraction], str]:
     """Each version's share of the training tokens (by version id), and what was counted."""
     tokens = run.metrics.get("training_tokens") or {}
     excluded = {(e["version"], e["path"]) for e in run.excluded}
@@ -71,7 +71,7 @@ def work_split(work: Work) -> dict[str, Any]:
     policy = policy_of(work.organisation)
     run = work.model.run
     versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
-    weights, weighted_by = _version_weights(run, versions)
+    weights, weighted_by = version_weights(run, versions)
     data_share = Fraction(policy.data_share)
     exact: dict[str, Fraction] = {}
     names: dict[str, str] = {}

@@ -1,11 +1,12 @@
 """Statements: what each payee earned in a period, per work and in total, per currency.
 
-An event belongs to the period that holds its `period_start`. For each work and currency the
-period's events are summed exactly (in micros), the sum is rounded to the currency's minor unit
-(half to even: ROUNDING), and that revenue is split between the work's payees by the shares its
-signed manifest records, cents by the largest-remainder rule (money.split). So, per work and in
-total, the payees' amounts add up exactly to the revenue the statement shows, and no currency is
-ever converted into another.
+An event belongs to the period that holds its `period_start`. Each work's events in the period
+are summed exactly (in micros, per currency), and each payee's line is that revenue times its
+share, exactly. What is paid is rounded once per payee and currency: the period's revenue in the
+currency is rounded to its minor unit (half to even: ROUNDING), each payee gets the floor of its
+exact total, and the units left over go one each to the largest remainders, ties to the smaller
+payee key (money.allocate). So the payees' totals add up exactly to the period's revenue, each is
+within one minor unit of its exact amount, and no currency is ever converted into another.
 """
 
 import calendar
@@ -15,15 +16,16 @@ import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from fractions import Fraction
 from typing import Any
 
 from django.db import connection
 
 from ledgerline.errors import LedgerlineError
 from ledgerline.royalties.models import MICROS, UsageEvent
-from ledgerline.royalties.money import minor_units, split
-from ledgerline.royalties.splits import split_shares, work_split
+from ledgerline.royalties.money import PRECISION, allocate, minor_units
+from ledgerline.royalties.splits import decimal_text, work_split
 from ledgerline.works.models import Work
 
 ROUNDING = ROUND_HALF_EVEN
@@ -66,9 +68,9 @@ class Line:
     isrc: str
     token_id: int | None
     currency: str
-    revenue: Decimal  # the work's revenue in the period, rounded to the minor unit
+    revenue: Decimal  # the work's revenue in the period, exact (as reported, summed)
     share: Decimal
-    amount: Decimal
+    amount: Decimal  # revenue x share, exact; the statement's totals are what is paid
 
 
 @dataclass
@@ -77,13 +79,7 @@ class Statement:
     name: str
     period: Period
     lines: list[Line] = field(default_factory=list)
-
-    @property
-    def totals(self) -> dict[str, Decimal]:
-        totals: dict[str, Decimal] = defaultdict(Decimal)
-        for line in self.lines:
-            totals[line.currency] += line.amount
-        return dict(sorted(totals.items()))
+    totals: dict[str, Decimal] = field(default_factory=dict)  # per currency, in minor units: what is paid
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,9 +98,9 @@ class Statement:
                     "isrc": line.isrc,
                     "token_id": line.token_id,
                     "currency": line.currency,
-                    "revenue": str(line.revenue),
-                    "share": str(line.share),
-                    "amount": str(line.amount),
+                    "revenue": decimal_text(line.revenue),
+                    "share": decimal_text(line.share),
+                    "amount": decimal_text(line.amount),
                 }
                 for line in self.lines
             ],
@@ -132,11 +128,18 @@ def revenue_by_work(*, organisation_id: Any, period: Period) -> dict[tuple[Any, 
 def work_payees(work: Work) -> dict[str, Any]:
     """The split the work's signed manifest records; for a work signed before splits were
     recorded, the one its lineage and policy give now."""
-    return work.manifest.get("manifest", {}).get("royalties") or work_split(work)
+    recorded = work.manifest.get("manifest", {}).get("royalties")
+    if recorded:
+        return recorded
+    try:
+        return work_split(work)
+    except ValueError as exc:
+        raise LedgerlineError(f"{work.title} has no recorded split, and its lineage gives none: {exc}.") from None
 
 
 def statements_compute(*, organisation_id: Any, period: Period) -> dict[str, Statement]:
-    """Every payee's statement for the organisation's works in ``period``."""
+    """Every payee's statement for the organisation's works in ``period``: per-work lines with
+    exact amounts, and per currency the total to pay, rounded once (see the module docstring)."""
     revenue = revenue_by_work(organisation_id=organisation_id, period=period)
     field_ = Work._meta.pk
     assert field_ is not None
@@ -146,28 +149,35 @@ def statements_compute(*, organisation_id: Any, period: Period) -> dict[str, Sta
         for work in Work.objects.filter(pk__in=ids).select_related("organisation", "model__run", "token", "isrc")
     }
     statements: dict[str, Statement] = {}
-    for (work_id, currency), micros in sorted(revenue.items(), key=lambda item: (str(item[0][0]), item[0][1])):
-        work = works[work_id]
-        payees = work_payees(work)
-        places = minor_units(currency)
-        rounded = (Decimal(micros) / MICROS).quantize(Decimal(1).scaleb(-places), rounding=ROUNDING)
-        amounts = split(rounded, split_shares(payees), currency)
-        isrc = getattr(work, "isrc", None)
-        for payee in payees["payees"]:
-            key = payee["payee"]
-            statement = statements.setdefault(key, Statement(key, payee["name"], period))
-            statement.lines.append(
-                Line(
-                    work=str(work.pk),
-                    title=work.title,
-                    isrc=isrc.code if isrc else "",
-                    token_id=work.token.token_id if work.token else None,
-                    currency=currency,
-                    revenue=rounded,
-                    share=Decimal(payee["share"]),
-                    amount=amounts[key],
+    exact: dict[str, dict[str, Fraction]] = defaultdict(lambda: defaultdict(Fraction))  # currency -> payee -> sum
+    with localcontext() as context:
+        context.prec = PRECISION  # revenue x share stays exact
+        for (work_id, currency), micros in sorted(revenue.items(), key=lambda item: (str(item[0][0]), item[0][1])):
+            work = works[work_id]
+            payees = work_payees(work)
+            isrc = getattr(work, "isrc", None)
+            for payee in payees["payees"]:
+                key, share = payee["payee"], Decimal(payee["share"])
+                exact[currency][key] += Fraction(micros, MICROS) * Fraction(share)
+                statement = statements.setdefault(key, Statement(key, payee["name"], period))
+                statement.lines.append(
+                    Line(
+                        work=str(work.pk),
+                        title=work.title,
+                        isrc=isrc.code if isrc else "",
+                        token_id=work.token.token_id if work.token else None,
+                        currency=currency,
+                        revenue=Decimal(micros) / MICROS,
+                        share=share,
+                        amount=Decimal(micros) * share / MICROS,
+                    )
                 )
-            )
+    for currency, by_payee in sorted(exact.items()):
+        unit = Decimal(1).scaleb(-minor_units(currency))
+        total = (Decimal(sum(revenue[k] for k in revenue if k[1] == currency)) / MICROS).quantize(unit, ROUNDING)
+        paid = allocate(int(total / unit), {payee: amount / Fraction(unit) for payee, amount in by_payee.items()})
+        for payee, units in paid.items():
+            statements[payee].totals[currency] = (units * unit).quantize(unit)
     return statements
 
 
@@ -187,9 +197,9 @@ def statement_csv(statement: Statement) -> str:
                 line.isrc,
                 line.token_id if line.token_id is not None else "",
                 line.currency,
-                line.revenue,
-                line.share,
-                line.amount,
+                decimal_text(line.revenue),
+                decimal_text(line.share),
+                decimal_text(line.amount),
             ]
         )
     for currency, amount in statement.totals.items():
@@ -214,8 +224,9 @@ def statement_pdf(statement: Statement, *, organisation: str) -> bytes:
         f"Works of {organisation}",
         f"Period {statement.period.label}: {json['period']['start']} to {json['period']['end']}",
         f"Payee {statement.payee}",
-        "Per work: the period's revenue rounded to the cent (half to even), split by the shares in "
-        "the work's signed manifest; cents by the largest remainder.",
+        "Lines: each work's revenue times the share its signed manifest records, exactly. Totals: the",
+        "period's revenue rounded to the cent (half to even), shared by the floors of the exact amounts",
+        "and the cents left over to the largest remainders.",
     ):
         pdf.cell(0, 6, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
@@ -231,9 +242,9 @@ def statement_pdf(statement: Statement, *, organisation: str) -> bytes:
                     line.isrc,
                     str(line.token_id or ""),
                     line.currency,
-                    str(line.revenue),
-                    str(line.share),
-                    str(line.amount),
+                    decimal_text(line.revenue),
+                    decimal_text(line.share),
+                    decimal_text(line.amount),
                 ]
             )
         for currency, amount in statement.totals.items():

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from license_expression import AND, OR, ExpressionError, LicenseSymbol, get_spdx_licensing
@@ -215,18 +216,18 @@ def licence_blocks(
     *,
     work: Conditions,
     work_spdx: str,
-    data: list[tuple[Any, Conditions | None]],
-    data_share: Decimal,
+    data: list[tuple[Any, Conditions | None, Fraction]],
     today: datetime.date,
 ) -> list[Block]:
-    """Each condition of the training data (``data``: (dataset version, its conditions)) that the
-    work's conditions, or the organisation's share to the data's rights holders, go beyond.
-    Attribution never blocks: every work's signed manifest and C2PA credentials name its datasets."""
+    """Each condition of the training data (``data``: (dataset version, its conditions, the share
+    of a work's revenue its rights holders receive)) that the work's conditions, or that share,
+    go beyond. Attribution never blocks: every work's signed manifest and C2PA credentials name
+    its datasets."""
     blocks = []
-    for version, terms in data:
+    for version, terms, received in data:
         name = f"{version.dataset.name} v{version.number}"
         licence = version.licence_spdx or "custom terms"
-        for condition, reason in _exceeded(work, work_spdx, version.licence_spdx, terms, data_share, today):
+        for condition, reason in _exceeded(work, work_spdx, version.licence_spdx, terms, received, today):
             blocks.append(Block(str(version.pk), name, condition, f"{name} ({licence}): {reason}"))
     return blocks
 
@@ -236,7 +237,7 @@ def _exceeded(
     work_spdx: str,
     data_spdx: str,
     terms: Conditions | None,
-    data_share: Decimal,
+    received: Fraction,
     today: datetime.date,
 ) -> list[tuple[str, str]]:
     if terms is None:
@@ -262,12 +263,13 @@ def _exceeded(
             found.append(("expires", f"expired on {terms.expires}"))
         elif work.expires is None or work.expires > terms.expires:
             found.append(("expires", f"ends on {terms.expires}; the work's licence must end by then"))
-    if terms.revenue_share > data_share:
+    if Fraction(terms.revenue_share) > received:
+        given = round(Decimal(received.numerator) / received.denominator, 6).normalize()
         found.append(
             (
                 "revenue_share",
-                f"asks {terms.revenue_share} of revenue for its rights holders; the "
-                f"organisation's policy gives the training data {data_share.normalize()}",
+                f"asks {terms.revenue_share} of revenue for its rights holders; they would get {given} "
+                "(the policy's data share, by this data's part of the training tokens)",
             )
         )
     return found

@@ -271,6 +271,8 @@ class _Parser:
                 units = int(_text(units))
             except ValueError:
                 raise LineError(f"units {values['units']!r} is not a whole number") from None
+        if not -(2**63) < units < 2**63:
+            raise LineError(f"units {units} is out of range")
         revenue = _micros(values["revenue"])
         currency = str(values["currency"])
         if currency not in self.currencies:
@@ -314,7 +316,7 @@ def _micros(value: Any) -> int:
         amount = value if isinstance(value, Decimal) else Decimal(_text(value))
     except InvalidOperation:
         raise LineError(f"revenue {value!r} is not a decimal number") from None
-    if isinstance(value, float) or not amount.is_finite():
+    if not amount.is_finite():  # a JSON number parsed as a float reads as it was written (its repr)
         raise LineError(f"revenue {value!r} is not a decimal number")
     micros = amount * MICROS
     if micros != micros.to_integral_value():
@@ -324,8 +326,11 @@ def _micros(value: Any) -> int:
     return int(micros)
 
 
-def line_clean(values: dict[str, Any]) -> dict[str, Any]:
-    """A line's values with the spaces around its texts taken off."""
+def line_clean(values: dict[str, Any]) -> dict[str, Any] | str:
+    """A JSON line's values with the spaces around its texts taken off, or why they cannot be used."""
+    for name, value in values.items():
+        if isinstance(value, (list, dict)):
+            return f"{name} must be a single value, not {value!r}"
     return {name: value.strip() if type(value) is str else value for name, value in values.items()}
 
 
@@ -520,10 +525,7 @@ def _existing(organisation_id: Any, event_ids: list[str], before: int) -> dict[s
 def _normal(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """A row as read back, in the types the parser gives (dates as the database adapts them)."""
     values = list(row)
-    for i in (12, 13):
-        if isinstance(values[i], datetime.date):
-            values[i] = connection.ops.adapt_datefield_value(values[i])
-    values[1] = _work_value(values[1])
+    values[1], values[12], values[13] = _work_value(values[1]), _date_value(values[12]), _date_value(values[13])
     return tuple(values)
 
 
@@ -536,12 +538,15 @@ def _work_value(value: Any) -> Any:
 
 def _correction(number: int, row: list[Any], corrects: str, result: ImportResult) -> None:
     """A correction or reversal: its amount is what it changes of the event it names (which may
-    itself be a correction: the chain's first event is the one recorded as `original`)."""
+    itself be a correction: the chain's first event is the one recorded as `original`). A
+    correction keeps the work, currency and period of what it corrects, so a chain's money stays
+    in one period; a reversal takes back the chain as it stands, corrections included."""
     table = UsageEvent._meta.db_table
     organisation_id, event_id = row[0], row[2]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, original_id, work_id, currency FROM {table} WHERE organisation_id = %s AND event_id = %s",
+            f"SELECT id, original_id, work_id, currency, period_start, period_end FROM {table} "
+            "WHERE organisation_id = %s AND event_id = %s",
             [organisation_id, corrects],
         )
         target = cursor.fetchone()
@@ -556,13 +561,21 @@ def _correction(number: int, row: list[Any], corrects: str, result: ImportResult
         )
         by_kind = dict(cursor.fetchall())
         cursor.execute(
-            f"SELECT original_id, kind, revenue_micros, work_id, currency FROM {table} "
-            f"WHERE organisation_id = %s AND event_id = %s",
+            f"SELECT {', '.join(COLUMNS[:14])} FROM {table} WHERE organisation_id = %s AND event_id = %s",
             [organisation_id, event_id],
         )
         again = cursor.fetchone()
+    kept = (_work_value(target[2]), target[3], _date_value(target[4]), _date_value(target[5]))
+    if row[3] == REVERSAL:
+        row[1], row[11], row[12], row[13] = kept
+    elif (row[1], row[11], row[12], row[13]) != kept:
+        result.reject(number, event_id, f"a correction keeps the work, currency and period of {corrects}")
+        return
+    row[4] = original
     if again is not None:
-        if again[0] == original and again[1] == row[3] and (row[3] == REVERSAL or again[2] == row[9]):
+        earlier = _normal(again)
+        same = earlier[3] == row[3] and earlier[4] == original
+        if same and (row[3] == REVERSAL or all(earlier[i] == row[i] for i in SAME)):
             result.duplicates += 1
         else:
             result.reject(number, event_id, f"event_id {event_id} was already reported with other values")
@@ -571,22 +584,15 @@ def _correction(number: int, row: list[Any], corrects: str, result: ImportResult
         result.reject(number, event_id, f"{corrects} was already reversed")
         return
     effective = sum(by_kind.values())
-    work_id, currency = _work_value(target[2]), target[3]
     if row[3] == REVERSAL:
-        row[1], row[9], row[10], row[11] = work_id, -effective, -effective, currency
-        row[5:9] = ["", "", "", 0]
-        row[12] = row[13] = _original_period(original)
+        row[9] = row[10] = -effective
     else:
-        if row[1] != work_id or row[11] != currency:
-            result.reject(number, event_id, f"a correction keeps the work and currency of {corrects}")
-            return
         row[10] = row[9] - effective
-    row[4] = original
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})", row)
     result.accepted += 1
 
 
-def _original_period(original_id: int) -> Any:
-    start = UsageEvent.objects.values_list("period_start", flat=True).get(pk=original_id)
-    return connection.ops.adapt_datefield_value(start)
+def _date_value(value: Any) -> Any:
+    """A date read back by a raw query, as the parser has it."""
+    return connection.ops.adapt_datefield_value(value) if isinstance(value, datetime.date) else value

@@ -162,8 +162,7 @@ def generation_request(
             fields={"model": ["not published yet"]},
         )
     parameters = generation_parameters_clean(parameters, model=model)
-    licence_require(organisation=organisation, versions=list(model.run.dataset_versions.select_related("dataset")),
-                    parameters=parameters)
+    licence_require(run=model.run, parameters=parameters)
     if not 1 <= count <= MAX_COUNT:
         raise LedgerlineError(f"count must be 1 to {MAX_COUNT}.", fields={"count": ["out of range"]})
     if seed is None:
@@ -384,7 +383,7 @@ def work_sign(*, work: Work) -> None:
 
     key = signing_key_active(organisation=work.organisation)
     lineage = _lineage(work)
-    licence_require(organisation=work.organisation, versions=lineage["versions"], parameters=work.parameters)
+    licence_require(run=work.model.run, parameters=work.parameters)
     audio = wav_sign(_output(work, "wav"), definition=_c2pa_definition(work, lineage), signing_key=key)
     fault_point("work_sign")
     audio_blob = _blob_put(audio)
@@ -473,7 +472,6 @@ def _lineage(work: Work) -> dict[str, Any]:
             for v in versions
         ],
         "consent": consent,
-        "versions": versions,
     }
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "platform"))
 from ledgerline.storage.blockstore import Blockstore
-from ledgerline.storage.unixfs import file_add
+from ledgerline_verify.unixfs import file_add
 
 MiB = 1024 * 1024
 

@@ -17,6 +17,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// does, but usable after deployment); each token still gets its ERC-721 Transfer event,
 /// as the standard requires outside contract creation. Token N's metadata is
 /// ipfs://<batch folder CID>/N.json. Dataset roots and model hashes are anchored with events.
+/// The organisations' signing keys are kept here with the times they were anchored and retired,
+/// and so are withdrawals of training consent per dataset root, so that anyone can check a
+/// work's signed manifest and its data's consent from the chain alone.
 contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     using Checkpoints for Checkpoints.Trace208;
 
@@ -44,13 +47,35 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     mapping(bytes32 merkleRoot => uint256 timestamp) public datasetAnchoredAt;
     mapping(bytes32 weightsHash => uint256 timestamp) public modelAnchoredAt;
 
+    struct SigningKey {
+        bytes16 organisation; // the organisation's UUID
+        uint64 anchoredAt;
+        uint64 retiredAt; // 0 while the key is in use
+        bytes publicKey; // DER SubjectPublicKeyInfo (ECDSA P-256); its SHA-256 is the key id
+    }
+
+    struct Withdrawal {
+        bytes32 fileHash; // SHA-256 of the dataset file whose rights holder withdrew consent
+        uint64 withdrawnAt;
+    }
+
+    /// @notice Signing keys by the SHA-256 of their DER public key (Ledgerline's key id).
+    mapping(bytes32 keyHash => SigningKey) private _keys;
+    mapping(bytes32 merkleRoot => Withdrawal[]) private _withdrawals;
+    mapping(bytes32 merkleRoot => mapping(bytes32 fileHash => uint256 timestamp)) public consentWithdrawnAt;
+
     event BatchMinted(uint256 indexed batchId, uint256 firstTokenId, string metadataCid, bytes32[] contentHashes);
     event DatasetAnchored(bytes32 indexed merkleRoot, string manifestUri);
     event ModelAnchored(bytes32 indexed weightsHash, bytes32 indexed datasetsCommitment, string manifestUri);
 
+    event KeyAnchored(bytes32 indexed keyHash, bytes16 indexed organisation);
+    event KeyRetired(bytes32 indexed keyHash);
+    event ConsentWithdrawn(bytes32 indexed merkleRoot, bytes32 indexed fileHash);
+
     error DuplicateContent(bytes32 contentHash, uint256 tokenId);
     error InvalidBatch(string reason);
     error AlreadyAnchored(bytes32 value);
+    error NotAnchored(bytes32 value);
 
     constructor(string memory name_, string memory symbol_, address admin) ERC721(name_, symbol_) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -115,6 +140,37 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
         emit ModelAnchored(weightsHash, datasetsCommitment, manifestUri);
     }
 
+    /// @notice Publish an organisation's signing key; its id is the SHA-256 of `publicKey`.
+    function anchorKey(bytes calldata publicKey, bytes16 organisation)
+        external
+        onlyRole(MINTER_ROLE)
+        returns (bytes32 keyHash)
+    {
+        if (publicKey.length == 0) revert InvalidBatch("public key is empty");
+        keyHash = sha256(publicKey);
+        if (_keys[keyHash].anchoredAt != 0) revert AlreadyAnchored(keyHash);
+        _keys[keyHash] = SigningKey(organisation, uint64(block.timestamp), 0, publicKey);
+        emit KeyAnchored(keyHash, organisation);
+    }
+
+    /// @notice Record that a key is no longer used: what it signed before stays verifiable.
+    function retireKey(bytes32 keyHash) external onlyRole(MINTER_ROLE) {
+        SigningKey storage key = _keys[keyHash];
+        if (key.anchoredAt == 0) revert NotAnchored(keyHash);
+        if (key.retiredAt != 0) revert AlreadyAnchored(keyHash);
+        key.retiredAt = uint64(block.timestamp);
+        emit KeyRetired(keyHash);
+    }
+
+    /// @notice Record that a file of an anchored dataset version may no longer be trained on.
+    function withdrawConsent(bytes32 merkleRoot, bytes32 fileHash) external onlyRole(MINTER_ROLE) {
+        if (datasetAnchoredAt[merkleRoot] == 0) revert NotAnchored(merkleRoot);
+        if (consentWithdrawnAt[merkleRoot][fileHash] != 0) revert AlreadyAnchored(fileHash);
+        consentWithdrawnAt[merkleRoot][fileHash] = block.timestamp;
+        _withdrawals[merkleRoot].push(Withdrawal(fileHash, uint64(block.timestamp)));
+        emit ConsentWithdrawn(merkleRoot, fileHash);
+    }
+
     function setDefaultRoyalty(address receiver, uint96 feeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setDefaultRoyalty(receiver, feeBps);
     }
@@ -127,6 +183,16 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
 
     function batchCount() external view returns (uint256) {
         return _batches.length;
+    }
+
+    /// @notice A signing key's organisation, times and DER public key (anchoredAt 0: unknown).
+    function signingKey(bytes32 keyHash) external view returns (SigningKey memory) {
+        return _keys[keyHash];
+    }
+
+    /// @notice Every consent withdrawal recorded for a dataset version's root, oldest first.
+    function consentWithdrawals(bytes32 merkleRoot) external view returns (Withdrawal[] memory) {
+        return _withdrawals[merkleRoot];
     }
 
     function batchOf(uint256 tokenId) public view returns (uint256 batchId, Batch memory batch) {

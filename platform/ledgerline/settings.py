@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "ledgerline.ledger",
     "ledgerline.royalties",
     "ledgerline.storage",
+    "ledgerline.audit",
     "ledgerline.portal",
 ]
 
@@ -185,6 +186,17 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "ledgerline.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The public verification endpoint, per client address; accounts get more.
+    "DEFAULT_THROTTLE_RATES": {
+        "verify_anon": envstr("LEDGERLINE_VERIFY_RATE_ANON", "20/min"),
+        "verify_user": envstr("LEDGERLINE_VERIFY_RATE_USER", "120/min"),
+    },
+}
+# Throttle counts live in the cache: this process's memory by default, Redis when CACHE_URL names it.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": envstr("CACHE_URL")}
+    if envstr("CACHE_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
@@ -216,11 +228,22 @@ CELERY_RESULT_BACKEND = envstr(
     "CELERY_RESULT_BACKEND",
     f"file://{_celery_dir / 'results'}" if CELERY_BROKER_URL == "filesystem://" else CELERY_BROKER_URL,
 )
-CELERY_IMPORTS = ["ledgerline.tasks", "ledgerline.training.tasks", "ledgerline.works.tasks"]
+CELERY_IMPORTS = [
+    "ledgerline.tasks",
+    "ledgerline.training.tasks",
+    "ledgerline.works.tasks",
+    "ledgerline.provenance.tasks",
+    "ledgerline.datasets.tasks",
+    "ledgerline.audit.tasks",
+]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Training and generation go to the `gpu` queue (workers with torch, CUDA when present);
 # hashing, signing, pinning and minting stay on `default`.
-CELERY_TASK_ROUTES = {"ledgerline.training.*": {"queue": "gpu"}, "ledgerline.works.generate": {"queue": "gpu"}}
+CELERY_TASK_ROUTES = {
+    "ledgerline.training.*": {"queue": "gpu"},
+    "ledgerline.works.generate": {"queue": "gpu"},
+    "ledgerline.audit.regenerate": {"queue": "gpu"},
+}
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -178,6 +178,44 @@ def test_dataset_and_model_anchors_are_recorded_once(works: Contract, accounts: 
     assert reverts_with(works, forged, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
 
 
+def test_signing_keys_are_published_with_their_history(works: Contract, accounts: dict[str, str]) -> None:
+    public_key, organisation = b"0Y0\x13 a DER public key", bytes(range(16))
+    tx = works.functions.anchorKey(public_key, organisation).transact({"from": accounts["admin"]})
+    [event] = logs(works, "KeyAnchored", tx)
+    key_hash = hashlib.sha256(public_key).digest()  # the key id anyone can recompute
+    assert (event.args.keyHash, event.args.organisation) == (key_hash, organisation)
+    owner, anchored, retired, stored = works.functions.signingKey(key_hash).call()
+    assert (owner, stored, retired) == (organisation, public_key, 0) and anchored > 0
+    works.functions.retireKey(key_hash).transact({"from": accounts["admin"]})
+    assert works.functions.signingKey(key_hash).call()[2] >= anchored > 0
+    assert reverts_with(works, works.functions.retireKey(key_hash), accounts["admin"]) == "AlreadyAnchored"
+    again = works.functions.anchorKey(public_key, organisation)
+    assert reverts_with(works, again, accounts["admin"]) == "AlreadyAnchored"
+    unknown = works.functions.retireKey(hashlib.sha256(b"never anchored").digest())
+    assert reverts_with(works, unknown, accounts["admin"]) == "NotAnchored"
+    forged = works.functions.anchorKey(b"the stranger's key", organisation)
+    assert reverts_with(works, forged, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
+    assert works.functions.signingKey(hashlib.sha256(b"the stranger's key").digest()).call()[1] == 0
+
+
+def test_consent_withdrawals_are_listed_per_dataset_root(works: Contract, accounts: dict[str, str]) -> None:
+    root, files = hashlib.sha256(b"root").digest(), [hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()]
+    early = works.functions.withdrawConsent(root, files[0])
+    assert reverts_with(works, early, accounts["admin"]) == "NotAnchored"  # only anchored roots
+    works.functions.anchorDataset(root, "ipfs://bafymanifest").transact({"from": accounts["admin"]})
+    for file in files:
+        tx = works.functions.withdrawConsent(root, file).transact({"from": accounts["admin"]})
+    [event] = logs(works, "ConsentWithdrawn", tx)
+    assert (event.args.merkleRoot, event.args.fileHash) == (root, files[1])
+    listed = works.functions.consentWithdrawals(root).call()
+    assert [f for f, _ in listed] == files and all(at > 0 for _, at in listed)
+    assert works.functions.consentWithdrawnAt(root, files[0]).call() == listed[0][1]
+    assert reverts_with(works, works.functions.withdrawConsent(root, files[0]), accounts["admin"]) == "AlreadyAnchored"
+    assert reverts_with(works, works.functions.withdrawConsent(root, files[0]), accounts["stranger"]) == (
+        "AccessControlUnauthorizedAccount")
+    assert works.functions.consentWithdrawals(hashlib.sha256(b"other").digest()).call() == []
+
+
 @pytest.mark.parametrize(("interface", "supported"), [("0x80ac58cd", True), ("0x5b5e139f", True),
                                                       ("0x2a55205a", True), ("0x49064906", True),
                                                       ("0x7965db0b", True), ("0xffffffff", False)])

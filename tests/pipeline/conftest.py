@@ -19,8 +19,8 @@ from ledgerline.provenance import keys
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.storage.client import ipfs_connect
-from ledgerline.storage.unixfs import CID
 from ledgerline.works.credentials import TRAINED_ALGORITHMIC_MEDIA, credentials_read
+from ledgerline_verify.unixfs import CID
 from tests.ledger.conftest import chain_env
 
 ROOT = Path(__file__).resolve().parents[2]

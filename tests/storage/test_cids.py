@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from ledgerline.storage.client import EmbeddedIpfs, KuboIpfs
-from ledgerline.storage.unixfs import CID, path_add
+from ledgerline_verify.unixfs import CID, path_add
 from tests.storage.conftest import SIZES, kubo_cids
 
 NAMES = [*SIZES, "tree"]

@@ -14,7 +14,7 @@ import requests
 
 from ledgerline.storage.blockstore import CorruptBlock
 from ledgerline.storage.client import EmbeddedIpfs, IpfsUnavailable, KuboIpfs
-from ledgerline.storage.unixfs import CID
+from ledgerline_verify.unixfs import CID
 from tests.streams import StreamedBody
 
 MiB = 1024 * 1024
@@ -125,7 +125,7 @@ def test_gc_waits_for_an_add_in_progress(transactional_db: Any, settings: Any) -
 
 def test_a_damaged_pin_stops_gc_before_it_deletes_anything(node: EmbeddedIpfs, settings: Any) -> None:
     from ledgerline.errors import LedgerlineError
-    from ledgerline.storage.unixfs import dag_pb_decode
+    from ledgerline_verify.unixfs import dag_pb_decode
 
     damaged = node.add(io.BytesIO(data(600_000, 1)), name="damaged").cid
     node.add(io.BytesIO(data(10, 2)), name="other")
@@ -148,7 +148,7 @@ def test_re_adding_content_repairs_a_corrupted_block(node: EmbeddedIpfs) -> None
 
 
 def test_corruption_in_a_later_block_stops_the_read_never_returns_wrong_bytes(node: EmbeddedIpfs) -> None:
-    from ledgerline.storage.unixfs import dag_pb_decode
+    from ledgerline_verify.unixfs import dag_pb_decode
 
     content = data(700_000)
     cid = node.add(io.BytesIO(content), name="x").cid
@@ -162,7 +162,7 @@ def test_corruption_in_a_later_block_stops_the_read_never_returns_wrong_bytes(no
 
 
 def test_a_directory_kubo_would_shard_is_refused(node: EmbeddedIpfs) -> None:
-    from ledgerline.storage.unixfs import DirectoryTooLarge
+    from ledgerline_verify.unixfs import DirectoryTooLarge
 
     names = {f"{i:06d}-" + "n" * 250 + ".json": b"{}" for i in range(1000)}
     with pytest.raises(DirectoryTooLarge, match="would be sharded by Kubo"):
@@ -178,6 +178,6 @@ def test_directory_entries_with_unusable_names_are_refused(node: EmbeddedIpfs, n
 
 
 def first_leaf_path(node: EmbeddedIpfs, cid: CID) -> Path:
-    from ledgerline.storage.unixfs import dag_pb_decode
+    from ledgerline_verify.unixfs import dag_pb_decode
 
     return node.store._path(dag_pb_decode(node.store.get(cid))[0][0].cid)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ledgerline.storage.client import EmbeddedIpfs, KuboIpfs
-from ledgerline.storage.unixfs import CID
+from ledgerline_verify.unixfs import CID
 
 
 @pytest.fixture

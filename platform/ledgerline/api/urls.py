@@ -1,6 +1,7 @@
 from django.urls import path
 
 from ledgerline.accounts import api as accounts
+from ledgerline.audit import api as audit
 from ledgerline.datasets import api as datasets
 from ledgerline.provenance import api as provenance
 from ledgerline.royalties import api as royalties
@@ -8,6 +9,10 @@ from ledgerline.training import api as training
 from ledgerline.works import api as works
 
 urlpatterns = [
+    path("verify", audit.VerifyApi.as_view()),
+    path("verify/", audit.VerifyApi.as_view()),
+    path("verifications/<uuid:verification_id>/", audit.VerificationApi.as_view()),
+    path("verifications/<uuid:verification_id>/report.<str:suffix>", audit.VerificationReportApi.as_view()),
     path("me/", accounts.MeApi.as_view()),
     path("organisations/<slug:slug>/members/", accounts.MemberListApi.as_view()),
     path("organisations/<slug:slug>/keys/rotate/", provenance.KeyRotateApi.as_view()),
@@ -20,6 +25,7 @@ urlpatterns = [
     path("datasets/<uuid:dataset_id>/files/", datasets.DatasetFileListApi.as_view()),
     path("datasets/<uuid:dataset_id>/versions/", datasets.DatasetVersionListApi.as_view()),
     path("dataset-files/<uuid:file_id>/", datasets.DatasetFileDetailApi.as_view()),
+    path("dataset-files/<uuid:file_id>/consent/", datasets.DatasetFileConsentApi.as_view()),
     path("dataset-versions/<uuid:version_id>/", datasets.DatasetVersionDetailApi.as_view()),
     path("dataset-versions/<uuid:version_id>/proof/", datasets.DatasetVersionProofApi.as_view()),
     path("dataset-versions/<uuid:version_id>/croissant/", datasets.DatasetVersionCroissantApi.as_view()),

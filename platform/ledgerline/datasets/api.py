@@ -214,6 +214,25 @@ class DatasetFileDetailApi(ApiView):
         return Response(status=204)
 
 
+class DatasetFileConsentApi(DatasetFileDetailApi):
+    """A file's training consent: a rights holder's withdrawal is recorded on chain."""
+
+    http_method_names = ["put", "options"]
+
+    class InputSerializer(serializers.Serializer[Any]):
+        consent = serializers.JSONField()
+
+    @extend_schema(request=InputSerializer, responses=FileOutput)
+    def put(self, request: Request, file_id: str) -> Response:
+        file = self.get_file(file_id)
+        self.actor.require_writer(file.dataset.organisation_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        file = services.dataset_file_consent_set(file=file, consent=data.validated_data["consent"],
+                                                 updated_by=self.actor.user)
+        return Response(FileOutput(file).data)
+
+
 class BlobContentApi(ApiView):
     """The bytes of a file the actor's organisations hold."""
 

@@ -39,3 +39,10 @@ def consent_validate(value: Any) -> dict[str, dict[str, str]]:
 
 def consent_use(consent: dict[str, dict[str, str]], use: str) -> str:
     return consent.get(use, {}).get("use", "notAllowed")
+
+
+def training_use(consent: dict[str, dict[str, str]]) -> str:
+    """Generative training is what a run does: its own entry decides, else `ai_training`'s."""
+    if "cawg.ai_generative_training" in consent:
+        return consent_use(consent, "cawg.ai_generative_training")
+    return consent_use(consent, "cawg.ai_training")

@@ -12,7 +12,7 @@ from license_expression import ExpressionError, get_spdx_licensing
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets import blobs, media
-from ledgerline.datasets.consent import consent_validate
+from ledgerline.datasets.consent import consent_validate, training_use
 from ledgerline.datasets.models import (
     Blob,
     Dataset,
@@ -265,6 +265,49 @@ def dataset_file_remove(*, file: DatasetFile, removed_by: User) -> None:
     audit_append(organisation=file.dataset.organisation, actor=removed_by, action="dataset_file.remove",
                  obj=file, data={"dataset": str(file.dataset_id), "path": file.path, "sha256": file.blob.sha256})
     file.delete()
+
+
+@transaction.atomic
+def dataset_file_consent_set(*, file: DatasetFile, consent: Any, updated_by: User) -> DatasetFile:
+    """Change one file's consent (a rights holder's withdrawal, or a grant). A withdrawal of
+    training consent is then recorded on chain against each anchored version holding the file,
+    so that anyone verifying a work trained on it learns of it without asking Ledgerline."""
+    file = DatasetFile.objects.select_for_update().select_related("dataset", "blob").get(pk=file.pk)
+    before = training_use(file.consent)
+    file.consent = consent_parse(consent)
+    file.save(update_fields=["consent", "updated_at"])
+    withdrawn = before != "notAllowed" and training_use(file.consent) == "notAllowed"
+    audit_append(organisation=file.dataset.organisation, actor=updated_by, action="dataset_file.consent", obj=file,
+                 data={"consent": file.consent, "training_consent_withdrawn": withdrawn})
+    if withdrawn:
+        transaction.on_commit(lambda: _enqueue_withdrawal(file))
+    return file
+
+
+def _enqueue_withdrawal(file: DatasetFile) -> None:
+    from ledgerline.datasets.tasks import consent_withdrawal_publish_task
+    from ledgerline.tasks import enqueue
+
+    enqueue(consent_withdrawal_publish_task, str(file.pk))
+
+
+def consent_withdrawal_publish(*, file: DatasetFile) -> int:
+    """Record the file's withdrawal of training consent on chain for every version holding it
+    whose root is anchored (a version never anchored was never trained on through Ledgerline,
+    and a run on it now leaves the file out). Safe to run twice; returns how many versions."""
+    from ledgerline.ledger.client import Ledger
+    from ledgerline.ledger.services import consent_withdrawal_anchor, dataset_anchored_at
+
+    if training_use(file.consent) != "notAllowed":  # granted again before this ran
+        return 0
+    ledger = Ledger.connect()
+    roots = set(VersionEntry.objects.filter(file=file).values_list("version__merkle_root", flat=True))
+    published = 0
+    for root in sorted(roots):
+        if dataset_anchored_at(ledger=ledger, merkle_root=root):
+            consent_withdrawal_anchor(ledger=ledger, merkle_root=root, file_sha256=file.blob.sha256)
+            published += 1
+    return published
 
 
 @transaction.atomic

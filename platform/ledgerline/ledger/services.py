@@ -1,7 +1,10 @@
 """Chain writes: deploy the contract, mint works, anchor datasets and models, and finish
 whatever a crash left pending. Every write is safe to run twice."""
 
+import hashlib
 import re
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -137,8 +140,15 @@ def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> in
     contract = works_contract(ledger=ledger)
     root = bytes.fromhex(content_hash_clean(merkle_root))
     return _anchor(ledger, contract, kind="anchor_dataset", payload={"merkle_root": merkle_root},
-                   anchored_at=contract.functions.datasetAnchoredAt(root),
+                   anchored_at=contract.functions.datasetAnchoredAt(root).call,
                    call=contract.functions.anchorDataset(root, manifest_uri))
+
+
+def dataset_anchored_at(*, ledger: Ledger, merkle_root: str) -> int:
+    """When a dataset version's root was anchored; 0 if it never was."""
+    root = bytes.fromhex(content_hash_clean(merkle_root))
+    return int(with_retries(works_contract(ledger=ledger).functions.datasetAnchoredAt(root).call,
+                            what="anchor lookup"))
 
 
 def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: str, manifest_uri: str) -> int:
@@ -147,17 +157,44 @@ def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: st
     weights = bytes.fromhex(content_hash_clean(weights_sha256))
     commitment = bytes.fromhex(content_hash_clean(datasets_commitment))
     return _anchor(ledger, contract, kind="anchor_model", payload={"weights_sha256": weights_sha256},
-                   anchored_at=contract.functions.modelAnchoredAt(weights),
+                   anchored_at=contract.functions.modelAnchoredAt(weights).call,
                    call=contract.functions.anchorModel(weights, commitment, manifest_uri))
 
 
-def _anchor(ledger: Ledger, contract: Contract, *, kind: str, payload: dict[str, Any], anchored_at: Any,
-            call: Any) -> int:
+def key_anchor(*, ledger: Ledger, public_key_der: bytes, organisation_id: uuid.UUID) -> int:
+    """Publish a signing key (its id is the SHA-256 of its DER); returns when the chain took it."""
+    contract = works_contract(ledger=ledger)
+    key_hash = hashlib.sha256(public_key_der).digest()
+    return _anchor(ledger, contract, kind="anchor_key", payload={"key_id": "sha256:" + key_hash.hex()},
+                   anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[1]),
+                   call=contract.functions.anchorKey(public_key_der, organisation_id.bytes))
+
+
+def key_retire(*, ledger: Ledger, key_id: str) -> int:
+    """Record on chain that a key was retired; returns when."""
+    contract = works_contract(ledger=ledger)
+    key_hash = bytes.fromhex(content_hash_clean(key_id.removeprefix("sha256:")))
+    return _anchor(ledger, contract, kind="retire_key", payload={"key_id": key_id},
+                   anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[2]),
+                   call=contract.functions.retireKey(key_hash))
+
+
+def consent_withdrawal_anchor(*, ledger: Ledger, merkle_root: str, file_sha256: str) -> int:
+    """Record on chain that consent to train on a file of an anchored dataset version was withdrawn."""
+    contract = works_contract(ledger=ledger)
+    root, file = bytes.fromhex(content_hash_clean(merkle_root)), bytes.fromhex(content_hash_clean(file_sha256))
+    return _anchor(ledger, contract, kind="withdraw_consent", payload={"merkle_root": merkle_root, "file": file_sha256},
+                   anchored_at=contract.functions.consentWithdrawnAt(root, file).call,
+                   call=contract.functions.withdrawConsent(root, file))
+
+
+def _anchor(ledger: Ledger, contract: Contract, *, kind: str, payload: dict[str, Any],
+            anchored_at: Callable[[], int], call: Any) -> int:
     """Send ``call`` unless the chain already holds the anchor; the time the chain records."""
-    anchored = with_retries(anchored_at.call, what="anchor lookup")
+    anchored = with_retries(anchored_at, what="anchor lookup")
     if anchored == 0:
         _execute(ledger, kind=kind, payload=payload, tx=_call_tx(contract, call))
-        anchored = with_retries(anchored_at.call, what="anchor lookup")
+        anchored = with_retries(anchored_at, what="anchor lookup")
     return int(anchored)
 
 

@@ -26,9 +26,12 @@ class KeyUnavailable(RuntimeError):
     """The private key file for a key id is missing or cannot be decrypted."""
 
 
+def public_der(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def key_id_of(public_key: ec.EllipticCurvePublicKey) -> str:
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
+    return "sha256:" + hashlib.sha256(public_der(public_key)).hexdigest()
 
 
 def public_pem(public_key: ec.EllipticCurvePublicKey) -> str:

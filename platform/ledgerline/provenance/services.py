@@ -132,7 +132,32 @@ def signing_key_rotate(*, organisation: Organisation, actor: User | None) -> Sig
     new = signing_key_create(organisation=organisation, actor=actor)
     audit_append(organisation=organisation, actor=actor, action="signing_key.rotate", obj=new,
                  data={"retired": old.key_id if old else None, "active": new.key_id})
+    transaction.on_commit(lambda: _publish_keys(organisation))
     return new
+
+
+def _publish_keys(organisation: Organisation) -> None:
+    from ledgerline.provenance.tasks import signing_keys_publish_task
+    from ledgerline.tasks import enqueue
+
+    enqueue(signing_keys_publish_task, str(organisation.pk))
+
+
+def signing_keys_publish(*, organisation: Organisation) -> int:
+    """Anchor each of the organisation's keys on chain, and mark the retired ones retired there:
+    what lets anyone check its signatures from the chain alone. Safe to run twice; returns how
+    many keys it looked at."""
+    from ledgerline.ledger.client import Ledger
+    from ledgerline.ledger.services import key_anchor, key_retire
+
+    ledger = Ledger.connect()
+    published = list(SigningKey.objects.filter(organisation=organisation).order_by("created_at"))
+    for signing_key in published:
+        der = keys.public_der(keys.load_public_pem(signing_key.public_key_pem))
+        key_anchor(ledger=ledger, public_key_der=der, organisation_id=organisation.pk)
+        if signing_key.retired_at is not None:
+            key_retire(ledger=ledger, key_id=signing_key.key_id)
+    return len(published)
 
 
 def payload_sign(*, organisation: Organisation, payload: bytes) -> dict[str, str]:

@@ -238,18 +238,24 @@ def licence_check(*, run: TrainingRun, parameters: dict[str, Any]) -> list[Block
     """Each condition of the run's training data that a work's licence (or the share of its
     revenue the data's rights holders would get) goes beyond; empty when the work may be
     released under it."""
-    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
-    weights, _ = version_weights(run, versions)
-    data_share = Fraction(policy_of(run.organisation).data_share)
     return licence_blocks(
         work=work_conditions(parameters),
         work_spdx=parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
-        data=[
-            (v, version_conditions(v), data_share * weights.get(str(v.pk), Fraction(0)) if v.rights else Fraction(0))
-            for v in versions
-        ],
+        data=licence_data(run=run),
         today=datetime.date.today(),
     )
+
+
+def licence_data(*, run: TrainingRun) -> list[tuple[DatasetVersion, Conditions | None, Fraction]]:
+    """Each dataset version the run trained on, its conditions, and the share of a work's revenue
+    its rights holders receive: what a work's licence is checked against."""
+    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
+    weights, _ = version_weights(run, versions)
+    data_share = Fraction(policy_of(run.organisation).data_share)
+    return [
+        (v, version_conditions(v), data_share * weights.get(str(v.pk), Fraction(0)) if v.rights else Fraction(0))
+        for v in versions
+    ]
 
 
 def licence_require(*, run: TrainingRun, parameters: dict[str, Any]) -> None:

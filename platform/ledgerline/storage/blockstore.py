@@ -8,15 +8,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ledgerline.storage.unixfs import CID, DAG_PB, _base32, _unbase32
-
-
-class BlockMissing(LookupError):
-    pass
-
-
-class CorruptBlock(ValueError):
-    pass
+from ledgerline_verify.ipfs import BlockMissing, CorruptBlock
+from ledgerline_verify.unixfs import CID, DAG_PB, _base32, _unbase32
 
 
 class Blockstore:

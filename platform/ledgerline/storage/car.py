@@ -4,7 +4,7 @@ then each block as varint(len(cid) + len(data)) + cid + data, root first."""
 
 from typing import BinaryIO
 
-from ledgerline.storage.unixfs import CID, Get, varint, walk
+from ledgerline_verify.unixfs import CID, Get, varint, walk
 
 
 def _cbor_bytes(data: bytes) -> bytes:

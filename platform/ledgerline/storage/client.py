@@ -19,10 +19,11 @@ import requests
 from django.conf import settings
 
 from ledgerline.errors import LedgerlineError
-from ledgerline.storage import car, unixfs
+from ledgerline.storage import car
 from ledgerline.storage.blockstore import Blockstore
 from ledgerline.storage.models import Pin
-from ledgerline.storage.unixfs import CID, Added
+from ledgerline_verify import unixfs
+from ledgerline_verify.unixfs import CID, Added
 
 logger = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
@@ -44,6 +45,7 @@ class Ipfs(Protocol):
     def pins(self) -> list[str]: ...
     def unpin(self, cid: CID) -> None: ...
     def export_car(self, cid: CID, out: BinaryIO) -> None: ...
+    def block(self, cid: CID) -> bytes: ...
 
 
 class EmbeddedIpfs:
@@ -102,6 +104,9 @@ class EmbeddedIpfs:
 
     def export_car(self, cid: CID, out: BinaryIO) -> None:
         car.car_export(cid, self.store.get, out)
+
+    def block(self, cid: CID) -> bytes:
+        return self.store.get(cid)
 
     def gc(self) -> int:
         """Delete every block no pin reaches; returns how many were deleted. A pin whose
@@ -214,6 +219,10 @@ class KuboIpfs:
 
     def unpin(self, cid: CID) -> None:
         self._call("pin rm", self.client.pin.rm, str(cid))
+
+    def block(self, cid: CID) -> bytes:
+        data: bytes = self._call("block get", self.client.block.get, str(cid))
+        return data
 
     def export_car(self, cid: CID, out: BinaryIO) -> None:
         try:

@@ -12,7 +12,7 @@ from django.http.response import HttpResponseBase
 from ledgerline.datasets.media import sniff
 from ledgerline.storage.blockstore import BlockMissing, CorruptBlock
 from ledgerline.storage.client import Ipfs, IpfsUnavailable, ipfs_connect
-from ledgerline.storage.unixfs import CID
+from ledgerline_verify.unixfs import CID
 
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
@@ -32,6 +32,22 @@ def _text(status: int, message: str) -> HttpResponse:
     return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
+def _raw_block(cid: CID) -> HttpResponse:
+    """The block itself (the trustless gateway's ?format=raw): a client checks it against the CID."""
+    try:
+        block = ipfs_connect().block(cid)
+    except (FileNotFoundError, BlockMissing) as exc:
+        return _text(404, str(exc))
+    except CorruptBlock as exc:
+        return _text(502, str(exc))
+    except IpfsUnavailable as exc:
+        return _text(503, exc.message)
+    response = HttpResponse(block, content_type="application/vnd.ipld.raw")
+    response["Cache-Control"] = "public, max-age=29030400, immutable"
+    response["ETag"] = f'"{cid}.raw"'
+    return response
+
+
 def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
     try:
         root = CID.parse(cid)
@@ -39,6 +55,8 @@ def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
         return _text(400, str(exc))
     if path and any(part in ("", ".", "..") for part in path.rstrip("/").split("/")):
         return _text(400, f"{path!r} is not a path inside {cid}: no empty, '.' or '..' parts.")
+    if request.GET.get("format") == "raw" or "application/vnd.ipld.raw" in request.headers.get("Accept", ""):
+        return _raw_block(root) if not path else _text(400, "A raw block is asked for by its CID, without a path.")
     try:
         ipfs = ipfs_connect()
         target = ipfs.resolve(root, path) if path else root

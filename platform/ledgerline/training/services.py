@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_path
-from ledgerline.datasets.consent import consent_use
+from ledgerline.datasets.consent import training_use
 from ledgerline.datasets.models import DatasetVersion
 from ledgerline.datasets.services import blob_store
 from ledgerline.errors import LedgerlineError, json_field_check
@@ -26,7 +26,7 @@ from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
-from ledgerline.provenance.services import audit_append, signing_key_active
+from ledgerline.provenance.services import audit_append, signing_key_active, signing_keys_publish
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, RunStatus, TrainingRun
 
@@ -96,13 +96,6 @@ def training_config_clean(config: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _training_use(consent: dict[str, dict[str, str]]) -> str:
-    """Generative training is what a run does: its own entry decides, else `ai_training`'s."""
-    if "cawg.ai_generative_training" in consent:
-        return consent_use(consent, "cawg.ai_generative_training")
-    return consent_use(consent, "cawg.ai_training")
-
-
 def training_consent_check(*, dataset_versions: list[DatasetVersion]) -> list[dict[str, str]]:
     """The files that may not be trained on, each with the reason. A file's own consent (which
     may have been withdrawn since the version was frozen) overrides its version's."""
@@ -111,7 +104,7 @@ def training_consent_check(*, dataset_versions: list[DatasetVersion]) -> list[di
         for entry in version.entries.select_related("file"):
             own = entry.file.consent if entry.file is not None else {}
             consent = own or version.consent
-            if _training_use(consent) == "notAllowed":
+            if training_use(consent) == "notAllowed":
                 whose = "the file's" if own else f"{version.dataset.name} v{version.number}'s"
                 excluded.append(
                     {
@@ -472,6 +465,7 @@ def model_publish(*, run: TrainingRun) -> ModelArtifact:
         artifact.save(update_fields=["cid", "updated_at"])
     if artifact.anchored_at is None:
         ledger = Ledger.connect()
+        signing_keys_publish(organisation=run.organisation)  # the key model.sig is checked with
         roots = list(run.dataset_versions.values_list("merkle_root", flat=True))
         for root in roots:
             dataset_anchor(ledger=ledger, merkle_root=root, manifest_uri=f"ipfs://{artifact.cid}/config.json")

@@ -8,22 +8,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from model_signing import hashing, signing, verifying
+from model_signing import signing
 
 from ledgerline.provenance.keys import KeyStore
-
-SIGNATURE = "model.sig"
-
-
-def _hashing(folder: Path) -> hashing.Config:
-    # The signature lives in the folder it signs, so that one CID pins both; it is not hashed.
-    return hashing.Config().set_ignored_paths(paths=[folder / SIGNATURE], ignore_git_paths=True)
+from ledgerline_verify.weights import SIGNATURE, hashing_config
+from ledgerline_verify.weights import folder_verify as bundle_verify
 
 
 def folder_sign(folder: Path, *, key_id: str) -> dict[str, Any]:
     """Sign every file of ``folder`` with the key's encrypted PEM; writes and returns model.sig."""
     store = KeyStore.default()
-    config = signing.Config().set_hashing_config(_hashing(folder))
+    config = signing.Config().set_hashing_config(hashing_config(folder))
     config.use_elliptic_key_signer(private_key=store.encrypted_pem(key_id), password=store.passphrase())  # type: ignore[arg-type]
     config.sign(folder, folder / SIGNATURE)
     bundle: dict[str, Any] = json.loads((folder / SIGNATURE).read_text())
@@ -32,16 +27,9 @@ def folder_sign(folder: Path, *, key_id: str) -> dict[str, Any]:
 
 def folder_verify(folder: Path, *, public_key_pem: str, bundle: dict[str, Any] | None = None) -> str | None:
     """None when the folder is exactly what was signed with this key; else the reason."""
+    if bundle is None:
+        return bundle_verify(folder, public_key_pem=public_key_pem)
     with tempfile.TemporaryDirectory() as tmp:
-        key = Path(tmp) / "key.pem"
-        key.write_text(public_key_pem)
-        signature = folder / SIGNATURE
-        if bundle is not None:
-            signature = Path(tmp) / SIGNATURE
-            signature.write_text(json.dumps(bundle))
-        try:
-            config = verifying.Config().use_elliptic_key_verifier(public_key=key)
-            config.set_hashing_config(_hashing(folder)).verify(folder, signature)
-        except Exception as exc:  # model-signing raises ValueError and crypto errors alike
-            return str(exc) or type(exc).__name__
-    return None
+        signature = Path(tmp) / SIGNATURE
+        signature.write_text(json.dumps(bundle))
+        return bundle_verify(folder, public_key_pem=public_key_pem, signature=signature)

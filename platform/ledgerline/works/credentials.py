@@ -22,6 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ledgerline.errors import LedgerlineError
 from ledgerline.provenance.keys import KeyStore
 from ledgerline.provenance.models import SigningKey
+from ledgerline_verify.credentials import NoCredentials
+from ledgerline_verify.credentials import credentials_read as verifier_credentials_read
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 WAV = "audio/wav"
@@ -148,17 +150,6 @@ def wav_sign(wav: bytes, *, definition: dict[str, Any], signing_key: SigningKey)
 def credentials_read(data: bytes, media_type: str = WAV) -> dict[str, Any]:
     """{"state": "Valid" | "Invalid" | ..., "manifest": the active manifest, "failures": [...]}."""
     try:
-        with c2pa.Reader(media_type, io.BytesIO(data)) as reader:
-            results = reader.get_validation_results() or {}
-            return {
-                "state": reader.get_validation_state(),
-                "manifest": reader.get_active_manifest(),
-                "failures": _failures(results),
-            }
-    except c2pa.C2paError as exc:
+        return verifier_credentials_read(data, media_type)
+    except NoCredentials as exc:
         raise CredentialsError(f"No readable content credentials: {exc}") from None
-
-
-def _failures(results: dict[str, Any]) -> list[dict[str, Any]]:
-    active = results.get("activeManifest") or {}
-    return list(active.get("failure", [])) if isinstance(active, dict) else []

@@ -34,8 +34,8 @@ from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.models import SigningKey
-from ledgerline.provenance.services import audit_append, manifest_sign, signing_key_active
-from ledgerline.royalties.services import isrc_assign, licence_require, work_conditions
+from ledgerline.provenance.services import audit_append, manifest_sign, signing_key_active, signing_keys_publish
+from ledgerline.royalties.services import isrc_assign, licence_data, licence_require, work_conditions
 from ledgerline.royalties.splits import work_split
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ModelArtifact
@@ -275,9 +275,9 @@ def model_folder(artifact: ModelArtifact) -> Path:
     """The model's checkpoint folder, from this machine or else fetched from IPFS by its CID,
     and used only if it verifies against its model-signing signature."""
     from ledgerline.storage.client import ipfs_connect
-    from ledgerline.storage.unixfs import CID
     from ledgerline.training.services import run_folder
     from ledgerline.training.signing import folder_verify
+    from ledgerline_verify.unixfs import CID
 
     folder = run_folder(artifact.run) / "train" / "checkpoint"
     if not folder.is_dir():
@@ -320,23 +320,8 @@ def _device() -> str:
 def work_generate(*, work: Work, model: Any) -> None:
     """requested -> generated. A symbolic model samples MIDI, rendered to WAV; a sound model
     interpolates between two of its sounds (or samples its prior) straight to WAV."""
-    if isinstance(model, SoundDesign):
-        sounds, parameters = model.sounds, work.parameters
-        if "between" in parameters:
-            count = work.generation.count if work.generation else 1
-            ratio = parameters["ratio"] if count == 1 else work.index / (count - 1)
-            sound = model.model.interpolate(sounds, parameters["between"], ratio, rate=parameters["rate"])
-        else:
-            sound = model.model.prior(1, seed=work.seed, rate=parameters["rate"])[0]
-        outputs, originality, provenance = {"wav": _blob_put(sound.wav)}, {}, sound.provenance
-    else:
-        from generation.sample import SampleParams, sample
-        from ledgerline.works.render import midi_render, renderer
-
-        sampling = {k: work.parameters[k] for k in SAMPLING if k in work.parameters}
-        output = sample(model, SampleParams(seed=work.seed, count=1, **sampling), device=_device())[0]
-        outputs = {"midi": _blob_put(output.midi), "wav": _blob_put(midi_render(output.midi))}
-        originality, provenance = output.originality or {}, {**output.provenance, "renderer": renderer()}
+    made, originality, provenance = work_outputs_make(work=work, model=model)
+    outputs = {kind: _blob_put(data) for kind, data in made.items()}
     _advance(
         work,
         WorkStatus.REQUESTED,
@@ -346,6 +331,28 @@ def work_generate(*, work: Work, model: Any) -> None:
         provenance=provenance,
         audit={kind: blob.sha256 for kind, blob in outputs.items()},
     )
+
+
+def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
+    """What the model makes for the work's seed and parameters: its outputs by kind (midi, wav),
+    the originality report and the sampler's provenance. The same every time: regeneration
+    compares it with what was minted."""
+    if isinstance(model, SoundDesign):
+        sounds, parameters = model.sounds, work.parameters
+        if "between" in parameters:
+            count = work.generation.count if work.generation else 1
+            ratio = parameters["ratio"] if count == 1 else work.index / (count - 1)
+            sound = model.model.interpolate(sounds, parameters["between"], ratio, rate=parameters["rate"])
+        else:
+            sound = model.model.prior(1, seed=work.seed, rate=parameters["rate"])[0]
+        return {"wav": sound.wav}, {}, sound.provenance
+    from generation.sample import SampleParams, sample
+    from ledgerline.works.render import midi_render, renderer
+
+    sampling = {k: work.parameters[k] for k in SAMPLING if k in work.parameters}
+    output = sample(model, SampleParams(seed=work.seed, count=1, **sampling), device=_device())[0]
+    made = {"midi": output.midi, "wav": midi_render(output.midi)}
+    return made, output.originality or {}, {**output.provenance, "renderer": renderer()}
 
 
 def model_load(artifact: ModelArtifact) -> Any:
@@ -440,6 +447,7 @@ def _lineage(work: Work) -> dict[str, Any]:
 
     artifact = work.model
     run = artifact.run
+    terms = {str(v.pk): (conditions, received) for v, conditions, received in licence_data(run=run)}
     versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
     consent: dict[str, dict[str, str]] = {}
     for version in versions:  # the most restrictive of the training data's terms, use by use
@@ -467,12 +475,19 @@ def _lineage(work: Work) -> dict[str, Any]:
                 "number": v.number,
                 "merkle_root": v.merkle_root,
                 "licence": v.licence_spdx or v.licence_terms,
+                # What the work's licence was checked against, so a verifier can check it again.
+                "licence_conditions": _conditions_json(terms[str(v.pk)][0]),
+                "revenue_received": str(terms[str(v.pk)][1]),  # an exact fraction: "3/10"
                 "rights": v.rights,
             }
             for v in versions
         ],
         "consent": consent,
     }
+
+
+def _conditions_json(conditions: Any) -> dict[str, Any] | None:
+    return conditions.to_json() if conditions is not None else None
 
 
 def _c2pa_definition(work: Work, lineage: dict[str, Any]) -> dict[str, Any]:
@@ -561,6 +576,8 @@ def works_mint(*, works: list[Work]) -> None:
         return
     ledger = Ledger.connect()
     transactions_resume(ledger=ledger)  # a mint sent before a crash settles first
+    for organisation in {w.organisation for w in works}:  # so anyone can check the manifests' signatures
+        signing_keys_publish(organisation=organisation)
     contract = works_contract(ledger=ledger)
     ipfs = ipfs_connect()
     size = min(settings.LEDGERLINE_MINT_BATCH, MINT_BATCH)  # one transaction per batch
@@ -615,7 +632,7 @@ def work_confirm(*, work: Work) -> None:
     from ledgerline.ledger.client import Ledger, with_retries
     from ledgerline.ledger.services import works_contract
     from ledgerline.storage.client import ipfs_connect
-    from ledgerline.storage.unixfs import CID
+    from ledgerline_verify.unixfs import CID
 
     assert work.token is not None
     ledger = Ledger.connect()
@@ -645,6 +662,18 @@ def work_confirm(*, work: Work) -> None:
     if not ok:
         raise LedgerlineError(f"The metadata of token {token_id} ({uri}) does not describe work {work.pk}.")
     _advance(work, WorkStatus.MINTED, WorkStatus.CONFIRMED, audit={"token_uri": uri})
+    _fingerprint(work)
+
+
+def _fingerprint(work: Work) -> None:
+    """Index a confirmed work so that copies of it (re-encoded, trimmed, transposed) are found."""
+    from ledgerline.audit.services import work_fingerprint_index
+    from ledgerline_verify.fingerprint import Unreadable
+
+    try:
+        work_fingerprint_index(work=work)
+    except Unreadable as exc:  # the work stays confirmed; `manage.py verify --index` tries again
+        logger.warning("work %s could not be fingerprinted: %s", work.pk, exc)
 
 
 def _batch_metadata_repair(ledger: Any, contract: Any, token_id: int) -> None:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledgerline.errors import LedgerlineError
 from ledgerline.storage.client import EmbeddedIpfs, ipfs_connect
-from ledgerline.storage.unixfs import CID
+from ledgerline_verify.unixfs import CID
 
 
 class Command(BaseCommand):

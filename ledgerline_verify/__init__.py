@@ -1,0 +1,10 @@
+"""The independent verifier: a track's chain of custody checked from the file, the chain and
+IPFS alone, trusting only the Ledgerline contract's address (and through it the organisations'
+public keys anchored there). No Django, no Ledgerline database.
+
+    python -m ledgerline_verify FILE --rpc URL --ipfs URL --contract ADDRESS
+"""
+
+from ledgerline_verify.checks import Check, Subject, Verdict, Verifier
+
+__all__ = ["Check", "Subject", "Verdict", "Verifier"]

@@ -1,0 +1,104 @@
+"""What the Ledgerline contract says, read through any JSON-RPC node (or a Web3 the caller has).
+
+Only views and event logs: the verifier never sends a transaction, and trusts nothing but the
+contract at the address it is given.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractLogicError
+
+ABI = json.loads((Path(__file__).parent / "abi.json").read_text())
+T = TypeVar("T")
+
+
+class ChainUnreachable(Exception):
+    """The node does not answer: nothing can be said of what the chain holds."""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A signing key as anchored: its organisation, when it was anchored and retired (0: in use)."""
+
+    organisation: str
+    anchored_at: int
+    retired_at: int
+    public_key_der: bytes
+
+
+def _bytes32(hex_digest: str) -> bytes:
+    return bytes.fromhex(hex_digest.removeprefix("sha256:").removeprefix("0x"))
+
+
+class Chain:
+    def __init__(self, w3: Web3, address: str) -> None:
+        self.w3 = w3
+        self.address = Web3.to_checksum_address(address)
+        self.contract = w3.eth.contract(address=self.address, abi=ABI)
+
+    @classmethod
+    def connect(cls, rpc_url: str, address: str) -> "Chain":
+        return cls(Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30})), address)
+
+    def _read(self, call: Callable[[], T], what: str) -> T:
+        try:
+            return call()
+        except (requests.RequestException, ConnectionError, TimeoutError) as exc:
+            raise ChainUnreachable(f"the chain node does not answer ({what}): {exc}") from None
+
+    @property
+    def chain_id(self) -> int:
+        return int(self._read(lambda: self.w3.eth.chain_id, "chain id"))
+
+    def has_code(self) -> bool:
+        return bool(self._read(lambda: self.w3.eth.get_code(self.address), "contract code"))
+
+    def token_of_content(self, content_sha256: str) -> int:
+        call = self.contract.functions.tokenOfContent(_bytes32(content_sha256)).call
+        return int(self._read(call, "token lookup"))
+
+    def is_content_of(self, token_id: int, content_sha256: str) -> bool:
+        return bool(self._read(self.contract.functions.isContentOf(token_id, _bytes32(content_sha256)).call,
+                               "content check"))
+
+    def token_uri(self, token_id: int) -> str | None:
+        """The token's metadata address, or None if the contract has no such token."""
+        try:
+            return str(self._read(self.contract.functions.tokenURI(token_id).call, "token URI"))
+        except ContractLogicError:
+            return None
+
+    def model_anchored_at(self, weights_sha256: str) -> int:
+        return int(self._read(self.contract.functions.modelAnchoredAt(_bytes32(weights_sha256)).call, "model anchor"))
+
+    def model_commitment(self, weights_sha256: str) -> str | None:
+        """The datasets commitment the model was anchored with (its ModelAnchored event)."""
+        event = self.contract.events.ModelAnchored()
+        logs: list[Any] = self._read(
+            lambda: event.get_logs(argument_filters={"weightsHash": _bytes32(weights_sha256)}, from_block=0),
+            "model anchor event",
+        )
+        return logs[0].args.datasetsCommitment.hex() if logs else None
+
+    def dataset_anchored_at(self, merkle_root: str) -> int:
+        return int(self._read(self.contract.functions.datasetAnchoredAt(_bytes32(merkle_root)).call, "dataset anchor"))
+
+    def signing_key(self, key_id: str) -> KeyRecord | None:
+        """The key anchored under ``key_id`` (sha256:<hex of the DER public key>), or None."""
+        organisation, anchored, retired, der = self._read(
+            self.contract.functions.signingKey(_bytes32(key_id)).call, "signing key")
+        if anchored == 0:
+            return None
+        return KeyRecord(str(uuid.UUID(bytes=bytes(organisation))), int(anchored), int(retired), bytes(der))
+
+    def consent_withdrawals(self, merkle_root: str) -> list[tuple[str, int]]:
+        """(file SHA-256, when) for every withdrawal of consent recorded against a dataset root."""
+        rows = self._read(self.contract.functions.consentWithdrawals(_bytes32(merkle_root)).call, "withdrawals")
+        return [(bytes(file).hex(), int(at)) for file, at in rows]

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import requests
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractLogicError
 
 ABI = json.loads((Path(__file__).parent / "abi.json").read_text())
 T = TypeVar("T")
@@ -70,10 +69,9 @@ class Chain:
 
     def token_uri(self, token_id: int) -> str | None:
         """The token's metadata address, or None if the contract has no such token."""
-        try:
-            return str(self._read(self.contract.functions.tokenURI(token_id).call, "token URI"))
-        except ContractLogicError:
-            return None
+        if not 0 < token_id <= int(self._read(self.contract.functions.totalMinted().call, "token count")):
+            return None  # asked first: each node reports a reverted call in its own way
+        return str(self._read(self.contract.functions.tokenURI(token_id).call, "token URI"))
 
     def model_anchored_at(self, weights_sha256: str) -> int:
         return int(self._read(self.contract.functions.modelAnchoredAt(_bytes32(weights_sha256)).call, "model anchor"))

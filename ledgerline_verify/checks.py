@@ -540,19 +540,23 @@ class Run:
                    "token_id": self.token_id, "contract": self.chain.address}
         if self.subject.data is not None:
             subject["sha256"] = sha256_hex(self.subject.data)
-        failure = next((c for c in checks if c.status == FAIL), None)
-        if failure is not None:
-            verdict, summary = FAILED, f"Broken at the {failure.link} link: {failure.reason}"
-        elif not self.registered:
-            verdict, summary = NOT_REGISTERED, self.not_registered_reason
-        elif any(c.status == UNKNOWN for c in checks):
-            unchecked = [c for c in checks if c.status == UNKNOWN]
-            verdict = NOT_REGISTERED
-            summary = f"Not every link could be checked: {unchecked[0].link}: {unchecked[0].reason}"
-        else:
-            verdict = VERIFIED
-            summary = f"Every link checks out: token {self.token_id} on {self.chain.address}."
+        verdict, summary = decide(checks, registered=self.registered, unregistered=self.not_registered_reason,
+                                  token=f"token {self.token_id} on {self.chain.address}")
         return Verdict(verdict, summary, checks, subject, self.signed, self.match)
+
+
+def decide(checks: list[Check], *, registered: bool, unregistered: str, token: str) -> tuple[str, str]:
+    """The verdict and its summary: failed at the first broken link, unknown where the subject is
+    not registered or a link could not be checked, else verified."""
+    failure = next((c for c in checks if c.status == FAIL), None)
+    if failure is not None:
+        return FAILED, f"Broken at the {failure.link} link: {failure.reason}"
+    if not registered:
+        return NOT_REGISTERED, unregistered
+    unchecked = next((c for c in checks if c.status == UNKNOWN), None)
+    if unchecked is not None:
+        return NOT_REGISTERED, f"Not every link could be checked: {unchecked.link}: {unchecked.reason}"
+    return VERIFIED, f"Every link checks out: {token}."
 
 
 # --- helpers ---

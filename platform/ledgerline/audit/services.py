@@ -28,6 +28,7 @@ from ledgerline_verify.checks import (
     Subject,
     Verdict,
     Verifier,
+    decide,
     sha256_hex,
     sniff,
 )
@@ -89,6 +90,13 @@ def verification_create(*, subject: Subject, kind: str, user: User | None, regen
     result = verdict.to_json()
     if work is not None:
         result["lineage"] = _lineage(work)
+    database = verdict.check("database")
+    if database is not None and database.status == FAIL:  # the public's verdict rests on the chain and IPFS alone
+        others = [c for c in verdict.checks if c.link != "database"]
+        public, summary = decide(others, registered=True, unregistered="",
+                                 token=f"token {verdict.subject['token_id']} on {verdict.subject['contract']}")
+        broken = next((c.link for c in others if c.status == FAIL), None)
+        result["public"] = {"verdict": public, "summary": summary, "broken_link": broken}
     if regenerate and (work is None or work.organisation_id not in (member_of or [])):
         raise RegenerationRefused("Regeneration re-runs the model on a GPU worker: it is for members of the work's "
                                   "organisation, on a registered work.")
@@ -282,6 +290,7 @@ def verification_view(verification: Verification, *, member_of: list[Any]) -> di
         view.update(result)
     else:
         view.update({key: result.get(key) for key in PUBLIC_KEYS})
+        view.update(result.get("public") or {})
         view["checks"] = [c for c in result.get("checks", []) if c["link"] != "database"]
         match = result.get("match")
         view["match"] = {k: v for k, v in match.items() if k != "work"} if match else None

@@ -5,7 +5,6 @@ verifier in its own process and the database deleted.)"""
 
 import base64
 import copy
-import json
 from typing import Any
 
 import pytest
@@ -202,4 +201,4 @@ def test_consent_is_changed_by_writers_only(released: Released) -> None:
     assert released.team.outsider.client.put(url, body, format="json").status_code == 404
     bad = released.team.owner.client.put(url, {"consent": {"ai_training": "perhaps"}}, format="json")
     assert bad.status_code == 400 and "use" in bad.json()["error"]["message"]
-    assert json.loads(json.dumps(DatasetFile.objects.get(pk=trained.pk).consent))["cawg.ai_training"]["use"] == "allowed"
+    assert DatasetFile.objects.get(pk=trained.pk).consent["cawg.ai_training"]["use"] == "allowed"

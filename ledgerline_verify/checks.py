@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -34,6 +34,7 @@ from ledgerline_verify.ipfs import BlockMissing, CorruptBlock, Ipfs, IpfsUnreach
 from ledgerline_verify.licences import Conditions, exceeded
 from ledgerline_verify.weights import SIGNATURE, folder_verify
 
+T = TypeVar("T")
 PASS, FAIL, UNKNOWN = "pass", "fail", "unknown"
 VERIFIED, FAILED, NOT_REGISTERED = "verified", "failed", "unknown"
 # The links in chain-of-custody order: a verdict names the first one that is broken.
@@ -165,6 +166,18 @@ class Verifier:
         self.chain = chain
         self.ipfs = ipfs
         self._models: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self._facts: dict[tuple[str, str], Any] = {}
+
+    def fact(self, what: str, key: str, read: Callable[[str], T]) -> T:
+        """A chain fact that does not change once it is set (an anchor's time, a model's datasets
+        commitment), read once per Verifier. Not for what can change: withdrawals, retirements."""
+        if (what, key) not in self._facts:
+            value = read(key)
+            if not value:
+                return value  # not anchored (yet): asked again next time
+            self._facts[(what, key)] = value
+        result: T = self._facts[(what, key)]
+        return result
 
     # --- the subject ---
 
@@ -184,6 +197,7 @@ class Run:
         self.subject = subject
         self.checks: list[Check] = []
         self.media: str | None = sniff(subject.data) if subject.data is not None else None
+        self.file_sha256 = sha256_hex(subject.data) if subject.data is not None else None
         self.content: str | None = None
         self.token_id: int | None = None
         self.metadata: dict[str, Any] | None = None
@@ -236,7 +250,7 @@ class Run:
                 self.signed = _signed_manifest(subject.manifest)
                 self.content = str(self.manifest.get("content_sha256", ""))
             elif subject.data is not None and self.media != "audio/midi":
-                self.content = sha256_hex(subject.data)
+                self.content = self.file_sha256
             elif subject.content_sha256:
                 self.content = subject.content_sha256.lower().removeprefix("0x")
             if subject.token_id is not None:
@@ -343,8 +357,7 @@ class Run:
                 raise Broken(f"The manifest is for the content {self.manifest.get('content_sha256')}, "
                              f"not {self.content}.")
             if self.media == "audio/midi":
-                assert self.subject.data is not None
-                midi = sha256_hex(self.subject.data)
+                midi = self.file_sha256
                 outputs = {o.get("sha256") for o in self.manifest.get("outputs", []) if o.get("kind") == "midi"}
                 if midi not in outputs:
                     raise Broken(f"The MIDI file (SHA-256 {midi}) is not the score the manifest of token "
@@ -386,7 +399,7 @@ class Run:
         weights = str(model.get("weights_sha256", ""))
         with self.link("model") as details:
             details.update({"weights_sha256": weights, "cid": model.get("cid")})
-            anchored = self.chain.model_anchored_at(weights)
+            anchored = self.verifier.fact("model", weights, self.chain.model_anchored_at)
             if not anchored:
                 raise Broken(f"The model weights {weights} are not anchored on the Ledgerline contract.")
             details["anchored_at"] = _iso(anchored)
@@ -434,11 +447,11 @@ class Run:
         roots = [str(d.get("merkle_root", "")) for d in datasets]
         with self.link("datasets") as details:
             details["roots"] = roots
-            unanchored = [r for r in roots if not self.chain.dataset_anchored_at(r)]
+            unanchored = [r for r in roots if not self.verifier.fact("dataset", r, self.chain.dataset_anchored_at)]
             if unanchored:
                 raise Broken(f"The dataset root {unanchored[0]} is not anchored on the Ledgerline contract.")
             weights = str((self.manifest.get("model") or {}).get("weights_sha256", ""))
-            commitment = self.chain.model_commitment(weights)
+            commitment = self.verifier.fact("commitment", weights, self.chain.model_commitment)
             if commitment is None:
                 raise Unchecked("The model's anchoring event was not found, so its datasets cannot be compared.")
             if commitment != datasets_commitment(roots):
@@ -449,7 +462,8 @@ class Run:
         with self.link("consent") as details:
             details["training_mining"] = self.manifest.get("training_mining")
             trained = _trained_files(self.model_folder or {})
-            model_anchored = self.chain.model_anchored_at(str(self.manifest["model"]["weights_sha256"]))
+            weights = str(self.manifest["model"]["weights_sha256"])
+            model_anchored = self.verifier.fact("model", weights, self.chain.model_anchored_at)
             for dataset in self.manifest.get("datasets") or []:
                 root = str(dataset.get("merkle_root", ""))
                 for file, at in self.chain.consent_withdrawals(root):
@@ -538,8 +552,8 @@ class Run:
         checks = sorted(self.checks, key=lambda c: LINKS.index(c.link))
         subject = {"name": self.subject.name, "media_type": self.media, "content_sha256": self.content,
                    "token_id": self.token_id, "contract": self.chain.address}
-        if self.subject.data is not None:
-            subject["sha256"] = sha256_hex(self.subject.data)
+        if self.file_sha256 is not None:
+            subject["sha256"] = self.file_sha256
         verdict, summary = decide(checks, registered=self.registered, unregistered=self.not_registered_reason,
                                   token=f"token {self.token_id} on {self.chain.address}")
         return Verdict(verdict, summary, checks, subject, self.signed, self.match)

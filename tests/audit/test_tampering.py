@@ -202,3 +202,29 @@ def test_consent_is_changed_by_writers_only(released: Released) -> None:
     bad = released.team.owner.client.put(url, {"consent": {"ai_training": "perhaps"}}, format="json")
     assert bad.status_code == 400 and "use" in bad.json()["error"]["message"]
     assert DatasetFile.objects.get(pk=trained.pk).consent["cawg.ai_training"]["use"] == "allowed"
+
+
+@pytest.mark.django_db
+def test_a_rotated_key_keeps_its_signatures_and_signs_nothing_after(
+    released: Released, verifier: Verifier, django_capture_on_commit_callbacks: Any
+) -> None:
+    work = released.works[0]
+    old = work["manifest"]["signature"]["key_id"]
+    with django_capture_on_commit_callbacks(execute=True):  # the rotation publishes both keys on chain
+        rotated = released.team.owner.client.post("/api/v1/organisations/acme-records/keys/rotate/")
+    assert rotated.status_code == 201
+    history = verifier.chain.signing_key(old)
+    assert history is not None and history.retired_at >= history.anchored_at > 0
+    assert verifier.chain.signing_key(rotated.json()["key_id"]) is not None
+    report = released.verify(token_id=work["token"]["token_id"])
+    assert report["verdict"] == "verified"  # signed while the key was in use
+    assert _check(report, "signature")["details"]["retired_at"] is not None
+
+    # The retired key (stolen, say) signing a manifest dated after its retirement.
+    late = copy.deepcopy(work["manifest"]["manifest"])
+    late["signed_at"] = "2999-01-01T00:00:00+00:00"
+    private = keys.KeyStore.default().load(old)
+    signed = {"manifest": late, "signature": {**work["manifest"]["signature"],
+                                              "value": keys.sign(private, canonical_json(late))}}
+    report = verifier.verify(Subject(manifest=canonical_json(signed)))
+    assert "after the key was retired" in report.check("signature").reason

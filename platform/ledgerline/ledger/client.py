@@ -5,6 +5,7 @@ platform's account (an Ethereum keystore file) and recorded before they are sent
 ChainTransaction.
 """
 
+import functools
 import json
 import logging
 import os
@@ -73,10 +74,16 @@ def account_load() -> LocalAccount:
         if settings.CHAIN_RPC_URL:
             raise LedgerlineError(f"No chain account: CHAIN_ACCOUNT_KEYFILE {path} does not exist.")
         _keyfile_create(path)
+    return _account_decrypt(path.read_text(), _passphrase(), str(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _account_decrypt(keystore: str, passphrase: str, where: str) -> LocalAccount:
+    """Decrypted once per process and keystore: scrypt takes most of a second by design."""
     try:
-        key = Account.decrypt(json.loads(path.read_text()), _passphrase())
+        key = Account.decrypt(json.loads(keystore), passphrase)
     except ValueError:
-        raise LedgerlineError(f"The chain account {path} cannot be decrypted with this passphrase.") from None
+        raise LedgerlineError(f"The chain account {where} cannot be decrypted with this passphrase.") from None
     account: LocalAccount = Account.from_key(key)
     return account
 

@@ -3,6 +3,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt gunicorn==23.0.0
 COPY . .
-ENV PYTHONPATH=/app/platform DJANGO_SETTINGS_MODULE=ledgerline.settings
+# platform/ holds the Django project; the repo root holds generation/ and ledgerline_verify/.
+ENV PYTHONPATH=/app/platform:/app DJANGO_SETTINGS_MODULE=ledgerline.settings
 RUN python manage.py collectstatic --noinput
 EXPOSE 8000

@@ -26,7 +26,8 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py demo
 	@echo "Ledgerline on http://$(HOST):$(PORT)/  (API docs: /api/docs/)"
 	@trap 'kill 0' INT TERM EXIT; \
-	  cd platform && ../$(BIN)/celery -A ledgerline worker --queues default,gpu --pool=solo --loglevel=WARNING & \
+	  cd platform && PYTHONPATH=$(CURDIR)/platform:$(CURDIR) ../$(BIN)/celery -A ledgerline worker \
+	    --queues default,gpu --pool=solo --loglevel=WARNING & \
 	  $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
 
 test: $(VENV)/.dev contracts-check tools/jsipfs/node_modules/.installed

@@ -49,7 +49,8 @@ def test_it_works_in_pytest() -> None:
 @pytest.mark.slow
 def test_it_works_in_a_celery_worker(tmp_path: Path) -> None:
     env = {**os.environ, "LEDGERLINE_VAR_DIR": str(tmp_path), "CELERY_BROKER_URL": "filesystem://",
-           "PYTHONPATH": str(ROOT / "platform")}
+           # as `make run` and the Dockerfile set it: the Django project, and generation/ and ledgerline_verify/
+           "PYTHONPATH": f"{ROOT / 'platform'}:{ROOT}"}
     celery = shutil.which("celery", path=str(Path(sys.executable).parent))
     assert celery
     worker = subprocess.Popen([celery, "-A", "ledgerline", "worker", "--pool=solo", "--loglevel=WARNING"],

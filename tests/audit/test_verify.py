@@ -65,3 +65,27 @@ def _upload(name: str, data: bytes) -> Any:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_verifier_reads_through_a_gateway(released: Released, live_server: Any) -> None:
+    """`--gateway`: blocks fetched from Ledgerline's own /ipfs/<cid>?format=raw, each one checked."""
+    from ledgerline.audit.services import platform_verifier
+    from ledgerline_verify import Subject, Verifier
+    from ledgerline_verify.ipfs import Ipfs, gateway_blocks
+
+    work = released.works[0]
+    engine = Verifier(chain=platform_verifier().chain, ipfs=Ipfs(gateway_blocks(live_server.url)))
+    verdict = engine.verify(Subject(token_id=work["token"]["token_id"]))
+    assert verdict.verdict == "verified", verdict.summary
+
+
+@pytest.mark.django_db
+def test_a_token_sees_only_its_own_organisations_lineage(released: Released) -> None:
+    from ledgerline.accounts import services as accounts
+    from ledgerline.accounts.models import Role
+
+    outsider = released.team.outsider  # its token was issued for Other Label
+    accounts.membership_add(organisation=released.team.organisation, user=outsider.user, role=Role.AUDITOR)
+    report = released.verify(outsider.client, token_id=released.works[0]["token"]["token_id"])
+    assert report["full"] is False and "lineage" not in report

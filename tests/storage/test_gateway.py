@@ -115,3 +115,19 @@ def test_the_gateway_serves_through_a_real_daemon(client: Any, settings: Any, js
     assert body(client.get(f"/ipfs/{cid}")) == content
     ranged = client.get(f"/ipfs/{cid}", HTTP_RANGE="bytes=262100-262200")
     assert ranged.status_code == 206 and body(ranged) == content[262100:262201]
+
+
+def test_a_raw_block_is_served_for_a_verifier_to_check(client: Any, track: tuple[str, bytes]) -> None:
+    import hashlib
+
+    cid, content = track
+    root = CID.parse(cid)
+    response = client.get(f"/ipfs/{cid}?format=raw")
+    assert response.status_code == 200 and response["Content-Type"] == "application/vnd.ipld.raw"
+    assert hashlib.sha256(response.content).digest() == root.digest  # the root node, not the file
+    assert response.content != content[: len(response.content)]
+    by_header = client.get(f"/ipfs/{cid}", HTTP_ACCEPT="application/vnd.ipld.raw")
+    assert by_header.content == response.content
+    assert client.get(f"/ipfs/{cid}/x?format=raw").status_code == 400
+    missing = CID.of(b"never added", codec=0x55, version=1)
+    assert client.get(f"/ipfs/{missing}?format=raw").status_code == 404

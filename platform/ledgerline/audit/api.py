@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
-from ledgerline.accounts.models import Membership
+from ledgerline.accounts.models import ApiToken, Membership
 from ledgerline.audit import reports, services
 from ledgerline.audit.models import Verification
 from ledgerline_verify.checks import Subject
@@ -35,10 +35,13 @@ class UserVerifyThrottle(UserRateThrottle):
 
 
 def member_of(request: Request) -> list[UUID]:
-    """The organisations of whoever asks (none for the public)."""
+    """The organisations of whoever asks (none for the public; a token's own one only)."""
     if not request.user or not request.user.is_authenticated:
         return []
-    return list(Membership.objects.filter(user_id=request.user.pk).values_list("organisation_id", flat=True))
+    memberships = Membership.objects.filter(user_id=request.user.pk)
+    if isinstance(request.auth, ApiToken):
+        memberships = memberships.filter(pk=request.auth.membership_id)
+    return list(memberships.values_list("organisation_id", flat=True))
 
 
 class PublicApi(APIView):

@@ -305,6 +305,8 @@ class Run:
                 raise Broken(f"Token {self.token_id} has no metadata address.")
             try:
                 metadata = json.loads(self.ipfs.uri(uri))
+            except CorruptBlock:
+                raise
             except (ValueError, FileNotFoundError) as exc:
                 raise Broken(f"The metadata at {uri} cannot be read as JSON: {exc}") from None
             if not isinstance(metadata, dict):

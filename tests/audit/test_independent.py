@@ -21,6 +21,7 @@ from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import contract_address, contract_deploy
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
+from ledgerline.storage.client import ipfs_connect
 from tests.audit.conftest import release
 from tests.audit.test_tampering import flip_audio_byte, signed_by_another_key
 from tests.ledger.conftest import PASSPHRASE, anvil, chain_env, fund, keyfile_for_new_account
@@ -121,8 +122,20 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         assert (status, report["verdict"]) == (3, "unknown")
         assert "No token on the Ledgerline contract" in report["summary"]
 
-        # Consent withdrawn after training, recorded on chain (as the platform does on withdrawal).
+        # The second work's batch re-pointed (the admin key misused) at metadata naming the first work.
         contract = w3.eth.contract(address=address, abi=data["abi"])
+        second = released.works[1]
+        (files / "second.wav").write_bytes(ipfs_bytes(second["cid"], "work.wav"))
+        doctored = ipfs_connect().add_directory({f"{w['token']['token_id']}.json": canonical_json(
+            {"content_sha256": work["content_sha256"], "manifest": f"ipfs://{work['cid']}/manifest.json"})
+            for w in released.works}, name="doctored")
+        batch, _ = contract.functions.batchOf(second["token"]["token_id"]).call()
+        send(w3, keyfile, contract.functions.setBatchMetadata(batch, str(doctored.cid)))
+        status, report = run(str(files / "second.wav"))
+        assert (status, report["broken_link"]) == (1, "metadata")
+        assert f"names the content {work['content_sha256']}" in report["summary"]
+
+        # Consent withdrawn after training, recorded on chain (as the platform does on withdrawal).
         withdrawn = sorted(pieces)[0]
         send(w3, keyfile, contract.functions.withdrawConsent(bytes.fromhex(trained_root), bytes.fromhex(withdrawn)))
         status, report = run(str(files / "work.wav"))

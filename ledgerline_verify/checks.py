@@ -289,8 +289,8 @@ class Run:
             self.checks.append(Check(
                 "content", FAIL,
                 "The file carries Ledgerline's content credentials (C2PA state "
-                f"{credentials['state']}: {_failure_codes(credentials) or 'no failure'}) but its bytes are not those "
-                "of any minted work: it was changed after it was signed.",
+                f"{credentials['state']}: {', '.join(_failure_codes(credentials)) or 'no failure'}) but its bytes are "
+                "not those of any minted work: it was changed after it was signed.",
                 {"sha256": self.content},
             ))
 

@@ -7,6 +7,10 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("works/", views.works, name="works"),
+    path("works/<uuid:work_id>/", views.work, name="work"),
+    path("verify/", views.verify, name="verify"),
+    path("verify/<uuid:verification_id>/", views.verification, name="verification"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

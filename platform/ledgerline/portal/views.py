@@ -1,16 +1,37 @@
-"""Server-rendered pages for labels, artists and auditors (the full portal is issue 9)."""
+"""Server-rendered pages for labels, artists and auditors. Every page that shows an object
+reads it through the member's organisations: another organisation's work is a 404."""
 
-from typing import cast
+import json
+from typing import Any, cast
+from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
 from ledgerline.accounts.models import Membership
 from ledgerline.api.errors import api_server_error
+from ledgerline.audit import services as audit
+from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
+from ledgerline.audit.models import Verification
+from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.selectors import dataset_list
+from ledgerline.errors import LedgerlineError
+from ledgerline.portal import pictures
 from ledgerline.provenance.selectors import audit_entry_list
+from ledgerline.works.models import Work
+from ledgerline.works.selectors import work_list
+from ledgerline_verify.checks import Subject
+
+
+def _organisations(request: HttpRequest) -> list[UUID]:
+    user = cast(User, request.user)
+    if not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user).values_list("organisation_id", flat=True))
 
 
 @login_required
@@ -23,6 +44,61 @@ def home(request: HttpRequest) -> HttpResponse:
         "datasets": dataset_list(organisation_ids=organisation_ids)[:50],
         "entries": audit_entry_list(organisation_ids=organisation_ids)[:20],
     })
+
+
+@login_required
+def works(request: HttpRequest) -> HttpResponse:
+    listed = work_list(organisation_ids=_organisations(request))[:200]
+    return render(request, "portal/works.html", {"works": listed})
+
+
+@login_required
+def work(request: HttpRequest, work_id: UUID) -> HttpResponse:
+    item: Work = get_object_or_404(work_list(organisation_ids=_organisations(request)), pk=work_id)
+    outputs = {o.kind: o for o in item.outputs.all()}
+    context: dict[str, Any] = {"work": item, "outputs": outputs,
+                               "manifest": json.dumps(item.manifest, indent=2) if item.manifest else ""}
+    audio = outputs.get("audio") or outputs.get("wav")
+    if audio is not None:
+        context["waveform"] = pictures.waveform(blob_path(audio.blob.sha256).read_bytes())
+    if "midi" in outputs:
+        notes, low, high = pictures.piano_roll(blob_path(outputs["midi"].blob.sha256).read_bytes())
+        context.update(notes=notes, low=low, high=high, roll_height=max(high - low + 1, 1))
+    context["picture_width"] = pictures.WIDTH
+    return render(request, "portal/work.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest) -> HttpResponse:
+    """Drop a file, get the verdict link by link. No account needed, as for the API."""
+    if request.method == "GET":
+        return render(request, "portal/verify.html", {})
+    for throttle in (AnonVerifyThrottle(), UserVerifyThrottle()):  # the API's limits, here too
+        if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+            wait = int(throttle.wait() or 60)
+            return render(request, "portal/verify.html", {"error": f"Too many verifications from here: try again "
+                                                          f"in {wait} s."}, status=429)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return render(request, "portal/verify.html", {"error": "Choose a file (WAV, FLAC, MP3 or MIDI) first."},
+                      status=400)
+    user = cast(User, request.user)
+    try:
+        verification = audit.verification_create(subject=Subject(data=upload.read(), name=upload.name or ""),
+                                                 kind="file", user=user if user.is_authenticated else None)
+    except LedgerlineError as exc:
+        return render(request, "portal/verify.html", {"error": exc.message}, status=exc.status)
+    return redirect("portal:verification", verification_id=verification.pk)
+
+
+def verification(request: HttpRequest, verification_id: UUID) -> HttpResponse:
+    found = Verification.objects.filter(pk=verification_id).first()
+    if found is None:
+        raise Http404("No such verification.")
+    report = audit.verification_view(found, member_of=_organisations(request))
+    base = f"/api/v1/verifications/{found.pk}"
+    return render(request, "portal/verification.html", {"report": report, "html": f"{base}/report.html",
+                                                        "pdf": f"{base}/report.pdf", "site": settings.SITE_URL})
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

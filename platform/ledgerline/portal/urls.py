@@ -7,6 +7,8 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("datasets/", views.datasets, name="datasets"),
+    path("datasets/<uuid:dataset_id>/", views.dataset, name="dataset"),
     path("works/", views.works, name="works"),
     path("works/<uuid:work_id>/", views.work, name="work"),
     path("verify/", views.verify, name="verify"),

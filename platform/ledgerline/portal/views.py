@@ -8,16 +8,18 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from ledgerline.accounts.models import Membership
+from ledgerline.accounts.models import WRITE_ROLES, Membership
 from ledgerline.api.errors import api_server_error
 from ledgerline.audit import services as audit
 from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.audit.models import Verification
 from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.consent import training_use
 from ledgerline.datasets.selectors import dataset_list
 from ledgerline.errors import LedgerlineError
 from ledgerline.portal import pictures
@@ -25,6 +27,8 @@ from ledgerline.provenance.selectors import audit_entry_list
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import work_list
 from ledgerline_verify.checks import Subject
+
+WORKS_PER_PAGE = 50
 
 
 def _organisations(request: HttpRequest) -> list[UUID]:
@@ -47,9 +51,30 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def datasets(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/datasets.html",
+                  {"datasets": dataset_list(organisation_ids=_organisations(request))[:200]})
+
+
+@login_required
+def dataset(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    organisations = _organisations(request)
+    item = get_object_or_404(dataset_list(organisation_ids=organisations), pk=dataset_id)
+    files = item.files.select_related("blob").order_by("path")[:1000]
+    versions = item.versions.order_by("-number")
+    return render(request, "portal/dataset.html", {
+        "dataset": item,
+        "files": [(f, training_use(f.consent)) for f in files],
+        "versions": versions,
+        "can_write": Membership.objects.filter(user=cast(User, request.user), organisation_id=item.organisation_id,
+                                               role__in=WRITE_ROLES).exists(),
+    })
+
+
+@login_required
 def works(request: HttpRequest) -> HttpResponse:
-    listed = work_list(organisation_ids=_organisations(request))[:200]
-    return render(request, "portal/works.html", {"works": listed})
+    listed = Paginator(work_list(organisation_ids=_organisations(request)), WORKS_PER_PAGE)
+    return render(request, "portal/works.html", {"page": listed.get_page(request.GET.get("page"))})
 
 
 @login_required

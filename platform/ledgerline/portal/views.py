@@ -20,10 +20,11 @@ from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.audit.models import Verification
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import training_use
-from ledgerline.datasets.selectors import dataset_list
+from ledgerline.datasets.selectors import dataset_list, dataset_version_list
 from ledgerline.errors import LedgerlineError
 from ledgerline.portal import pictures
 from ledgerline.provenance.selectors import audit_entry_list
+from ledgerline.training.selectors import training_run_list
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import work_list
 from ledgerline_verify.checks import Subject
@@ -52,8 +53,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def datasets(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/datasets.html",
-                  {"datasets": dataset_list(organisation_ids=_organisations(request))[:200]})
+    organisations = _organisations(request)
+    return render(request, "portal/datasets.html", {"datasets": dataset_list(organisation_ids=organisations)[:200],
+                                                    "can_write": _writes_in(request, organisations)})
 
 
 @login_required
@@ -69,6 +71,30 @@ def dataset(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         "can_write": Membership.objects.filter(user=cast(User, request.user), organisation_id=item.organisation_id,
                                                role__in=WRITE_ROLES).exists(),
     })
+
+
+@login_required
+def training_runs(request: HttpRequest) -> HttpResponse:
+    organisations = _organisations(request)
+    return render(request, "portal/training_runs.html", {
+        "runs": training_run_list(organisation_ids=organisations)[:100],
+        "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
+        "can_write": _writes_in(request, organisations),
+    })
+
+
+@login_required
+def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    organisations = _organisations(request)
+    run = get_object_or_404(training_run_list(organisation_ids=organisations), pk=run_id)
+    return render(request, "portal/training_run.html", {
+        "run": run, "artifacts": run.artifacts.select_related("blob"), "can_write": _writes_in(request, organisations),
+    })
+
+
+def _writes_in(request: HttpRequest, organisations: list[UUID]) -> bool:
+    return Membership.objects.filter(user=cast(User, request.user), organisation_id__in=organisations,
+                                     role__in=WRITE_ROLES).exists()
 
 
 @login_required

@@ -1,0 +1,68 @@
+"""The whole journey in the browser: a member signs in, creates a dataset and uploads chorales,
+freezes a version, trains a tiny model and watches it finish, generates works, plays one and
+sees its token, and verifies the file on the verification page. Tasks run eagerly, in the
+live server's thread."""
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.conftest import Team
+from tests.portal.conftest import shot, sign_in
+from tests.portal.test_works_and_verification import DROP
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_upload_train_generate_play_and_verify(team: Team, chorale_files: list[Path], embedded: None,
+                                                       live_server: Any, page: Page) -> None:
+    page.set_default_timeout(120_000)  # training and minting run inside the requests here
+    sign_in(page, live_server, "owner")
+    page.click("text=Datasets")
+    page.fill("#dataset-name", "Chorales")
+    with page.expect_navigation():
+        page.click("#dataset-create")
+    page.set_input_files("#files", [str(p) for p in chorale_files[:8]])
+    with page.expect_navigation():
+        page.click("#upload-button")
+    assert page.locator("#files-table tr[data-sha256]").count() == 8
+    with page.expect_navigation():
+        page.click("#freeze-button")
+
+    page.click("text=Training")
+    page.fill("#run-name", "Tiny chorale model")
+    page.fill("#run-steps", "40")
+    with page.expect_navigation():
+        page.click("#run-start")
+    page.wait_for_selector("#run-status:text('succeeded')")
+    page.wait_for_selector("#anchored:text('on chain')")
+    assert page.locator("#train-loss").get_attribute("points")  # the loss curve is drawn
+    shot(page, "training-run")
+
+    page.fill("#gen-count", "2")
+    page.fill("#gen-length", "96")
+    page.fill("#gen-seed", "11")
+    page.fill("#gen-originality", "1000")
+    with page.expect_navigation():
+        page.click("#generate")
+    assert page.locator("table tbody tr .badge.confirmed").count() == 2
+    page.locator("table tbody tr a").first.click()
+    page.wait_for_selector("#token:text('#')")
+    duration = page.evaluate("""() => new Promise((done) => {
+        const audio = document.querySelector("audio");
+        audio.addEventListener("loadedmetadata", () => done(audio.duration));
+        audio.load();
+    })""")
+    assert duration > 1
+    audio_url = page.locator("audio").get_attribute("src")
+    assert audio_url
+    audio = page.request.get(f"{live_server.url}{audio_url}").body()
+    shot(page, "journey-work")
+
+    page.click("text=Verify a track")
+    with page.expect_navigation():
+        page.evaluate(DROP, ["work.wav", base64.b64encode(audio).decode()])
+    assert page.inner_text("#verdict") == "verified", page.inner_text("#summary")
+    shot(page, "journey-verified")

@@ -7,6 +7,7 @@ import pytest
 
 from ledgerline.works.models import Work, WorkStatus
 from tests.conftest import Team, model_record
+from tests.royalties.conftest import catalogue  # noqa: F401 (a fixture)
 
 
 @pytest.mark.django_db
@@ -22,3 +23,25 @@ def test_the_works_list_pages_through_the_organisations_works(team: Team, client
     client.force_login(team.outsider.user)
     assert "No works yet" in client.get("/works/").content.decode()
     assert client.get(f"/works/{Work.objects.first().pk}/").status_code == 404  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db
+def test_the_royalties_page_shows_each_payees_statement_and_each_works_revenue(
+    catalogue: Any, client: Any  # noqa: F811 (the fixture)
+) -> None:
+    from tests.royalties.test_statements import _october
+
+    _october(catalogue)
+    client.force_login(catalogue.team.auditor.user)
+    page = client.get("/royalties/?period=2026-10")
+    assert page.status_code == 200
+    rows = page.context["rows"]
+    paid = sum(row["statement"].totals.get("EUR", 0) for row in rows)
+    assert str(paid) == "100.01"  # the payees' totals add up to the period's revenue, to the cent
+    html = page.content.decode()
+    ada = f"holder:{catalogue.holders['Ada'].pk}"
+    assert f"/api/v1/statements/2026-10/{ada}.pdf" in html and "7.50 EUR" in html
+    assert {w["currency"] for w in page.context["works"]} == {"EUR", "JPY", "USD"}
+    assert client.get("/royalties/?period=October").status_code == 400
+    client.force_login(catalogue.team.outsider.user)
+    assert "No usage reported" in client.get("/royalties/?period=2026-10").content.decode()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("datasets/<uuid:dataset_id>/", views.dataset, name="dataset"),
     path("training-runs/", views.training_runs, name="training_runs"),
     path("training-runs/<uuid:run_id>/", views.training_run, name="training_run"),
+    path("royalties/", views.royalties, name="royalties"),
     path("works/", views.works, name="works"),
     path("works/<uuid:work_id>/", views.work, name="work"),
     path("verify/", views.verify, name="verify"),

@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from ledgerline.accounts.models import WRITE_ROLES, Membership
@@ -24,6 +25,7 @@ from ledgerline.datasets.selectors import dataset_list, dataset_version_list
 from ledgerline.errors import LedgerlineError
 from ledgerline.portal import pictures
 from ledgerline.provenance.selectors import audit_entry_list
+from ledgerline.royalties.statements import period_parse, statements_visible
 from ledgerline.training.selectors import training_run_list
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import work_list
@@ -95,6 +97,30 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
 def _writes_in(request: HttpRequest, organisations: list[UUID]) -> bool:
     return Membership.objects.filter(user=cast(User, request.user), organisation_id__in=organisations,
                                      role__in=WRITE_ROLES).exists()
+
+
+@login_required
+def royalties(request: HttpRequest) -> HttpResponse:
+    """Statements of a period (this month by default), payee by payee, and each work's revenue."""
+    label = request.GET.get("period") or timezone.now().strftime("%Y-%m")
+    try:
+        period = period_parse(label)
+    except LedgerlineError as exc:
+        return render(request, "portal/royalties.html", {"error": exc.message, "period": label}, status=400)
+    memberships = Membership.objects.filter(user=cast(User, request.user)).select_related("organisation")
+    visible = statements_visible(organisations=[m.organisation for m in memberships], period=period)
+    revenue: dict[tuple[str, str], dict[str, Any]] = {}
+    for statement, _ in visible:
+        for line in statement.lines:
+            revenue[(line.work, line.currency)] = {"title": line.title, "token_id": line.token_id, "isrc": line.isrc,
+                                                   "currency": line.currency, "revenue": line.revenue}
+    largest = max((amount for s, _ in visible for amount in s.totals.values()), default=0) or 1
+    rows = [{"statement": s, "organisation": o, "bars": [(c, a, float(a / largest)) for c, a in s.totals.items()]}
+            for s, o in visible]
+    return render(request, "portal/royalties.html", {
+        "period": period.label, "rows": rows,
+        "works": sorted(revenue.values(), key=lambda w: (w["currency"], -w["revenue"])),
+    })
 
 
 @login_required

@@ -358,20 +358,12 @@ class StatementListApi(ApiView):
     def get(self, request: Request) -> Response:
         """Every statement of ``period`` the actor may see, with its totals."""
         period = statements.period_parse(request.query_params.get("period", ""))
-        found = []
-        for organisation_id, membership in self.actor.memberships.items():
-            for statement in statements.statements_compute(organisation_id=organisation_id, period=period).values():
-                found.append({**_summary(statement), "organisation": membership.organisation.slug})
-        for holder in (
-            RightsHolder.objects.filter(account_id__in=self.actor.organisation_ids)
-            .exclude(organisation_id__in=self.actor.organisation_ids)
-            .select_related("organisation")
-        ):
-            held = statements.statements_compute(organisation_id=holder.organisation_id, period=period).get(
-                f"holder:{holder.pk}"
+        found = [
+            {**_summary(statement), "organisation": organisation.slug}
+            for statement, organisation in statements.statements_visible(
+                organisations=[m.organisation for m in self.actor.memberships.values()], period=period
             )
-            if held is not None:
-                found.append({**_summary(held), "organisation": holder.organisation.slug})
+        ]
         return Response({"period": period.label, "count": len(found), "results": found})
 
 

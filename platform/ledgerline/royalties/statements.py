@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connection
 
+from ledgerline.accounts.models import Organisation
 from ledgerline.errors import LedgerlineError
 from ledgerline.royalties.models import MICROS, UsageEvent
 from ledgerline.royalties.money import PRECISION, allocate, minor_units
@@ -179,6 +180,23 @@ def statements_compute(*, organisation_id: Any, period: Period) -> dict[str, Sta
         for payee, units in paid.items():
             statements[payee].totals[currency] = (units * unit).quantize(unit)
     return statements
+
+
+def statements_visible(*, organisations: list[Organisation], period: Period) -> list[tuple[Statement, Organisation]]:
+    """Every statement of ``period`` that members of ``organisations`` see, with the organisation
+    whose works it covers: every payee of their own works, and the statement of each rights
+    holder of another organisation's data that they speak for."""
+    from ledgerline.datasets.models import RightsHolder
+
+    found = [(statement, organisation) for organisation in organisations
+             for statement in statements_compute(organisation_id=organisation.pk, period=period).values()]
+    ids = [o.pk for o in organisations]
+    for holder in (RightsHolder.objects.filter(account_id__in=ids).exclude(organisation_id__in=ids)
+                   .select_related("organisation")):
+        held = statements_compute(organisation_id=holder.organisation_id, period=period).get(f"holder:{holder.pk}")
+        if held is not None:
+            found.append((held, holder.organisation))
+    return found
 
 
 def statement_csv(statement: Statement) -> str:

@@ -45,3 +45,18 @@ def test_the_royalties_page_shows_each_payees_statement_and_each_works_revenue(
     assert client.get("/royalties/?period=October").status_code == 400
     client.force_login(catalogue.team.outsider.user)
     assert "No usage reported" in client.get("/royalties/?period=2026-10").content.decode()
+
+
+@pytest.mark.django_db
+def test_only_an_admin_adds_members(team: Team, client: Any) -> None:
+    from ledgerline.accounts.models import Membership
+
+    client.force_login(team.teammate.user)
+    refused = client.post("/organisations/acme-records/", {"username": "outsider", "role": "admin"})
+    assert refused.status_code == 403
+    assert not Membership.objects.filter(user=team.outsider.user, organisation=team.organisation).exists()
+    client.force_login(team.owner.user)
+    assert client.post("/organisations/acme-records/", {"username": "outsider", "role": "boss"}).status_code == 400
+    assert client.post("/organisations/acme-records/", {"username": "outsider", "role": "auditor"}).status_code == 302
+    again = client.post("/organisations/acme-records/", {"username": "outsider", "role": "auditor"})
+    assert again.status_code == 400 and "already a member" in again.content.decode()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("training-runs/", views.training_runs, name="training_runs"),
     path("training-runs/<uuid:run_id>/", views.training_run, name="training_run"),
     path("royalties/", views.royalties, name="royalties"),
+    path("organisations/<slug:slug>/", views.organisation, name="organisation"),
     path("works/", views.works, name="works"),
     path("works/<uuid:work_id>/", views.work, name="work"),
     path("verify/", views.verify, name="verify"),

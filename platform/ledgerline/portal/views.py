@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from ledgerline.accounts.models import WRITE_ROLES, Membership
+from ledgerline.accounts.models import WRITE_ROLES, Membership, Role
+from ledgerline.accounts.services import membership_add
 from ledgerline.api.errors import api_server_error
 from ledgerline.audit import services as audit
 from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
@@ -24,6 +25,7 @@ from ledgerline.datasets.consent import training_use
 from ledgerline.datasets.selectors import dataset_list, dataset_version_list
 from ledgerline.errors import LedgerlineError
 from ledgerline.portal import pictures
+from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.selectors import audit_entry_list
 from ledgerline.royalties.statements import period_parse, statements_visible
 from ledgerline.training.selectors import training_run_list
@@ -121,6 +123,38 @@ def royalties(request: HttpRequest) -> HttpResponse:
         "period": period.label, "rows": rows,
         "works": sorted(revenue.values(), key=lambda w: (w["currency"], -w["revenue"])),
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organisation(request: HttpRequest, slug: str) -> HttpResponse:
+    """Members and signing keys; admins add members (existing accounts) and rotate the key."""
+    user = cast(User, request.user)
+    membership = Membership.objects.filter(user=user, organisation__slug=slug).select_related("organisation").first()
+    if membership is None:
+        raise Http404("No such organisation.")
+    org, error = membership.organisation, ""
+    if request.method == "POST":
+        if membership.role != Role.ADMIN:
+            return HttpResponse("Only an admin adds members.", status=403)
+        username, role = request.POST.get("username", "").strip(), request.POST.get("role", "")
+        added = User.objects.filter(username=username).first()
+        if role not in Role.values:
+            error = f"Choose a role: {', '.join(Role.values)}."
+        elif added is None:
+            error = f"There is no account {username!r}: its owner signs up first."
+        else:
+            try:
+                membership_add(organisation=org, user=added, role=role, added_by=user)
+            except LedgerlineError as exc:
+                error = exc.message
+            else:
+                return redirect("portal:organisation", slug=slug)
+    return render(request, "portal/organisation.html", {
+        "organisation": org, "is_admin": membership.role == Role.ADMIN, "roles": Role.values, "error": error,
+        "members": Membership.objects.filter(organisation=org).select_related("user").order_by("user__username"),
+        "keys": SigningKey.objects.filter(organisation=org).order_by("-created_at"),
+    }, status=400 if error else 200)
 
 
 @login_required

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("datasets/", views.datasets, name="datasets"),
     path("datasets/<uuid:dataset_id>/", views.dataset, name="dataset"),
+    path("datasets/<uuid:dataset_id>/sounds/", views.dataset_sounds, name="dataset_sounds"),
     path("training-runs/", views.training_runs, name="training_runs"),
     path("training-runs/<uuid:run_id>/", views.training_run, name="training_run"),
     path("royalties/", views.royalties, name="royalties"),

@@ -24,7 +24,7 @@ from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import training_use
 from ledgerline.datasets.selectors import dataset_list, dataset_version_list
 from ledgerline.errors import LedgerlineError
-from ledgerline.portal import pictures
+from ledgerline.portal import pictures, sounds
 from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.selectors import audit_entry_list
 from ledgerline.royalties.statements import period_parse, statements_visible
@@ -75,6 +75,47 @@ def dataset(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         "can_write": Membership.objects.filter(user=cast(User, request.user), organisation_id=item.organisation_id,
                                                role__in=WRITE_ROLES).exists(),
     })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_sounds(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
+    """Sound design on a dataset: synthesise (POST), record from the microphone and upload (the
+    files API, from the page's script), and the views of its sounds, filtered by group."""
+    from generation.audio.synth import SynthError
+
+    organisations = _organisations(request)
+    item = get_object_or_404(dataset_list(organisation_ids=organisations), pk=dataset_id)
+    can_write = _writes_in(request, [item.organisation_id])
+    error = ""
+    if request.method == "POST":
+        if not can_write:
+            return HttpResponse("Your role lets you read, not create.", status=403)
+        try:
+            sounds.synth_add(dataset=item, description=_synth_description(request.POST),
+                             added_by=cast(User, request.user))
+        except (SynthError, ValueError, LedgerlineError) as exc:
+            error = getattr(exc, "message", str(exc))
+        else:
+            return redirect("portal:dataset_sounds", dataset_id=item.pk)
+    group = request.GET.get("group", "")
+    return render(request, "portal/sounds.html", {
+        "dataset": item, "can_write": can_write, "error": error, "group": group, "plot": sounds.PLOT,
+        "views": sounds.dataset_views(item, group=group), "all_groups": sorted({
+            sounds.group_of(p) for p in item.files.filter(media_type__in=sounds.AUDIO_TYPES).values_list("path",
+                                                                                                         flat=True)}),
+    }, status=400 if error else 200)
+
+
+def _synth_description(form: Any) -> dict[str, Any]:
+    """generation.audio.synth.Synth's fields from the form (the envelope's four as a dict)."""
+    envelope = {name: form[name] for name in ("attack", "decay", "sustain", "release") if form.get(name)}
+    numbers = ("freq", "amplitude", "mod_freq", "mod_depth", "ratio", "index", "harmonics", "rolloff", "low", "high")
+    description: dict[str, Any] = {"kind": form.get("kind", ""), "group": form.get("group", "").strip() or "synth",
+                                   **{name: form[name] for name in numbers if form.get(name)}}
+    if envelope:
+        description["envelope"] = envelope
+    return description
 
 
 @login_required

@@ -132,9 +132,29 @@ def training_runs(request: HttpRequest) -> HttpResponse:
 def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     organisations = _organisations(request)
     run = get_object_or_404(training_run_list(organisation_ids=organisations), pk=run_id)
-    return render(request, "portal/training_run.html", {
-        "run": run, "artifacts": run.artifacts.select_related("blob"), "can_write": _writes_in(request, organisations),
-    })
+    artifacts = list(run.artifacts.select_related("blob", "run"))
+    context: dict[str, Any] = {"run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations)}
+    if run.config.get("model") == "audio" and artifacts and artifacts[0].anchored_at:
+        context["latent"] = _latent_map(artifacts[0])
+    return render(request, "portal/training_run.html", context)
+
+
+def _latent_map(artifact: Any) -> dict[str, Any]:
+    """A sound model's training clips on its latent space's two principal axes, placed on the
+    page's map, to pick the two sounds a work interpolates between."""
+    from ledgerline.works.services import model_load
+
+    try:
+        design = model_load(artifact)
+    except LedgerlineError as exc:
+        return {"error": exc.message, "points": []}
+    points = design.model.latent_map(design.sounds)["points"]
+    xs, ys = [p["x"] for p in points], [p["y"] for p in points]
+    def place(value: float, values: list[float], size: float) -> float:
+        low, high = min(values), max(values)
+        return 20 + (size - 40) * ((value - low) / ((high - low) or 1))
+    return {"points": [{"name": p["name"], "group": p["group"], "x": place(p["x"], xs, 600),
+                        "y": 300 - place(p["y"], ys, 300)} for p in points]}
 
 
 def _writes_in(request: HttpRequest, organisations: list[UUID]) -> bool:

@@ -69,6 +69,7 @@ def test_bad_run_configs_are_named(team: Any, upload: Any, config: dict[str, Any
         ({"between": ["a", "b"]}, "'between' does not apply to this model"),
         ({"licence": ""}, "licence must be an SPDX id"),
         ({"top_k": 2.5}, "top_k has the wrong type"),
+        ({"primer": "ab" * 32}, "primer must be the SHA-256 of a MIDI file in one of the organisation's datasets"),
     ],
 )
 def test_bad_generation_parameters_are_named(team: Any, parameters: dict[str, Any], message: str) -> None:

@@ -153,3 +153,28 @@ def test_a_work_over_the_originality_limit_is_held_with_its_reason(
     assert work["status"] == "held" and work["token"] is None
     assert "repeats" in work["error"] and "the limit is 0" in work["error"]
     assert work["originality"]["longest_melody_run"] > 0
+
+
+@pytest.mark.django_db
+def test_a_primer_starts_every_piece_and_is_recorded(
+    team: Any, chorale_files: list[Path], embedded: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = team.owner.client
+    dataset = dataset_create(team)
+    files = upload_files(client, dataset, chorale_files[:6])
+    version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        run = client.post("/api/v1/training-runs/", {"name": "tiny", "config": {**TINY, "max_steps": 20},
+                                                     "dataset_versions": [version["id"]]}, format="json").json()
+    model = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"][0]
+    primer = files[0]["sha256"]
+    made = {}
+    for name, extra in (("primed", {"primer": primer}), ("plain", {})):
+        with django_capture_on_commit_callbacks(execute=True):
+            work = client.post("/api/v1/works/", {"title": name, "model": model["id"], "seed": 5, "parameters": {
+                "length": 64, "originality_max_run": 1000, **extra}}, format="json").json()
+        made[name] = client.get(f"/api/v1/works/{work['id']}/").json()
+        assert made[name]["status"] == "confirmed", made[name]["error"]
+    assert made["primed"]["manifest"]["manifest"]["generation"]["parameters"]["primer"] == primer
+    outputs = {name: {o["kind"]: o["sha256"] for o in work["outputs"]} for name, work in made.items()}
+    assert outputs["primed"]["midi"] != outputs["plain"]["midi"]  # same seed: the primer made the difference

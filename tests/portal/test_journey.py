@@ -45,6 +45,7 @@ def test_sign_in_upload_train_generate_play_and_verify(team: Team, chorale_files
     page.fill("#gen-length", "96")
     page.fill("#gen-seed", "11")
     page.fill("#gen-originality", "1000")
+    page.select_option("#gen-primer", index=1)  # the first chorale starts every piece
     with page.expect_navigation():
         page.click("#generate")
     assert page.locator("table tbody tr .badge.confirmed").count() == 2

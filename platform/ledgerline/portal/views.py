@@ -22,6 +22,7 @@ from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.audit.models import Verification
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import training_use
+from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.selectors import dataset_list, dataset_version_list
 from ledgerline.errors import LedgerlineError
 from ledgerline.portal import pictures, sounds
@@ -133,7 +134,11 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     organisations = _organisations(request)
     run = get_object_or_404(training_run_list(organisation_ids=organisations), pk=run_id)
     artifacts = list(run.artifacts.select_related("blob", "run"))
-    context: dict[str, Any] = {"run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations)}
+    context: dict[str, Any] = {
+        "run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations),
+        "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
+        .select_related("blob", "dataset").order_by("dataset__name", "path")[:200],
+    }
     if run.config.get("model") == "audio" and artifacts and artifacts[0].anchored_at:
         context["latent"] = _latent_map(artifacts[0])
     return render(request, "portal/training_run.html", context)

@@ -62,7 +62,8 @@ def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtif
     json_field_check("parameters", parameters)
     audio = model.run.config.get("model") == "audio"
     licence = ("licence", "licence_conditions")
-    allowed = ("between", "ratio", "rate", *licence) if audio else (*SAMPLING, "originality_max_run", *licence)
+    symbolic = (*SAMPLING, "primer", "originality_max_run")
+    allowed = ("between", "ratio", "rate", *licence) if audio else (*symbolic, *licence)
     unknown = sorted(set(parameters) - set(allowed))
     if unknown:
         raise LedgerlineError(
@@ -75,11 +76,25 @@ def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtif
             "parameters: licence must be an SPDX id or a LicenseRef.", fields={"parameters": ["licence"]}
         )
     clean = _sound_parameters(parameters, model) if audio else _sampling_parameters(parameters)
+    if "primer" in parameters:
+        clean["primer"] = _primer_clean(parameters["primer"], organisation_id=model.run.organisation_id)
     clean["licence"] = licence.strip()
     if "licence_conditions" in parameters:
         clean["licence_conditions"] = parameters["licence_conditions"]
     work_conditions(clean)  # a licence without known conditions, or bad conditions: a 400 now
     return clean
+
+
+def _primer_clean(value: Any, *, organisation_id: Any) -> str:
+    """A primer is a MIDI file the organisation holds, named by its SHA-256: every piece starts
+    with its tokens, and the manifest records which file it was."""
+    from ledgerline.datasets.selectors import blob_held
+
+    held = blob_held(organisation_ids=[organisation_id], sha256=str(value).lower()) if isinstance(value, str) else None
+    if held is None or held[1] != "audio/midi":
+        raise LedgerlineError("parameters: primer must be the SHA-256 of a MIDI file in one of the organisation's "
+                              "datasets.", fields={"parameters": ["primer"]})
+    return str(value).lower()
 
 
 def _sampling_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
@@ -350,6 +365,8 @@ def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict
     from ledgerline.works.render import midi_render, renderer
 
     sampling = {k: work.parameters[k] for k in SAMPLING if k in work.parameters}
+    if "primer" in work.parameters:
+        sampling["primer"] = str(blob_path(work.parameters["primer"]))
     output = sample(model, SampleParams(seed=work.seed, count=1, **sampling), device=_device())[0]
     made = {"midi": output.midi, "wav": midi_render(output.midi)}
     return made, output.originality or {}, {**output.provenance, "renderer": renderer()}

@@ -3,8 +3,10 @@
 Makes an organisation with --works confirmed works (each with a 30-second WAV and a MIDI score
 in the blob store, a token and a CID), a dataset of 50 files with a frozen version, and a
 verification; then requests each page through Django's whole stack (middleware, session,
-templates; the test client, no network), signed in as a member, --rounds times, and prints the
-median time of each and its ratio to the empty view's (1.0 = as fast). The aim: under 300 ms.
+templates; the test client, no network), signed in as a member, once and then --rounds times, and
+prints the median time of each and its ratio to the empty view's (1.0 = as fast), and the first
+request's time (the sound views are computed then, and kept until the files change). The aim:
+under 300 ms.
 
     .venv/bin/python bench/pages.py [--works 1000] [--rounds 20]
 """
@@ -56,19 +58,25 @@ def main() -> None:
     client = Client()
     client.force_login(user)
     timings: dict[str, float] = {}
+    firsts: dict[str, float] = {}
     for name, url in [("empty view (baseline)", "/bench-empty/"), *pages]:
         times = []
+        start = time.perf_counter()
+        client.get(url)  # the first request of a page (the sound views' pYIN runs then, and is kept)
+        first = time.perf_counter() - start
         for _ in range(args.rounds):
             start = time.perf_counter()
             response = client.get(url)
             times.append(time.perf_counter() - start)
             assert response.status_code == 200, (url, response.status_code)
         timings[name] = statistics.median(times)
+        firsts[name] = first
     baseline = timings["empty view (baseline)"]
     print(f"{args.works} works; median of {args.rounds} requests each")
     for name, taken in timings.items():
         mark = "" if taken < 0.3 else "  OVER 300 ms"
-        print(f"{name:<28} {taken * 1000:8.1f} ms  ratio {taken / baseline:7.1f}x the empty view{mark}")
+        print(f"{name:<28} {taken * 1000:8.1f} ms  ratio {taken / baseline:7.1f}x the empty view{mark}"
+              f"   (first request {firsts[name] * 1000:.0f} ms)")
 
 
 def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
@@ -82,6 +90,7 @@ def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
     from ledgerline.datasets import services as datasets
     from ledgerline.datasets.services import blob_store
     from ledgerline.ledger.models import Token
+    from ledgerline.portal.sounds import synth_add
     from ledgerline.training.models import ModelArtifact, TrainingRun
     from ledgerline.works.models import Work, WorkOutput, WorkStatus
     from ledgerline_verify.checks import LINKS
@@ -103,6 +112,13 @@ def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
         paths = [(f"melody-{i:02d}.mid", samples.melody_midi(Path(tmp) / f"{i}.mid", seed=i)) for i in range(50)]
         datasets.dataset_files_import(dataset=dataset, paths=paths, added_by=user)
         datasets.dataset_version_create(dataset=dataset, created_by=user)
+        sounds = datasets.dataset_create(organisation=organisation, name="Bench sounds", description="",
+                                         licence=datasets.Licence(spdx="CC-BY-4.0"),
+                                         consent={"cawg.ai_training": {"use": "allowed"}}, rights=[],
+                                         created_by=user)
+        for i in range(20):
+            synth_add(dataset=sounds, description={"kind": "fm" if i % 2 else "additive", "group": f"g{i % 4}",
+                                                   "freq": 110 + 40 * i}, added_by=user)
     run = TrainingRun.objects.create(organisation=organisation, name="run", config={"model": "lstm"})
     model = ModelArtifact.objects.create(run=run, name="weights", blob=midi)
     works = []
@@ -125,6 +141,11 @@ def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
         ("a dataset (50 files)", f"/datasets/{dataset.pk}/"),
         ("works (1,000 in the org)", "/works/"),
         ("a work (waveform, roll)", f"/works/{works[0].pk}/"),
+        ("training runs", "/training-runs/"),
+        ("a training run", f"/training-runs/{run.pk}/"),
+        ("royalties", "/royalties/"),
+        ("the organisation", f"/organisations/{organisation.slug}/"),
+        ("sound views (20 clips)", f"/datasets/{sounds.pk}/sounds/"),
         ("verify", "/verify/"),
         ("a verification", f"/verify/{verification.pk}/"),
     ]

@@ -38,6 +38,8 @@ def test_train_a_sound_model_and_interpolate_on_its_latent_map(team: Team, embed
     page.wait_for_selector("#run-status:text('succeeded')")
     assert "epoch 2 of 2" in page.inner_text("#run-step")
     assert page.locator("#train-loss").get_attribute("points")
+    assert page.locator("#listen figure").count() == 2  # each training sound beside its reconstruction
+    assert page.locator("#listen .overlay polyline").count() == 4 and page.locator("#listen audio").count() == 4
     sounds = page.locator("#latent-map .sound")
     assert sounds.count() == 2
     sounds.nth(0).click()

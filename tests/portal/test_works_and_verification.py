@@ -38,6 +38,16 @@ def test_a_member_plays_a_work_and_sees_its_token(released: Released, live_serve
     })""")
     assert duration > 1  # the released WAV, streamed from the IPFS gateway
     shot(page, "work")
+    with page.expect_navigation():
+        page.click("#check-on-chain")
+    assert page.inner_text("#verdict") == "verified"
+
+    page.goto(f"{live_server.url}/works/")
+    for box in page.locator("#batch-form input[type=checkbox]").all():
+        box.check()
+    with page.expect_navigation():
+        page.click("#verify-selected")
+    assert page.locator("#verified .badge.verified").count() == len(released.works)
 
 
 @pytest.mark.django_db(transaction=True)

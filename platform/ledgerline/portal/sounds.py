@@ -1,12 +1,14 @@
 """The sound-design page's work (ASCIML's workflow): a synthesised sound added to a dataset as a
 16 kHz WAV, and the dataset's views (generation.audio.views) laid out as SVG coordinates."""
 
+import hashlib
 import io
 import math
 from pathlib import PurePosixPath
 from typing import Any
 
 import soundfile
+from django.core.cache import cache
 
 from ledgerline.datasets.blobs import blob_path, blob_stage
 from ledgerline.datasets.models import Dataset
@@ -14,6 +16,13 @@ from ledgerline.datasets.services import StagedFile, dataset_files_add
 
 PLOT = (400, 160)  # each plot's view box
 AUDIO_TYPES = ("audio/wav", "audio/flac", "audio/mpeg")
+VIEWS_KEPT = 24 * 3600  # seconds
+
+
+def wav_bytes(samples: Any, rate: int = 16_000) -> bytes:
+    wav = io.BytesIO()
+    soundfile.write(wav, samples, rate, format="WAV", subtype="PCM_16")
+    return wav.getvalue()
 
 
 def group_of(path: str) -> str:
@@ -42,11 +51,23 @@ def synth_add(*, dataset: Dataset, description: dict[str, Any], added_by: Any) -
 
 def dataset_views(dataset: Dataset, *, group: str = "") -> dict[str, Any] | None:
     """The views of the dataset's sounds (of one group, if named) as plot coordinates; None if it has none."""
+    files = list(dataset.files.filter(media_type__in=AUDIO_TYPES).select_related("blob").order_by("path"))
+    # pYIN takes a fifth of a second a clip: the views are kept until the files change.
+    state = hashlib.sha256("".join(f"{f.path}\0{f.blob.sha256}\0" for f in files).encode()).hexdigest()
+    key = f"sound-views:{dataset.pk}:{group}:{state}"
+    cached = cache.get(key)
+    if cached is not None:
+        return dict(cached) if cached else None
+    laid_out = _views(files, group=group)
+    cache.set(key, laid_out or {}, timeout=VIEWS_KEPT)
+    return laid_out
+
+
+def _views(files: list[Any], *, group: str) -> dict[str, Any] | None:
     from generation.audio.dataset import AudioError, SoundSet, file_import
     from generation.audio.views import views
 
     sounds = SoundSet()
-    files = dataset.files.filter(media_type__in=AUDIO_TYPES).select_related("blob").order_by("path")
     for file in files:
         if group and group_of(file.path) != group:
             continue

@@ -15,6 +15,7 @@ urlpatterns = [
     path("royalties/", views.royalties, name="royalties"),
     path("organisations/<slug:slug>/", views.organisation, name="organisation"),
     path("works/", views.works, name="works"),
+    path("works/verify/", views.works_verify, name="works_verify"),
     path("works/<uuid:work_id>/", views.work, name="work"),
     path("verify/", views.verify, name="verify"),
     path("verify/<uuid:verification_id>/", views.verification, name="verification"),

@@ -154,12 +154,37 @@ def _latent_map(artifact: Any) -> dict[str, Any]:
     except LedgerlineError as exc:
         return {"error": exc.message, "points": []}
     points = design.model.latent_map(design.sounds)["points"]
+    listened = _reconstructions(design)
     xs, ys = [p["x"] for p in points], [p["y"] for p in points]
     def place(value: float, values: list[float], size: float) -> float:
         low, high = min(values), max(values)
         return 20 + (size - 40) * ((value - low) / ((high - low) or 1))
     return {"points": [{"name": p["name"], "group": p["group"], "x": place(p["x"], xs, 600),
-                        "y": 300 - place(p["y"], ys, 300)} for p in points]}
+                        "y": 300 - place(p["y"], ys, 300)} for p in points], "listened": listened}
+
+
+LISTENED = 6  # training clips shown with their reconstructions
+
+
+def _reconstructions(design: Any) -> list[dict[str, Any]]:
+    """The first training clips beside what the model makes of them: to listen to, and their
+    waveforms overlaid (16 kHz, as the model hears them)."""
+    import base64
+
+    clips = design.sounds.audio[:LISTENED]
+    made = design.model.decode(design.model.encode(clips))
+    shown = []
+    for clip, original, rebuilt in zip(design.sounds.clips, clips, made, strict=False):
+        wavs = [sounds.wav_bytes(samples) for samples in (original, rebuilt)]
+        shown.append({"name": clip.name, "original": base64.b64encode(wavs[0]).decode(),
+                      "rebuilt": base64.b64encode(wavs[1]).decode(),
+                      "overlay": [_outline(pictures.waveform(wav, columns=200)) for wav in wavs]})
+    return shown
+
+
+def _outline(columns: list[tuple[float, float]]) -> str:
+    """A waveform's upper outline as polyline points on a 200 x 60 box."""
+    return " ".join(f"{i},{30 - 28 * high:.1f}" for i, (_, high) in enumerate(columns))
 
 
 def _writes_in(request: HttpRequest, organisations: list[UUID]) -> bool:
@@ -227,6 +252,32 @@ def organisation(request: HttpRequest, slug: str) -> HttpResponse:
 def works(request: HttpRequest) -> HttpResponse:
     listed = Paginator(work_list(organisation_ids=_organisations(request)), WORKS_PER_PAGE)
     return render(request, "portal/works.html", {"page": listed.get_page(request.GET.get("page"))})
+
+
+BATCH = 50  # works verified at once
+
+
+@login_required
+@require_http_methods(["POST"])
+def works_verify(request: HttpRequest) -> HttpResponse:
+    """Verify the chosen works (a batch action of the works list, or one work's "check on chain"),
+    each on the chain and IPFS, and list the verdicts."""
+    organisations = _organisations(request)
+    chosen = work_list(organisation_ids=organisations).filter(pk__in=request.POST.getlist("work")[:BATCH],
+                                                              token__isnull=False)
+    user = cast(User, request.user)
+    verified = []
+    for item in chosen:
+        assert item.token is not None
+        try:
+            verification = audit.verification_create(subject=Subject(token_id=item.token.token_id), kind="token",
+                                                     user=user, member_of=organisations)
+        except LedgerlineError as exc:
+            return render(request, "portal/works_verified.html", {"error": exc.message}, status=exc.status)
+        verified.append((item, verification))
+    if len(verified) == 1:
+        return redirect("portal:verification", verification_id=verified[0][1].pk)
+    return render(request, "portal/works_verified.html", {"verified": verified})
 
 
 @login_required

@@ -73,8 +73,7 @@ def dataset(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         "dataset": item,
         "files": [(f, training_use(f.consent)) for f in files],
         "versions": versions,
-        "can_write": Membership.objects.filter(user=cast(User, request.user), organisation_id=item.organisation_id,
-                                               role__in=WRITE_ROLES).exists(),
+        "can_write": _writes_in(request, [item.organisation_id]),
     })
 
 

@@ -13,7 +13,6 @@ under 300 ms.
 
 import argparse
 import io
-import os
 import statistics
 import sys
 import tempfile
@@ -23,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT), str(ROOT / "bench")]
+
+from django_fresh import django_fresh  # noqa: E402
 
 
 def main() -> None:
@@ -31,15 +32,8 @@ def main() -> None:
     parser.add_argument("--works", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    work_dir = Path(tempfile.mkdtemp(prefix="ledgerline-pages-bench-"))
-    os.environ["LEDGERLINE_VAR_DIR"] = str(work_dir / "var")
-    os.environ.setdefault("SIGNING_KEY_PASSPHRASE", "bench passphrase")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerline.settings")
-    import django
-
-    django.setup()
+    django_fresh("ledgerline-pages-bench-")
     from django.conf import settings
-    from django.core.management import call_command
     from django.http import HttpRequest, HttpResponse
     from django.test import Client
     from django.urls import clear_url_caches, include, path
@@ -53,7 +47,6 @@ def main() -> None:
     settings.ROOT_URLCONF = "bench_urls"
     settings.ALLOWED_HOSTS = ["testserver"]
     clear_url_caches()
-    call_command("migrate", verbosity=0)
     user, pages = populate(args.works)
     client = Client()
     client.force_login(user)

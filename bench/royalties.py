@@ -17,17 +17,17 @@ The HTTP layer (streaming the request body into the same parser) is not included
 """
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT), str(ROOT / "bench")]
+
+from django_fresh import django_fresh  # noqa: E402
 
 
 def report_write(path: Path, works: list[tuple[str, int]], events: int, seed: int = 7) -> None:
@@ -59,14 +59,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL (default: a fresh SQLite file)")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="ledgerline-bench-"))
-    os.environ["LEDGERLINE_VAR_DIR"] = str(work / "var")
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerline.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    work = django_fresh("ledgerline-bench-", database_url=args.database_url)
     from django.db import connection
 
     from ledgerline.accounts import services as accounts
@@ -80,9 +73,6 @@ def main() -> None:
     from ledgerline.training.models import ModelArtifact, TrainingRun
     from ledgerline.works.models import Work, WorkStatus
 
-    if args.database_url:
-        call_command("flush", interactive=False, verbosity=0)
-    call_command("migrate", verbosity=0)
     user = accounts.user_create(username=f"bench{time.time_ns()}", password="bench password 123")
     organisation = accounts.organisation_create(name=f"Bench {time.time_ns()}", admin=user)
     run = TrainingRun.objects.create(organisation=organisation, name="run", config={"model": "lstm"})

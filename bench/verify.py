@@ -17,16 +17,16 @@ and prints verifications per second and each one's time as a ratio to sha256sum'
 
 import argparse
 import io
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT), str(ROOT / "bench")]
+
+from django_fresh import django_fresh  # noqa: E402
 
 
 def main() -> None:
@@ -36,16 +36,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    work_dir = Path(tempfile.mkdtemp(prefix="ledgerline-verify-bench-"))
-    os.environ["LEDGERLINE_VAR_DIR"] = str(work_dir / "var")
-    os.environ.setdefault("SIGNING_KEY_PASSPHRASE", "bench passphrase")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerline.settings")
-    import django
-
-    django.setup()
+    work_dir = django_fresh("ledgerline-verify-bench-")
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     start = time.perf_counter()
     call_command("demo", stdout=io.StringIO())
     files = register(work_dir / "takes", count=args.works, minutes=args.minutes)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import requests
 
-from ledgerline_verify.unixfs import CID, directory_list, file_read, path_resolve
+from ledgerline_verify.unixfs import CID, Link, directory_list, file_read, path_resolve
 
 BlockSource = Callable[[CID], bytes]
 TIMEOUT = 30  # seconds for one block; a node without it would otherwise search the network
@@ -102,10 +102,14 @@ class Ipfs:
         links = directory_list(cid, self.block)
         if links is None:
             raise NotADirectoryError(f"{cid} is a file, not a folder")
+        return self._files(links, prefix="")
+
+    def _files(self, links: list[Link], *, prefix: str) -> dict[str, bytes]:
         files: dict[str, bytes] = {}
         for link in links:
-            if directory_list(link.cid, self.block) is not None:
-                files.update({f"{link.name}/{name}": data for name, data in self.folder(link.cid).items()})
+            below = directory_list(link.cid, self.block)
+            if below is not None:
+                files.update(self._files(below, prefix=f"{prefix}{link.name}/"))
             else:
-                files[link.name] = b"".join(file_read(link.cid, self.block))
+                files[prefix + link.name] = b"".join(file_read(link.cid, self.block))
         return files

@@ -36,14 +36,13 @@ from ledgerline_verify.ipfs import BlockMissing, BlockSource, Ipfs, IpfsUnreacha
 from ledgerline_verify.unixfs import CID
 
 logger = logging.getLogger(__name__)
+CHUNK = 500  # values per IN (...) query: SQLite's limit on variables is far above it
+PUBLIC_KEYS = ("verdict", "summary", "broken_link", "subject", "checks")
 
 
 class RegenerationRefused(LedgerlineError):
     status = 403
     code = "forbidden"
-
-CHUNK = 500  # values per IN (...) query: SQLite's limit on variables is far above it
-PUBLIC_KEYS = ("verdict", "summary", "broken_link", "subject", "checks")
 
 
 def platform_verifier() -> Verifier:
@@ -134,8 +133,15 @@ def _work_of(verdict: Verdict) -> Work | None:
     subject = verdict.subject
     if subject.get("token_id") is None:
         return None
-    token = Token.objects.filter(contract=subject["contract"], token_id=subject["token_id"]).first()
-    return Work.objects.filter(token=token).select_related("organisation", "model__run").first() if token else None
+    return _token_work(subject["contract"], subject["token_id"])[1]
+
+
+def _token_work(contract: str, token_id: int) -> tuple[Token | None, Work | None]:
+    """The database's record of a token on ``contract``, and of its work."""
+    token = Token.objects.filter(contract=contract, token_id=token_id).first()
+    if token is None:
+        return None, None
+    return token, Work.objects.filter(token=token).select_related("organisation", "model__run", "model__blob").first()
 
 
 # --- the platform's own link: does its database agree? ---
@@ -147,9 +153,8 @@ def _database_check(run: Run) -> None:
     if run.token_id is None or run.signed is None or run.metadata is None:
         return
     with run.link("database") as details:
-        token = Token.objects.filter(contract=run.chain.address, token_id=run.token_id).first()
-        work = Work.objects.filter(token=token).select_related("model__blob").first() if token else None
-        if work is None:
+        token, work = _token_work(run.chain.address, run.token_id)
+        if token is None or work is None:
             raise Broken(f"Ledgerline's database has no work for token {run.token_id}: its record was removed.")
         details["work"] = str(work.pk)
         folder = str(run.metadata["manifest"]).removeprefix("ipfs://").removesuffix("/manifest.json")
@@ -158,7 +163,7 @@ def _database_check(run: Run) -> None:
             name
             for name, mine, theirs in (
                 ("content_sha256", work.content_sha256, run.content),
-                ("token content", token.content_sha256 if token else None, run.content),
+                ("token content", token.content_sha256, run.content),
                 ("cid", work.cid, folder),
                 ("manifest", canonical_json(work.manifest), canonical_json(run.signed)),
                 ("model weights", work.model.blob.sha256, (pinned.get("model") or {}).get("weights_sha256")),

@@ -25,10 +25,10 @@ from ledgerline.errors import LedgerlineError, json_field_check
 from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
-from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.services import audit_append, signing_key_active, signing_keys_publish
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, RunStatus, TrainingRun
+from ledgerline_verify.checks import datasets_commitment
 
 logger = logging.getLogger(__name__)
 
@@ -178,11 +178,6 @@ def _enqueue(run: TrainingRun) -> None:
     from ledgerline.training.tasks import training_run_task
 
     enqueue(training_run_task, str(run.pk))
-
-
-def datasets_commitment(roots: list[str]) -> str:
-    """One hash for the dataset roots a model was trained on: SHA-256 of their sorted JCS list."""
-    return sha256_bytes(canonical_json(sorted(roots)))
 
 
 def run_folder(run: TrainingRun) -> Path:

@@ -405,14 +405,43 @@ class Run:
             if not anchored:
                 raise Broken(f"The model weights {weights} are not anchored on the Ledgerline contract.")
             details["anchored_at"] = _iso(anchored)
-            cached = self.verifier._models.get(weights)
-            if cached is None:
-                cached = self._model_folder(model, weights)
-                self.verifier._models[weights] = cached
-            status, reason, self.model_folder = cached
+            status, reason, self.model_folder = self._model_verified(model, weights)
             if status == FAIL:
                 raise Broken(reason)
+            bases = model.get("bases") or []
+            self._bases(self.model_folder, bases)
+            if bases:
+                details["bases"] = [str(base.get("weights_sha256")) for base in bases]
+                reason += f"; it continues {len(bases)} pretrained model(s), each anchored and signed"
             details["reason"] = reason
+
+    def _model_verified(self, model: dict[str, Any], weights: str) -> tuple[str, str, dict[str, Any]]:
+        cached = self.verifier._models.get(weights)
+        if cached is None:
+            cached = self._model_folder(model, weights)
+            self.verifier._models[weights] = cached
+        return cached
+
+    def _bases(self, config: dict[str, Any], bases: list[dict[str, Any]]) -> None:
+        """The pretrained models a model continues, nearest first: each must be the one the signed
+        checkpoint before it says it continued, anchored, and its own folder must verify. A
+        manifest cannot leave one out (and with it the data it was trained on)."""
+        for base in [*bases, None]:
+            continued = (config.get("pretrained") or {}).get("weights_sha256")
+            named = str(base.get("weights_sha256", "")) if base is not None else None
+            if continued != named:
+                if named is None:
+                    raise Broken(f"The signed checkpoint continues the model {continued}, which the manifest does "
+                                 "not name: the data it was trained on is missing from the lineage.")
+                raise Broken(f"The manifest names {named} as the pretrained model, but the signed checkpoint "
+                             f"continues {continued or 'no model'}.")
+            if base is None or named is None:
+                return
+            if not self.verifier.fact("model", named, self.chain.model_anchored_at):
+                raise Broken(f"The pretrained model {named} is not anchored on the Ledgerline contract.")
+            status, reason, config = self._model_verified(base, named)
+            if status == FAIL:
+                raise Broken(f"The pretrained model {named}: {reason}")
 
     def _model_folder(self, model: dict[str, Any], weights: str) -> tuple[str, str, dict[str, Any]]:
         """Fetch the signed checkpoint folder and verify it: (status, reason, its config.json)."""
@@ -458,6 +487,19 @@ class Run:
                 raise Unchecked("The model's anchoring event was not found, so its datasets cannot be compared.")
             if commitment != datasets_commitment(roots):
                 raise Broken("The model was anchored with other datasets than the manifest names.")
+            for base in (self.manifest.get("model") or {}).get("bases") or []:
+                named = str(base.get("weights_sha256", ""))
+                inherited = [str(r) for r in base.get("merkle_roots") or []]
+                anchored_with = self.verifier.fact("commitment", named, self.chain.model_commitment)
+                if anchored_with is None:
+                    raise Unchecked(f"The pretrained model {named}'s anchoring event was not found.")
+                if anchored_with != datasets_commitment(inherited):
+                    raise Broken(f"The pretrained model {named} was anchored with other datasets than the manifest "
+                                 "names for it.")
+                missing = sorted(set(inherited) - set(roots))
+                if missing:
+                    raise Broken(f"The manifest leaves out the dataset root {missing[0]}, which the pretrained model "
+                                 f"{named} was trained on.")
             details["reason"] = f"{len(roots)} dataset root(s) anchored: the ones the model was anchored with"
 
     def _consent(self) -> None:
@@ -528,11 +570,13 @@ class Run:
             actions = _assertion(active, "c2pa.actions.v2").get("actions") or [{}]
             if actions[0].get("digitalSourceType") != TRAINED_ALGORITHMIC_MEDIA:
                 raise Broken("The C2PA credentials do not say the audio was made by a trained model.")
-            expected = {f"sha256:{self.manifest['model']['weights_sha256']}",
+            model = self.manifest["model"]
+            expected = {f"sha256:{model['weights_sha256']}",
+                        *(f"sha256:{base.get('weights_sha256')}" for base in model.get("bases") or []),
                         *(f"merkle:{d['merkle_root']}" for d in self.manifest.get("datasets") or [])}
             found = {i.get("instance_id") for i in active.get("ingredients") or []}
             if found != expected:
-                raise Broken("The C2PA ingredients are not the model and datasets the manifest names.")
+                raise Broken("The C2PA ingredients are not the models and datasets the manifest names.")
             details["reason"] = (f"C2PA {credentials['state']} (signer not in a public trust list), signed with the "
                                  "anchored key; trainedAlgorithmicMedia from the manifest's model and datasets")
 

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 
 from ledgerline.celery import app
+from ledgerline.datasets import samples
 from ledgerline.ledger.artifacts import artifact
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import contract_address, contract_deploy
@@ -24,8 +27,10 @@ from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.storage.client import ipfs_connect
 from tests.audit.conftest import release
 from tests.audit.test_tampering import flip_audio_byte, signed_by_another_key
+from tests.conftest import dataset_create
 from tests.ledger.conftest import PASSPHRASE, anvil, chain_env, fund, keyfile_for_new_account
-from tests.pipeline.conftest import ipfs_bytes
+from tests.pipeline.conftest import ipfs_bytes, upload_files
+from tests.pipeline.test_audio import train_through_api
 from tests.storage.conftest import jsipfs_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,10 +57,9 @@ def send(w3: Web3, keyfile: Path, call: Any) -> None:
     assert receipt["status"] == 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
-    team: Any, chorale_files: list[Path], settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
-) -> None:
+@contextmanager
+def real_parts(settings: Any, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The platform on anvil and js-ipfs, its tasks run as they are queued: (chain URL, IPFS URL)."""
     with anvil() as chain, jsipfs_daemon(tmp_path / "jsipfs") as ipfs:
         for name, value in chain_env("anvil", tmp_path, chain).items():
             setattr(settings, name, Path(value) if name in ("CHAIN_STATE_DIR", "CHAIN_ACCOUNT_KEYFILE") else value)
@@ -65,9 +69,17 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         eager = app.conf.task_always_eager
         app.conf.task_always_eager = True
         try:
-            released = release(team, chorale_files[:8], django_capture_on_commit_callbacks)
+            yield chain, ipfs
         finally:
             app.conf.task_always_eager = eager
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
+    team: Any, chorale_files: list[Path], settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    with real_parts(settings, tmp_path) as (chain, ipfs):
+        released = release(team, chorale_files[:8], django_capture_on_commit_callbacks)
         address = contract_address(ledger=Ledger.connect())
         work = released.works[0]
         files = tmp_path / "handed-in"
@@ -149,3 +161,40 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         blocks[0].write_bytes(manifest.replace(b'"seed":', b'"seeD":'))
         status, report = run("--token", str(work["token"]["token_id"]))
         assert (status, report["broken_link"]) == (1, "manifest") and "corrupt" in report["summary"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_independent_verifier_follows_a_continued_model_to_the_one_it_continues(
+    team: Any, settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    client, capture = team.owner.client, django_capture_on_commit_callbacks
+    with real_parts(settings, tmp_path) as (chain, ipfs):
+        tones = dataset_create(team, name="Tones")
+        upload_files(client, tones, [samples.tone_audio(tmp_path / "low.wav", seconds=2.0, frequency=220)])
+        pretraining = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
+        [base] = train_through_api(client, capture, "pretrained", [pretraining["id"]])["artifacts"]
+        voices = dataset_create(team, name="Voices")
+        upload_files(client, voices, [samples.tone_audio(tmp_path / "mid.wav", seconds=2.0, frequency=440)])
+        own = client.post(f"/api/v1/datasets/{voices}/versions/", {}, format="json").json()
+        [model] = train_through_api(client, capture, "continued", [own["id"]], base_model=base["id"])["artifacts"]
+        with capture(execute=True):
+            generation = client.post("/api/v1/generations/", {
+                "title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid1"]}}, format="json")
+        [work] = client.get(f"/api/v1/generations/{generation.json()['id']}/").json()["works"]
+        assert work["status"] == "confirmed", work["error"]
+        address = contract_address(ledger=Ledger.connect())
+        (tmp_path / "work.wav").write_bytes(ipfs_bytes(work["cid"], "work.wav"))
+        hidden = copy.deepcopy(work["manifest"])
+        hidden["manifest"]["model"]["bases"] = []
+        (tmp_path / "hidden.json").write_bytes(canonical_json(hidden))
+
+        call_command("flush", interactive=False, verbosity=0)  # Ledgerline's database, gone
+
+        status, report = verifier(chain, ipfs, address, str(tmp_path / "work.wav"))
+        assert (status, report["verdict"]) == (0, "verified"), report["summary"]
+        checks = {c["link"]: c for c in report["checks"]}
+        assert checks["model"]["details"]["bases"] == [base["sha256"]]
+        assert set(checks["datasets"]["details"]["roots"]) == {pretraining["merkle_root"], own["merkle_root"]}
+        status, report = verifier(chain, ipfs, address, "--manifest", str(tmp_path / "hidden.json"))
+        model_check = next(c for c in report["checks"] if c["link"] == "model")
+        assert status == 1 and "missing from the lineage" in model_check["reason"]

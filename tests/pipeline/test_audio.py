@@ -74,3 +74,135 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
         assert credentials_read(ipfs_bytes(work["cid"], "work.wav"))["state"] == "Valid"
     assert ratios == [0.0, 0.5, 1.0]
 
+
+
+def train_through_api(client: Any, capture: Any, name: str, versions: list[str], **fields: Any) -> dict[str, Any]:
+    with capture(execute=True):
+        created = client.post(
+            "/api/v1/training-runs/",
+            {"name": name, "config": SMALL, "dataset_versions": versions, **fields},
+            format="json",
+        )
+    assert created.status_code == 201, created.json()
+    run = client.get(f"/api/v1/training-runs/{created.json()['id']}/").json()
+    assert run["status"] == "succeeded", run["error"]
+    return dict(run)
+
+
+@pytest.mark.django_db
+def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
+    team: Any, embedded: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from ledgerline.audit.services import platform_verifier
+    from ledgerline.datasets.models import DatasetFile
+    from ledgerline.provenance.canonical import canonical_json
+    from ledgerline_verify import Subject
+    from tests.conftest import model_record
+
+    client, capture = team.owner.client, django_capture_on_commit_callbacks
+    tones = dataset_create(team, name="Tones", rights_holders=[{"name": "Tone Maker", "share": "1"}])
+    upload_files(client, tones, [samples.tone_audio(tmp_path / f"{n}.wav", seconds=3.0, frequency=f)
+                                 for n, f in (("low", 220), ("high", 880))])
+    pretraining = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
+    base = train_through_api(client, capture, "pretrained", [pretraining["id"]])
+    [base_model] = base["artifacts"]
+
+    voices = dataset_create(team, name="Voices", rights_holders=[{"name": "Voice Owner", "share": "1"}])
+    upload_files(client, voices, [samples.tone_audio(tmp_path / "mid.wav", seconds=3.0, frequency=440)])
+    own = client.post(f"/api/v1/datasets/{voices}/versions/", {}, format="json").json()
+
+    # What cannot be continued is refused, naming why.
+    def refused(**fields: Any) -> str:
+        body = {"name": "x", "config": SMALL, "dataset_versions": [own["id"]], "base_model": base_model["id"], **fields}
+        response = client.post("/api/v1/training-runs/", body, format="json")
+        assert response.status_code == 400, response.json()
+        return str(response.json()["error"]["message"])
+
+    assert "latent must be 8" in refused(config={**SMALL, "latent": 16})
+    assert "Only sound models" in refused(config={"model": "lstm", "tiny": True})
+    foreign = model_record(team.outsider.user.memberships.get().organisation)
+    assert "No such model" in refused(base_model=str(foreign.pk))
+
+    continued = train_through_api(client, capture, "continued", [own["id"]], base_model=base_model["id"])
+    assert continued["base_model"]["sha256"] == base_model["sha256"]
+    assert [v["merkle_root"] for v in continued["inherited_dataset_versions"]] == [pretraining["merkle_root"]]
+    [model] = continued["artifacts"]
+    folder = run_folder(TrainingRun.objects.get(pk=continued["id"])) / "train" / "checkpoint"
+    signed_config = json.loads((folder / "config.json").read_text())
+    assert signed_config["pretrained"]["weights_sha256"] == base_model["sha256"]  # inside the signed folder
+
+    with capture(execute=True):
+        created = client.post("/api/v1/generations/", {
+            "title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid2"]}}, format="json")
+    assert created.status_code == 201, created.json()
+    [work] = client.get(f"/api/v1/generations/{created.json()['id']}/").json()["works"]
+    assert work["status"] == "confirmed", work["error"]
+    signed = json.loads(ipfs_bytes(work["cid"], "manifest.json"))
+    manifest = signed["manifest"]
+    [pretrained] = manifest["model"]["bases"]
+    assert pretrained["weights_sha256"] == base_model["sha256"]
+    assert pretrained["merkle_roots"] == [pretraining["merkle_root"]]
+    assert {d["merkle_root"]: d["inherited_from"] for d in manifest["datasets"]} == {
+        own["merkle_root"]: None, pretraining["merkle_root"]: base_model["sha256"]}
+    # Both datasets' holders are paid, by the clips each model trained on: 6 of the base's, 3 of its own.
+    shares = {p["name"]: float(p["share"]) for p in manifest["royalties"]["payees"]}
+    assert shares["Tone Maker"] == pytest.approx(2 * shares["Voice Owner"]) and shares["Voice Owner"] > 0
+    ingredients = {i["instance_id"] for i in credentials_read(ipfs_bytes(work["cid"], "work.wav"))["manifest"]
+                   ["ingredients"]}
+    assert f"sha256:{base_model['sha256']}" in ingredients and f"merkle:{pretraining['merkle_root']}" in ingredients
+
+    verifier = platform_verifier()
+    verdict = verifier.verify(Subject(data=ipfs_bytes(work["cid"], "work.wav")))
+    assert verdict.verdict == "verified", verdict.to_json()
+    assert "continues 1 pretrained model" in verdict.check("model").reason
+
+    # A manifest that hides the pretrained model (and its data) is caught by the signed checkpoint.
+    hidden = json.loads(json.dumps(signed))
+    hidden["manifest"]["model"]["bases"] = []
+    hidden["manifest"]["datasets"] = [d for d in manifest["datasets"] if d["inherited_from"] is None]
+    verdict = verifier.verify(Subject(manifest=canonical_json(hidden)))
+    assert verdict.check("model").status == "fail"
+    assert "missing from the lineage" in verdict.check("model").reason
+
+    # Consent withdrawn for a file the pretrained model learnt from: it cannot be continued again.
+    low = DatasetFile.objects.get(dataset_id=tones, path="low.wav")
+    with capture(execute=True):
+        withdrawn = client.put(f"/api/v1/dataset-files/{low.pk}/consent/",
+                               {"consent": {"cawg.ai_training": "notAllowed"}}, format="json")
+    assert withdrawn.status_code == 200, withdrawn.json()
+    assert "was trained on low.wav" in refused()
+    # And the continued model's work no longer verifies: the withdrawal is on chain for the inherited root.
+    verdict = platform_verifier().verify(Subject(data=ipfs_bytes(work["cid"], "work.wav")))
+    assert verdict.first_failure is not None and verdict.first_failure.link == "consent"
+    assert low.blob.sha256 in verdict.first_failure.reason and "Tones v1" in verdict.first_failure.reason
+
+
+@pytest.mark.django_db
+def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_continued(
+    team: Any, embedded: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.core.management import CommandError, call_command
+
+    from ledgerline.datasets.models import Dataset
+
+    slug = team.organisation.slug
+    with pytest.raises(CommandError, match="may not create"):
+        call_command("pretrained", "--organisation", slug, "--user", "auditor", "--count", "8")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("pretrained", "--organisation", slug, "--user", "owner", "--count", "8", "--epochs", "1",
+                     "--batch-size", "4", "--latent", "8", "--channels", "32")
+    dataset = Dataset.objects.get(organisation=team.organisation)
+    assert dataset.licence_spdx == "CC0-1.0" and dataset.files.count() == 8
+    assert {Path(p).parent.name for p in dataset.files.values_list("path", flat=True)} == {
+        "am", "fm", "additive", "subtractive"}
+    pretrained = TrainingRun.objects.get(organisation=team.organisation)
+    assert pretrained.status == "succeeded", pretrained.error
+    assert sorted(pretrained.metrics["training_tokens"].values()) == [1] * 8  # one-second clips, one each
+
+    client = team.owner.client
+    tones = dataset_create(team, name="Tones", rights_holders=[{"name": "Tone Maker", "share": "1"}])
+    upload_files(client, tones, [samples.tone_audio(tmp_path / "low.wav", seconds=2.0, frequency=220)])
+    version = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
+    continued = train_through_api(client, django_capture_on_commit_callbacks, "fine-tuned", [version["id"]],
+                       base_model=str(pretrained.artifacts.get().pk))
+    assert [v["dataset"] for v in continued["inherited_dataset_versions"]] == [str(dataset.pk)]

@@ -16,6 +16,7 @@ from ledgerline.errors import LedgerlineError
 from ledgerline.ledger.models import Token
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.models import AuditEntry, SigningKey
+from ledgerline.training.selectors import lineage_versions
 from ledgerline.works.models import Work, WorkOutput, WorkStatus
 from ledgerline_verify import fingerprint
 from ledgerline_verify.checks import (
@@ -271,11 +272,13 @@ def _lineage(work: Work) -> dict[str, Any]:
                  "generation": str(work.generation_id) if work.generation_id else None, "seed": work.seed},
         "organisation": {"slug": work.organisation.slug, "name": work.organisation.name},
         "training_run": {"id": str(run.pk), "name": run.name, "config": run.config, "code_version": run.code_version,
-                         "excluded": run.excluded, "finished_at": run.finished_at},
+                         "excluded": run.excluded, "finished_at": run.finished_at,
+                         "base_model": str(run.base_model_id) if run.base_model_id else None},
         "datasets": [
             {"id": str(v.pk), "dataset": v.dataset.name, "number": v.number, "merkle_root": v.merkle_root,
-             "files": v.file_count, "licence": v.licence_spdx or v.licence_terms}
-            for v in run.dataset_versions.select_related("dataset").order_by("dataset__name", "number")
+             "files": v.file_count, "licence": v.licence_spdx or v.licence_terms,
+             "inherited_from": str(via.pk) if via is not None else None}
+            for v, via in ((line.version, line.via) for line in lineage_versions(run))
         ],
         "audit_log": [
             {"seq": e.seq, "action": e.action, "created_at": e.created_at}

@@ -29,7 +29,7 @@ from ledgerline.portal import pictures, sounds
 from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.selectors import audit_entry_list
 from ledgerline.royalties.statements import period_parse, statements_visible
-from ledgerline.training.selectors import training_run_list
+from ledgerline.training.selectors import lineage_versions, model_artifact_list, training_run_list
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import work_list
 from ledgerline_verify.checks import Subject
@@ -124,6 +124,9 @@ def training_runs(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/training_runs.html", {
         "runs": training_run_list(organisation_ids=organisations)[:100],
         "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
+        # Published sound models a run may continue (train new or pretrained).
+        "bases": model_artifact_list(organisation_ids=organisations)
+        .filter(run__config__model="audio", anchored_at__isnull=False).order_by("-created_at")[:100],
         "can_write": _writes_in(request, organisations),
     })
 
@@ -135,6 +138,7 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     artifacts = list(run.artifacts.select_related("blob", "run"))
     context: dict[str, Any] = {
         "run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations),
+        "inherited": [line for line in lineage_versions(run) if line.via is not None],
         "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
         .select_related("blob", "dataset").order_by("dataset__name", "path")[:200],
     }

@@ -18,6 +18,7 @@ from ledgerline.royalties.models import Isrc, Registrant, RoyaltyPolicy
 from ledgerline.royalties.splits import policy_of, version_weights
 from ledgerline.royalties.terms import Block, Conditions, conditions_clean, conditions_of, licence_blocks
 from ledgerline.training.models import TrainingRun
+from ledgerline.training.selectors import lineage_versions
 from ledgerline.works.models import Work, WorkStatus
 
 
@@ -249,8 +250,8 @@ def licence_check(*, run: TrainingRun, parameters: dict[str, Any]) -> list[Block
 def licence_data(*, run: TrainingRun) -> list[tuple[DatasetVersion, Conditions | None, Fraction]]:
     """Each dataset version the run trained on, its conditions, and the share of a work's revenue
     its rights holders receive: what a work's licence is checked against."""
-    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
-    weights, _ = version_weights(run, versions)
+    versions = [line.version for line in lineage_versions(run)]  # a pretrained model's data included
+    weights, _ = version_weights(run)
     data_share = Fraction(policy_of(run.organisation).data_share)
     return [
         (v, version_conditions(v), data_share * weights.get(str(v.pk), Fraction(0)) if v.rights else Fraction(0))

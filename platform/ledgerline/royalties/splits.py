@@ -1,8 +1,9 @@
 """Who a work's revenue goes to, from its lineage and its organisation's policy.
 
 The training data's part (`data_share`) is divided between the dataset versions by their files'
-share of the tokens the model trained on (`training_tokens`, recorded by the training run; for
-runs from before it was recorded, each file counts the same), then between each version's
+share of the tokens the model trained on (`training_tokens`, recorded by the training run and by
+each run behind a pretrained model it continues; for runs from before it was recorded, each file
+counts the same), then between each version's
 rights holders by their shares. A version with no rights holders (public-domain data) owes no
 one: its part goes to the organisation. The platform gets `platform_share`, the organisation
 the rest. The exact fractions are rounded to SHARE_PLACES decimal places by the largest-remainder
@@ -16,6 +17,7 @@ from typing import Any
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
 from ledgerline.royalties.models import RoyaltyPolicy
 from ledgerline.royalties.money import apportion
+from ledgerline.training.selectors import lineage_versions, run_chain
 from ledgerline.works.models import Work
 
 SHARE_PLACES = 12
@@ -35,22 +37,28 @@ def policy_of(organisation: Any) -> RoyaltyPolicy:
     return RoyaltyPolicy.objects.filter(organisation=organisation).first() or RoyaltyPolicy(organisation=organisation)
 
 
-def version_weights(run: Any, versions: list[DatasetVersion]) -> tuple[dict[str, Fraction], str]:
-    """Each version's share of the training tokens (by version id), and what was counted."""
-    tokens = run.metrics.get("training_tokens") or {}
-    excluded = {(e["version"], e["path"]) for e in run.excluded}
+def version_weights(run: Any) -> tuple[dict[str, Fraction], str]:
+    """Each version's share of the training tokens (by version id), and what was counted. A run
+    that continues a pretrained model counts the tokens of every run behind it as well: the new
+    weights carry what each of them trained on."""
+    chain = run_chain(run)
+    by_tokens = all(link.metrics.get("training_tokens") for link in chain)
     counts: dict[str, int] = {}
-    for version in versions:
-        prefix = f"{version.dataset_id}-v{version.number}/"
-        if tokens:
-            counts[str(version.pk)] = sum(n for path, n in tokens.items() if path.startswith(prefix))
-        else:
-            paths = version.entries.values_list("path", flat=True)
-            counts[str(version.pk)] = sum(1 for path in paths if (str(version.pk), path) not in excluded)
+    for link in chain:
+        tokens = link.metrics.get("training_tokens") or {}
+        excluded = {(e["version"], e["path"]) for e in link.excluded}
+        for version in link.dataset_versions.all():
+            prefix = f"{version.dataset_id}-v{version.number}/"
+            if by_tokens:
+                count = sum(n for path, n in tokens.items() if path.startswith(prefix))
+            else:
+                paths = version.entries.values_list("path", flat=True)
+                count = sum(1 for path in paths if (str(version.pk), path) not in excluded)
+            counts[str(version.pk)] = counts.get(str(version.pk), 0) + count
     total = sum(counts.values())
     if not total:
         return {}, "nothing"
-    return {key: Fraction(n, total) for key, n in counts.items() if n}, "training tokens" if tokens else "files"
+    return {key: Fraction(n, total) for key, n in counts.items() if n}, "training tokens" if by_tokens else "files"
 
 
 def _holder_key(version: DatasetVersion, entry: dict[str, Any], cache: dict[tuple[Any, ...], str]) -> str:
@@ -70,8 +78,8 @@ def work_split(work: Work) -> dict[str, Any]:
     {policy, weighted_by, resale_bps, payees: [{payee, name, share}]}, shares as decimal strings."""
     policy = policy_of(work.organisation)
     run = work.model.run
-    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
-    weights, weighted_by = version_weights(run, versions)
+    versions = [line.version for line in lineage_versions(run)]
+    weights, weighted_by = version_weights(run)
     data_share = Fraction(policy.data_share)
     exact: dict[str, Fraction] = {}
     names: dict[str, str] = {}

@@ -31,6 +31,8 @@ class RunOutput(serializers.Serializer[TrainingRun]):
     config = serializers.JSONField()
     code_version = serializers.CharField()
     dataset_versions = serializers.SerializerMethodField()
+    base_model = serializers.SerializerMethodField()
+    inherited_dataset_versions = serializers.SerializerMethodField()
     consent_policy = serializers.CharField()
     excluded = serializers.JSONField()
     metrics = serializers.JSONField()
@@ -47,6 +49,23 @@ class RunOutput(serializers.Serializer[TrainingRun]):
             for v in run.dataset_versions.all()
         ]
 
+    def get_base_model(self, run: TrainingRun) -> dict[str, Any] | None:
+        base = run.base_model
+        if base is None:
+            return None
+        return {"id": str(base.pk), "name": base.name, "sha256": base.blob.sha256, "run": str(base.run_id)}
+
+    def get_inherited_dataset_versions(self, run: TrainingRun) -> list[dict[str, Any]]:
+        """The dataset versions its model carries from the pretrained model it continues."""
+        if run.base_model_id is None:
+            return []
+        return [
+            {"id": str(line.version.pk), "dataset": str(line.version.dataset_id), "number": line.version.number,
+             "merkle_root": line.version.merkle_root, "via": str(line.via.pk)}
+            for line in selectors.lineage_versions(run)
+            if line.via is not None
+        ]
+
 
 class TrainingRunListApi(ApiView):
     class InputSerializer(serializers.Serializer[Any]):
@@ -54,6 +73,9 @@ class TrainingRunListApi(ApiView):
         name = serializers.CharField(max_length=200)
         config = serializers.DictField(required=False, default=dict)
         dataset_versions = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+        base_model = serializers.UUIDField(
+            required=False, allow_null=True, help_text="a sound model of the organisation to continue (pretrained)"
+        )
         consent_policy = serializers.ChoiceField(
             choices=ConsentPolicy.choices,
             default=ConsentPolicy.EXCLUDE,
@@ -77,6 +99,15 @@ class TrainingRunListApi(ApiView):
             raise serializers.ValidationError(
                 {"dataset_versions": ["Some dataset versions do not exist in this organisation."]}
             )
+        base_model = None
+        if data.validated_data.get("base_model"):
+            base_model = (
+                selectors.model_artifact_list(organisation_ids=[organisation.pk])
+                .filter(pk=data.validated_data["base_model"])
+                .first()
+            )
+            if base_model is None:
+                raise serializers.ValidationError({"base_model": ["No such model in this organisation."]})
         run = services.training_run_create(
             organisation=organisation,
             name=data.validated_data["name"],
@@ -84,6 +115,7 @@ class TrainingRunListApi(ApiView):
             dataset_versions=versions,
             consent_policy=data.validated_data["consent_policy"],
             created_by=self.actor.user,
+            base_model=base_model,
         )
         return created(run, RunOutput)
 

@@ -27,6 +27,14 @@ class TrainingRun(BaseModel):
     config = models.JSONField(default=dict)
     code_version = models.CharField(max_length=100, blank=True)
     dataset_versions = models.ManyToManyField("datasets.DatasetVersion", related_name="training_runs")
+    base_model = models.ForeignKey(
+        "training.ModelArtifact",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="derived_runs",
+        help_text="the model this run continues (pretrained); its data counts in the new model's lineage",
+    )
     consent_policy = models.CharField(max_length=16, choices=ConsentPolicy.choices, default=ConsentPolicy.EXCLUDE)
     excluded = models.JSONField(default=list, help_text="[{version, path, sha256, reason}] left out for consent")
     metrics = models.JSONField(default=dict)

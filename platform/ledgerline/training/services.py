@@ -28,6 +28,7 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.services import audit_append, signing_key_active, signing_keys_publish
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, RunStatus, TrainingRun
+from ledgerline.training.selectors import anchored_roots, run_chain
 from ledgerline_verify.checks import datasets_commitment
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,48 @@ def training_consent_check(*, dataset_versions: list[DatasetVersion]) -> list[di
     return excluded
 
 
+def inherited_consent_check(*, base_model: ModelArtifact) -> list[dict[str, str]]:
+    """The files a pretrained model was trained on (its own run's and those it inherited) whose
+    consent no longer allows training. Its weights carry them: continuing it would use them again,
+    and they cannot be left out the way a run leaves out files of its own data."""
+    problems = []
+    for link in run_chain(base_model.run):
+        versions = list(link.dataset_versions.select_related("dataset"))
+        left_out = {(e["version"], e["path"]) for e in link.excluded}
+        problems += [e for e in training_consent_check(dataset_versions=versions)
+                     if (e["version"], e["path"]) not in left_out]
+    return problems
+
+
+def _base_model_check(base_model: ModelArtifact, *, organisation: Organisation, config: dict[str, Any]) -> None:
+    """A 400 unless ``base_model`` is a published sound model of the organisation with the same
+    shape as ``config`` asks for; ``config`` takes the base's latent and channels where it sets none."""
+    base_run = base_model.run
+    if base_run.organisation_id != organisation.pk:
+        raise LedgerlineError("A run can only continue a model of its own organisation.",
+                              fields={"base_model": ["not found"]})
+    if base_run.config.get("model") != "audio" or config["model"] != "audio":
+        raise LedgerlineError("Only sound models (model audio) can be continued; a symbolic model trains new.",
+                              fields={"base_model": ["not a sound model"]})
+    if base_run.status != RunStatus.SUCCEEDED or base_model.anchored_at is None:
+        raise LedgerlineError(f"The model {base_model.name} is not published yet; continue it once it is anchored.",
+                              fields={"base_model": ["not published"]})
+    for name in ("latent", "channels"):
+        shape = base_run.config.get(name)
+        if shape is None:
+            continue
+        if config.setdefault(name, shape) != shape:
+            raise LedgerlineError(f"config: {name} must be {shape}, the {name} of the model it continues.",
+                                  fields={"config": [name]})
+    problems = inherited_consent_check(base_model=base_model)
+    if problems:
+        raise LedgerlineError(
+            f"Refused: the model {base_model.name} was trained on {problems[0]['path']}, and "
+            f"{problems[0]['reason']} any more; continuing it would train on that file again.",
+            fields={"base_model": [f"{p['path']}: {p['reason']}" for p in problems]},
+        )
+
+
 @transaction.atomic
 def training_run_create(
     *,
@@ -127,9 +170,13 @@ def training_run_create(
     created_by: User | None,
     consent_policy: str = ConsentPolicy.EXCLUDE,
     code_version: str = "",
+    base_model: ModelArtifact | None = None,
 ) -> TrainingRun:
-    """Record a run, queued for a `gpu` worker once this transaction commits."""
+    """Record a run, queued for a `gpu` worker once this transaction commits. With ``base_model``
+    it continues that (pretrained) sound model, and the new model's lineage holds its data too."""
     config = training_config_clean(config)
+    if base_model is not None:
+        _base_model_check(base_model, organisation=organisation, config=config)
     if not dataset_versions:
         raise LedgerlineError("A training run needs at least one dataset version.")
     foreign = [v for v in dataset_versions if v.dataset.organisation_id != organisation.pk]
@@ -154,6 +201,7 @@ def training_run_create(
         created_by=created_by,
         consent_policy=consent_policy,
         excluded=excluded,
+        base_model=base_model,
     )
     run.dataset_versions.set(dataset_versions)
     audit_append(
@@ -167,6 +215,7 @@ def training_run_create(
             "consent_policy": consent_policy,
             "excluded": [{"path": e["path"], "sha256": e["sha256"]} for e in excluded],
             "dataset_versions": {str(v.pk): v.merkle_root for v in dataset_versions},
+            "base_model": base_model.blob.sha256 if base_model is not None else None,
         },
     )
     transaction.on_commit(lambda: _enqueue(run))
@@ -293,6 +342,13 @@ def _consent_recheck(run: TrainingRun) -> None:
     elif len(excluded) == sum(v.file_count for v in versions):
         _fail(run, "Consent changed: no file of these dataset versions may be used for training any more.")
         run.refresh_from_db()
+    elif run.base_model is not None and (inherited := inherited_consent_check(base_model=run.base_model)):
+        _fail(
+            run,
+            f"Refused: consent changed; the model it continues was trained on {inherited[0]['path']}, and "
+            f"{inherited[0]['reason']} any more.",
+        )
+        run.refresh_from_db()
 
 
 def _fail(run: TrainingRun, reason: str) -> None:
@@ -370,7 +426,15 @@ def _train_audio(run: TrainingRun) -> Any:
         **{k: config[k] for k in ("epochs", "batch_size", "lr", "seed", "max_minutes") if k in config}
     )
     out = folder / "train" / "checkpoint"
-    checkpoint = train(sounds, out, model=model, config=training, progress=_audio_progress_saver(run, config))
+    pretrained = None
+    if run.base_model is not None:  # fetched from IPFS if need be, and used only if it verifies
+        from generation.audio.train import AudioCheckpoint
+        from ledgerline.works.services import model_folder
+
+        pretrained = AudioCheckpoint(model_folder(run.base_model))
+        model = pretrained.model_config()
+    checkpoint = train(sounds, out, model=model, config=training, pretrained=pretrained,
+                       progress=_audio_progress_saver(run, config))
     sounds.save(out)
     return checkpoint
 
@@ -461,7 +525,7 @@ def model_publish(*, run: TrainingRun) -> ModelArtifact:
     if artifact.anchored_at is None:
         ledger = Ledger.connect()
         signing_keys_publish(organisation=run.organisation)  # the key model.sig is checked with
-        roots = list(run.dataset_versions.values_list("merkle_root", flat=True))
+        roots = anchored_roots(run)  # what it inherited from a pretrained model too
         for root in roots:
             dataset_anchor(ledger=ledger, merkle_root=root, manifest_uri=f"ipfs://{artifact.cid}/config.json")
         artifact.anchored_at = model_anchor(

@@ -39,6 +39,7 @@ from ledgerline.royalties.services import isrc_assign, licence_data, licence_req
 from ledgerline.royalties.splits import work_split
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.training.models import ModelArtifact
+from ledgerline.training.selectors import anchored_roots, lineage_versions, run_chain
 from ledgerline.works.models import Generation, Work, WorkOutput, WorkStatus
 
 logger = logging.getLogger(__name__)
@@ -465,7 +466,9 @@ def _lineage(work: Work) -> dict[str, Any]:
     artifact = work.model
     run = artifact.run
     terms = {str(v.pk): (conditions, received) for v, conditions, received in licence_data(run=run)}
-    versions = list(run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"))
+    lineage = lineage_versions(run)  # its own data, then what the pretrained models it continues trained on
+    versions = [line.version for line in lineage]
+    inherited = {str(line.version.pk): line.via.blob.sha256 for line in lineage if line.via is not None}
     consent: dict[str, dict[str, str]] = {}
     for version in versions:  # the most restrictive of the training data's terms, use by use
         for use, entry in version.consent.items():
@@ -473,17 +476,14 @@ def _lineage(work: Work) -> dict[str, Any]:
                 consent[use] = entry
     return {
         "model": {
-            "id": str(artifact.pk),
-            "weights_sha256": artifact.blob.sha256,
-            "cid": artifact.cid,
-            "signature": {
-                "format": "model-signing/v1.0 sigstore bundle",
-                "key_id": artifact.key_id,
-                "sha256": sha256_bytes(canonical_json(artifact.signature)),
-            },
-            "anchored_at": artifact.anchored_at,
-            "training_run": str(run.pk),
-            "excluded_files": len(run.excluded),
+            **_model_entry(artifact),
+            # The pretrained models it continues, nearest first, each with the dataset roots it was
+            # anchored with: a verifier checks them against the chain and the signed checkpoints.
+            "bases": [
+                {**_model_entry(link.base_model), "merkle_roots": anchored_roots(link.base_model.run)}
+                for link in run_chain(run)
+                if link.base_model is not None
+            ],
         },
         "datasets": [
             {
@@ -496,10 +496,28 @@ def _lineage(work: Work) -> dict[str, Any]:
                 "licence_conditions": _conditions_json(terms[str(v.pk)][0]),
                 "revenue_received": str(terms[str(v.pk)][1]),  # an exact fraction: "3/10"
                 "rights": v.rights,
+                "inherited_from": inherited.get(str(v.pk)),  # the base model's weights, if not its own
             }
             for v in versions
         ],
         "consent": consent,
+    }
+
+
+def _model_entry(artifact: ModelArtifact) -> dict[str, Any]:
+    run = artifact.run
+    return {
+        "id": str(artifact.pk),
+        "weights_sha256": artifact.blob.sha256,
+        "cid": artifact.cid,
+        "signature": {
+            "format": "model-signing/v1.0 sigstore bundle",
+            "key_id": artifact.key_id,
+            "sha256": sha256_bytes(canonical_json(artifact.signature)),
+        },
+        "anchored_at": artifact.anchored_at,
+        "training_run": str(run.pk),
+        "excluded_files": len(run.excluded),
     }
 
 
@@ -511,14 +529,15 @@ def _c2pa_definition(work: Work, lineage: dict[str, Any]) -> dict[str, Any]:
     from ledgerline.works.credentials import TRAINED_ALGORITHMIC_MEDIA
 
     model = lineage["model"]
-    ingredients = [
+    ingredients = [  # the model, then the pretrained models it continues
         {
-            "title": f"model {model['weights_sha256'][:12]}",
+            "title": f"model {base['weights_sha256'][:12]}",
             "format": "application/octet-stream",
             "relationship": "inputTo",
-            "instance_id": f"sha256:{model['weights_sha256']}",
-            "metadata": {"ledgerline": {"cid": model["cid"], "signature_key": model["signature"]["key_id"]}},
+            "instance_id": f"sha256:{base['weights_sha256']}",
+            "metadata": {"ledgerline": {"cid": base["cid"], "signature_key": base["signature"]["key_id"]}},
         }
+        for base in [model, *model["bases"]]
     ]
     ingredients += [
         {

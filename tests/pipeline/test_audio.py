@@ -192,6 +192,8 @@ def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_contin
         call_command("pretrained", "--organisation", slug, "--user", "owner", "--count", "8", "--epochs", "1",
                      "--batch-size", "4", "--latent", "8", "--channels", "32")
     dataset = Dataset.objects.get(organisation=team.organisation)
+    with pytest.raises(CommandError, match="already has the dataset"):
+        call_command("pretrained", "--organisation", slug, "--user", "owner", "--count", "8")
     assert dataset.licence_spdx == "CC0-1.0" and dataset.files.count() == 8
     assert {Path(p).parent.name for p in dataset.files.values_list("path", flat=True)} == {
         "am", "fm", "additive", "subtractive"}

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from ledgerline.accounts.models import WRITE_ROLES, Organisation
+from ledgerline.datasets.models import Dataset
 from ledgerline.datasets.services import Licence, dataset_create, dataset_files_import, dataset_version_create
 from ledgerline.errors import LedgerlineError
 from ledgerline.training.services import training_run_create
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             raise CommandError(f"{user} may not create datasets or training runs in {target.name}.")
         if count < 1:
             raise CommandError("--count must be at least 1.")
+        name = f"Pre-training sounds ({count} random, seed {seed})"
+        existing = Dataset.objects.filter(organisation=target, name=name).first()
+        if existing is not None:
+            raise CommandError(f"{target.name} already has the dataset {name} ({existing.pk}): train on its version "
+                               "through the API or the portal, or pass another --seed or --count.")
         specs = random_synths(count, seed=seed)
         config = {"model": "audio", "epochs": options["epochs"], "batch_size": options["batch_size"], "seed": seed,
                   **{k: options[k] for k in ("latent", "channels") if options[k] is not None}}
@@ -59,7 +65,7 @@ class Command(BaseCommand):
                 with transaction.atomic():  # the dataset, its version and the run, or none of them
                     dataset = dataset_create(
                         organisation=target,
-                        name=f"Pre-training sounds ({count} random, seed {seed})",
+                        name=name,
                         description="Synthesised by generation.audio.synth.random_synths; no one's recordings.",
                         licence=Licence(spdx="CC0-1.0"),
                         consent={"cawg.ai_training": "allowed", "cawg.ai_generative_training": "allowed"},

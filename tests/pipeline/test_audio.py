@@ -11,7 +11,7 @@ import pytest
 from ledgerline.datasets import samples
 from ledgerline.provenance.models import SigningKey
 from ledgerline.training.models import TrainingRun
-from ledgerline.training.services import run_folder
+from ledgerline.training.services import run_folder, training_run_execute
 from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
 from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, upload_files, work_links_check
@@ -164,13 +164,19 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     assert verdict.check("model").status == "fail"
     assert "missing from the lineage" in verdict.check("model").reason
 
-    # Consent withdrawn for a file the pretrained model learnt from: it cannot be continued again.
+    # Consent withdrawn for a file the pretrained model learnt from: it cannot be continued again,
+    # neither by a new request nor by a run that was queued before the withdrawal.
+    queued = client.post("/api/v1/training-runs/", {"name": "queued", "config": SMALL, "dataset_versions": [own["id"]],
+                                                    "base_model": base_model["id"]}, format="json").json()
     low = DatasetFile.objects.get(dataset_id=tones, path="low.wav")
     with capture(execute=True):
         withdrawn = client.put(f"/api/v1/dataset-files/{low.pk}/consent/",
                                {"consent": {"cawg.ai_training": "notAllowed"}}, format="json")
     assert withdrawn.status_code == 200, withdrawn.json()
     assert "was trained on low.wav" in refused()
+    stale = training_run_execute(run_id=queued["id"])
+    assert stale.status == "failed" and "the model it continues was trained on low.wav" in stale.error
+    assert not stale.artifacts.exists()
     # And the continued model's work no longer verifies: the withdrawal is on chain for the inherited root.
     verdict = platform_verifier().verify(Subject(data=ipfs_bytes(work["cid"], "work.wav")))
     assert verdict.first_failure is not None and verdict.first_failure.link == "consent"

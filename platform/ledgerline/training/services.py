@@ -317,7 +317,16 @@ def _training_tokens(run: TrainingRun) -> dict[str, int]:
 
 
 def _consent_recheck(run: TrainingRun) -> None:
-    """Consent withdrawn while the run was queued counts: the exclusions are taken again now."""
+    """Consent withdrawn while the run was queued counts: the exclusions are taken again now, and
+    the pretrained model it continues is refused if a file it was trained on may no longer be."""
+    if run.base_model is not None and (inherited := inherited_consent_check(base_model=run.base_model)):
+        _fail(
+            run,
+            f"Refused: consent changed; the model it continues was trained on {inherited[0]['path']}, and "
+            f"{inherited[0]['reason']} any more.",
+        )
+        run.refresh_from_db()
+        return
     versions = list(run.dataset_versions.select_related("dataset"))
     excluded = training_consent_check(dataset_versions=versions)
     if excluded == run.excluded:
@@ -341,13 +350,6 @@ def _consent_recheck(run: TrainingRun) -> None:
         run.refresh_from_db()
     elif len(excluded) == sum(v.file_count for v in versions):
         _fail(run, "Consent changed: no file of these dataset versions may be used for training any more.")
-        run.refresh_from_db()
-    elif run.base_model is not None and (inherited := inherited_consent_check(base_model=run.base_model)):
-        _fail(
-            run,
-            f"Refused: consent changed; the model it continues was trained on {inherited[0]['path']}, and "
-            f"{inherited[0]['reason']} any more.",
-        )
         run.refresh_from_db()
 
 

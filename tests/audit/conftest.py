@@ -10,7 +10,7 @@ import pytest
 
 from ledgerline.audit.services import platform_verifier
 from tests.conftest import Team, dataset_create
-from tests.pipeline.conftest import TINY, chorale_files, embedded, upload_files  # noqa: F401 (fixtures)
+from tests.pipeline.conftest import TINY, chorale_files, embedded, trained_run, upload_files  # noqa: F401 (fixtures)
 
 
 @dataclass
@@ -36,11 +36,7 @@ def release(team: Team, files: list[Path], capture: Callable[..., Any], *, count
     dataset = dataset_create(team, name="Chorales", rights_holders=[{"name": "Bach Estate", "share": "1"}])
     upload_files(client, dataset, files)
     versions = [client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()]
-    with capture(execute=True):
-        run = client.post("/api/v1/training-runs/",
-                          {"name": "tiny", "config": TINY, "dataset_versions": [v["id"] for v in versions]},
-                          format="json").json()
-    [model] = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"]
+    [model] = trained_run(client, capture, [v["id"] for v in versions], TINY)["artifacts"]
     with capture(execute=True):
         generation = client.post("/api/v1/generations/", {
             "title": "Chorale", "model": model["id"], "count": count, "seed": 11,

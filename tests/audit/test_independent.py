@@ -29,8 +29,8 @@ from tests.audit.conftest import release
 from tests.audit.test_tampering import flip_audio_byte, signed_by_another_key
 from tests.conftest import dataset_create
 from tests.ledger.conftest import PASSPHRASE, anvil, chain_env, fund, keyfile_for_new_account
-from tests.pipeline.conftest import ipfs_bytes, upload_files
-from tests.pipeline.test_audio import train_through_api
+from tests.pipeline.conftest import ipfs_bytes, trained_run, upload_files
+from tests.pipeline.test_audio import SMALL
 from tests.storage.conftest import jsipfs_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,11 +172,11 @@ def test_the_independent_verifier_follows_a_continued_model_to_the_one_it_contin
         tones = dataset_create(team, name="Tones")
         upload_files(client, tones, [samples.tone_audio(tmp_path / "low.wav", seconds=2.0, frequency=220)])
         pretraining = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
-        [base] = train_through_api(client, capture, "pretrained", [pretraining["id"]])["artifacts"]
+        [base] = trained_run(client, capture, [pretraining["id"]], SMALL, name="pretrained")["artifacts"]
         voices = dataset_create(team, name="Voices")
         upload_files(client, voices, [samples.tone_audio(tmp_path / "mid.wav", seconds=2.0, frequency=440)])
         own = client.post(f"/api/v1/datasets/{voices}/versions/", {}, format="json").json()
-        [model] = train_through_api(client, capture, "continued", [own["id"]], base_model=base["id"])["artifacts"]
+        [model] = trained_run(client, capture, [own["id"]], SMALL, name="continued", base_model=base["id"])["artifacts"]
         with capture(execute=True):
             generation = client.post("/api/v1/generations/", {
                 "title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid1"]}}, format="json")

@@ -14,7 +14,7 @@ from ledgerline.training.models import TrainingRun
 from ledgerline.training.services import run_folder, training_run_execute
 from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
-from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, upload_files, work_links_check
+from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, trained_run, upload_files, work_links_check
 
 SMALL = {"model": "audio", "epochs": 2, "latent": 8, "channels": 32, "batch_size": 4}
 
@@ -29,14 +29,7 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
     dataset = dataset_create(team, name="Tones")
     upload_files(client, dataset, [low, high])
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
-    with django_capture_on_commit_callbacks(execute=True):
-        run = client.post(
-            "/api/v1/training-runs/",
-            {"name": "sounds", "config": SMALL, "dataset_versions": [version["id"]]},
-            format="json",
-        ).json()
-    run = client.get(f"/api/v1/training-runs/{run['id']}/").json()
-    assert run["status"] == "succeeded", run["error"]
+    run = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], SMALL, name="sounds")
     assert {"low0", "high0"} <= set(run["metrics"]["clips"]) and run["progress"]["epoch"] == 2
     model = run["artifacts"][0]
     key = SigningKey.objects.get(key_id=model["key_id"])
@@ -76,19 +69,6 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
 
 
 
-def train_through_api(client: Any, capture: Any, name: str, versions: list[str], **fields: Any) -> dict[str, Any]:
-    with capture(execute=True):
-        created = client.post(
-            "/api/v1/training-runs/",
-            {"name": name, "config": SMALL, "dataset_versions": versions, **fields},
-            format="json",
-        )
-    assert created.status_code == 201, created.json()
-    run = client.get(f"/api/v1/training-runs/{created.json()['id']}/").json()
-    assert run["status"] == "succeeded", run["error"]
-    return dict(run)
-
-
 @pytest.mark.django_db
 def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     team: Any, embedded: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
@@ -104,7 +84,7 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     upload_files(client, tones, [samples.tone_audio(tmp_path / f"{n}.wav", seconds=3.0, frequency=f)
                                  for n, f in (("low", 220), ("high", 880))])
     pretraining = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
-    base = train_through_api(client, capture, "pretrained", [pretraining["id"]])
+    base = trained_run(client, capture, [pretraining["id"]], SMALL, name="pretrained")
     [base_model] = base["artifacts"]
 
     voices = dataset_create(team, name="Voices", rights_holders=[{"name": "Voice Owner", "share": "1"}])
@@ -123,7 +103,7 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     foreign = model_record(team.outsider.user.memberships.get().organisation)
     assert "No such model" in refused(base_model=str(foreign.pk))
 
-    continued = train_through_api(client, capture, "continued", [own["id"]], base_model=base_model["id"])
+    continued = trained_run(client, capture, [own["id"]], SMALL, name="continued", base_model=base_model["id"])
     assert continued["base_model"]["sha256"] == base_model["sha256"]
     assert [v["merkle_root"] for v in continued["inherited_dataset_versions"]] == [pretraining["merkle_root"]]
     [model] = continued["artifacts"]
@@ -211,6 +191,6 @@ def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_contin
     tones = dataset_create(team, name="Tones", rights_holders=[{"name": "Tone Maker", "share": "1"}])
     upload_files(client, tones, [samples.tone_audio(tmp_path / "low.wav", seconds=2.0, frequency=220)])
     version = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
-    continued = train_through_api(client, django_capture_on_commit_callbacks, "fine-tuned", [version["id"]],
-                       base_model=str(pretrained.artifacts.get().pk))
+    continued = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], SMALL, name="fine-tuned",
+                            base_model=str(pretrained.artifacts.get().pk))
     assert [v["dataset"] for v in continued["inherited_dataset_versions"]] == [str(dataset.pk)]

@@ -19,7 +19,7 @@ from ledgerline.training.services import datasets_commitment
 from ledgerline.works.credentials import credentials_read
 from ledgerline_verify.unixfs import CID
 from tests.conftest import dataset_create
-from tests.pipeline.conftest import TINY, ipfs_bytes, model_signing_verify, upload_files, work_links_check
+from tests.pipeline.conftest import TINY, ipfs_bytes, model_signing_verify, trained_run, upload_files, work_links_check
 
 
 @pytest.mark.django_db
@@ -136,13 +136,8 @@ def test_a_work_over_the_originality_limit_is_held_with_its_reason(
     dataset = dataset_create(team)
     upload_files(client, dataset, chorale_files[:6])
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
-    with django_capture_on_commit_callbacks(execute=True):
-        run = client.post(
-            "/api/v1/training-runs/",
-            {"name": "tiny", "config": {**TINY, "max_steps": 20}, "dataset_versions": [version["id"]]},
-            format="json",
-        ).json()
-    model = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"][0]
+    model = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], {**TINY, "max_steps": 20})[
+        "artifacts"][0]
     with django_capture_on_commit_callbacks(execute=True):
         work = client.post(
             "/api/v1/works/",
@@ -163,10 +158,8 @@ def test_a_primer_starts_every_piece_and_is_recorded(
     dataset = dataset_create(team)
     files = upload_files(client, dataset, chorale_files[:6])
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
-    with django_capture_on_commit_callbacks(execute=True):
-        run = client.post("/api/v1/training-runs/", {"name": "tiny", "config": {**TINY, "max_steps": 20},
-                                                     "dataset_versions": [version["id"]]}, format="json").json()
-    model = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"][0]
+    model = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], {**TINY, "max_steps": 20})[
+        "artifacts"][0]
     primer = files[0]["sha256"]
     made = {}
     for name, extra in (("primed", {"primer": primer}), ("plain", {})):

@@ -138,7 +138,7 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     artifacts = list(run.artifacts.select_related("blob", "run"))
     context: dict[str, Any] = {
         "run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations),
-        "inherited": [line for line in lineage_versions(run) if line.via is not None],
+        "inherited": [line for line in lineage_versions(run) if line.via is not None] if run.base_model_id else [],
         "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
         .select_related("blob", "dataset").order_by("dataset__name", "path")[:200],
     }

@@ -25,10 +25,7 @@ run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
 	@echo "Ledgerline on http://$(HOST):$(PORT)/  (API docs: /api/docs/)"
-	@trap 'kill 0' INT TERM EXIT; \
-	  cd platform && PYTHONPATH=$(CURDIR)/platform:$(CURDIR) ../$(BIN)/celery -A ledgerline worker \
-	    --queues default,gpu --pool=solo --loglevel=WARNING & \
-	  $(BIN)/python manage.py runserver --noreload $(HOST):$(PORT)
+	$(BIN)/python tools/serve.py --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev contracts-check tools/jsipfs/node_modules/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -14,7 +14,6 @@ Nothing here reads Ledgerline's database: the contract address is the only thing
 import base64
 import datetime
 import hashlib
-import json
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ledgerline_verify import bounded_json
 from ledgerline_verify.chain import Chain, ChainUnreachable, KeyRecord
 from ledgerline_verify.credentials import NoCredentials, credentials_read, public_key_der, signing_certificates
 from ledgerline_verify.ipfs import BlockMissing, CorruptBlock, Ipfs, IpfsUnreachable
@@ -304,7 +304,7 @@ class Run:
             if not uri:
                 raise Broken(f"Token {self.token_id} has no metadata address.")
             try:
-                metadata = json.loads(self.ipfs.uri(uri))
+                metadata = bounded_json.loads(self.ipfs.uri(uri))
             except CorruptBlock:
                 raise
             except (ValueError, FileNotFoundError) as exc:
@@ -452,7 +452,11 @@ class Run:
         if bundle is None:
             return FAIL, f"ipfs://{model.get('cid')} holds no {SIGNATURE}.", {}
         signature = model.get("signature") or {}
-        if sha256_hex(rfc8785.dumps(json.loads(bundle))) != signature.get("sha256"):
+        try:
+            pinned_signature = bounded_json.loads(bundle)
+        except ValueError as exc:
+            return FAIL, f"The {SIGNATURE} pinned with the model is not JSON: {exc}", {}
+        if sha256_hex(rfc8785.dumps(pinned_signature)) != signature.get("sha256"):
             return FAIL, f"The {SIGNATURE} pinned with the model is not the signature the manifest names.", {}
         key = self.chain.signing_key(str(signature.get("key_id", "")))
         if key is None:
@@ -468,7 +472,7 @@ class Run:
         if problem:
             return FAIL, f"The model folder does not verify against its model-signing signature: {problem}", {}
         try:
-            config = json.loads(files.get("config.json", b"{}"))
+            config = bounded_json.loads(files.get("config.json", b"{}"))
         except ValueError:
             config = {}
         return PASS, f"model-signing signature by {signature.get('key_id')} verifies; anchored on chain", config
@@ -624,7 +628,7 @@ def decide(checks: list[Check], *, registered: bool, unregistered: str, token: s
 
 def _signed_manifest(data: bytes) -> dict[str, Any]:
     try:
-        signed = json.loads(data)
+        signed = bounded_json.loads(data)
     except ValueError as exc:
         raise Broken(f"it is not JSON ({exc}).") from None
     if not (isinstance(signed, dict) and isinstance(signed.get("manifest"), dict)

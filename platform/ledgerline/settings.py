@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a recursion limit the stack can hold while anything below runs (see ledgerline.stack).
+    "ledgerline.stack.RecursionLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -178,7 +180,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "ledgerline.api.parsers.JSONParser",
         "ledgerline.datasets.uploads.CheckedMultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "ledgerline.api.pagination.Pagination",

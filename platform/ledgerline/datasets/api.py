@@ -14,6 +14,7 @@ from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
 from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.uploads import HashedUpload
+from ledgerline_verify import bounded_json
 
 
 class RightsShareSerializer(serializers.Serializer[Any]):
@@ -152,9 +153,11 @@ def _json_field(request: Request, name: str) -> Any:
     if not isinstance(raw, str):
         return raw
     try:
-        return json.loads(raw)
+        return bounded_json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValidationError({name: [f"must be JSON: {exc.msg} at character {exc.pos}"]}) from None
+    except bounded_json.TooDeep as exc:
+        raise ValidationError({name: [str(exc)]}) from None
 
 
 class DatasetFileListApi(ApiView):

@@ -17,7 +17,6 @@ import csv
 import datetime
 import functools
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -32,6 +31,7 @@ from ledgerline.accounts.models import Organisation
 from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean
 from ledgerline.royalties.models import MICROS, EventKind, Isrc, RoyaltyPolicy, UsageEvent
 from ledgerline.works.models import Work
+from ledgerline_verify import bounded_json
 
 FIELDS = (
     "event_id",
@@ -340,7 +340,7 @@ def lines_jsonl(stream: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
         if not raw.strip():
             continue
         try:
-            values = json.loads(raw, parse_float=Decimal)
+            values = bounded_json.loads(raw, parse_float=Decimal)
         except (UnicodeDecodeError, ValueError) as exc:
             yield number, f"not a JSON object: {exc}"
             continue

@@ -1,0 +1,35 @@
+"""Request bodies the API reads."""
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.utils import json
+
+from ledgerline_verify import bounded_json
+
+
+class BodyTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, with two bounds: the body's size (DATA_UPLOAD_MAX_MEMORY_SIZE, as
+    Django's own form parsing has) and its nesting (a body nested deeper than
+    bounded_json.MAX_DEPTH is a 400; a deep enough one would otherwise overflow the C stack)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+        encoding = parsers.get_encoding(parser_context or {})
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(raw) > limit:
+            raise BodyTooLarge(f"A request body over {limit:,} bytes is not accepted here.")
+        try:
+            text = raw.decode(encoding)
+            return bounded_json.loads(text, parse_constant=json.strict_constant if self.strict else None)
+        except bounded_json.TooDeep as exc:
+            raise ParseError(str(exc)) from None
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None

@@ -5,6 +5,7 @@ server, so that `make run` works on a bare machine.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "ledgerline.storage",
     "ledgerline.audit",
     "ledgerline.portal",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ledgerline.urls"
@@ -116,6 +120,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from
+# one address, that account or address is refused for LOGIN_LOCKOUT_MINUTES (a 429 that says so).
+# Lockout checks need the request, so the backend passes sign-ins made without one (the shell, tests).
+AUTHENTICATION_BACKENDS = [
+    "ledgerline.accounts.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "ledgerline.accounts.backends.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "ledgerline.api.clients.client_address"
+AXES_VERBOSE = False
 LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:home"
 LOGOUT_REDIRECT_URL = "portal:login"
@@ -173,6 +191,10 @@ LEDGERLINE_ORIGINALITY_MAX_RUN = envint("LEDGERLINE_ORIGINALITY_MAX_RUN", 16)
 LEDGERLINE_SOUNDFONT = envstr("LEDGERLINE_SOUNDFONT")
 LEDGERLINE_MINT_BATCH = envint("LEDGERLINE_MINT_BATCH", 100)
 
+# How many reverse proxies of ours stand in front of the site. 0 (the default): X-Forwarded-For is
+# the client's to write, so it is ignored; N: the address N hops from the right of it is the client's.
+NUM_PROXIES = envint("NUM_PROXIES", 0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "ledgerline.accounts.authentication.ApiTokenAuthentication",
@@ -189,16 +211,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The public verification endpoint, per client address; accounts get more.
+    # Forwarded headers name the client only behind that many proxies of ours (ledgerline.api.clients).
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
+        # Creating API tokens, per account: a stolen session cannot mint them by the thousand.
+        "token_create": envstr("LEDGERLINE_TOKEN_CREATE_RATE", "20/hour"),
         "verify_anon": envstr("LEDGERLINE_VERIFY_RATE_ANON", "20/min"),
         "verify_user": envstr("LEDGERLINE_VERIFY_RATE_USER", "120/min"),
     },
 }
-# Throttle counts live in the cache: this process's memory by default, Redis when CACHE_URL names it.
+# Throttle counts live in the cache, which every web process must share: files under var/cache by
+# default (make run's gunicorn workers on one machine), Redis when CACHE_URL names it.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": envstr("CACHE_URL")}
     if envstr("CACHE_URL")
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ledgerline API",
@@ -257,4 +284,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    # Lockouts and repeated failures are warnings; each failed attempt's bookkeeping is not news.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 from ledgerline.accounts import selectors, services
 from ledgerline.accounts.models import ApiToken, Membership, Role
@@ -49,7 +50,14 @@ class TokenOutput(serializers.Serializer[ApiToken]):
     last_used_at = serializers.DateTimeField()
 
 
+class TokenCreateThrottle(UserRateThrottle):
+    scope = "token_create"
+
+
 class TokenListApi(ApiView):
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [TokenCreateThrottle()] if self.request.method == "POST" else []
+
     class InputSerializer(serializers.Serializer[Any]):
         organisation = serializers.SlugField(required=False)
         name = serializers.CharField(max_length=100)

@@ -1,7 +1,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt gunicorn==23.0.0
+RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # platform/ holds the Django project; the repo root holds generation/ and ledgerline_verify/.
 ENV PYTHONPATH=/app/platform:/app DJANGO_SETTINGS_MODULE=ledgerline.settings

@@ -17,7 +17,7 @@ class LockoutBackend(AxesStandaloneBackend):
                      **kwargs: Any) -> None:
         if request is None:
             return None
-        return super().authenticate(request, username, password, **kwargs)  # type: ignore[arg-type]
+        return super().authenticate(request, username, password, **kwargs)
 
 
 def lockout_response(request: HttpRequest, response: HttpResponse | None, credentials: Any) -> HttpResponse:

@@ -26,7 +26,8 @@ def dataset_file_list(*, organisation_ids: list) -> QuerySet[DatasetFile]:
     return (
         DatasetFile.objects.filter(dataset__organisation_id__in=organisation_ids)
         .select_related("blob", "dataset__organisation")
-        .prefetch_related("shares__holder")
+        # A file without rights holders of its own lists its dataset's (rights_of): fetched once, not per file.
+        .prefetch_related("shares__holder", "dataset__shares__holder")
     )
 
 

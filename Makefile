@@ -67,6 +67,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/sampling.py
 	$(BIN)/python bench/audio_vae.py
 	$(BIN)/python bench/royalties.py
+	$(BIN)/python bench/load.py
 
 # The pretrained sound model of generation/audio: 8,720 random synthesised sounds (as many as the
 # thesis'), the improved VAE trained on them for EPOCHS passes on 2 threads. Its record (hashes,

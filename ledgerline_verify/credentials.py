@@ -13,6 +13,8 @@ import c2pa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from ledgerline_verify import bounded_json
+
 # A DER certificate starts with a SEQUENCE of two-byte length holding a SEQUENCE (tbsCertificate).
 _DER_CERTIFICATE = re.compile(rb"\x30\x82(..)\x30\x82", re.DOTALL)
 
@@ -25,15 +27,26 @@ def credentials_read(data: bytes, media_type: str) -> dict[str, Any]:
     """{"state": "Valid" | "Invalid" | ..., "manifest": the active manifest, "failures": [...]}."""
     try:
         with c2pa.Reader(media_type, io.BytesIO(data)) as reader:
-            results = reader.get_validation_results() or {}
-            active = results.get("activeManifest") or {}
-            return {
-                "state": reader.get_validation_state(),
-                "manifest": reader.get_active_manifest(),
-                "failures": list(active.get("failure", [])) if isinstance(active, dict) else [],
-            }
+            written = reader.json()
     except c2pa.C2paError as exc:
         raise NoCredentials(f"no readable content credentials: {exc}") from None
+    # The store as c2pa-rs writes it out, parsed here rather than by the Reader's helpers: they
+    # use json.loads with no bound on nesting, and raise KeyError when c2pa-rs left the active
+    # manifest out (it does, for one it could not decode: an assertion nested past 128 levels).
+    try:
+        store = bounded_json.loads(written)
+    except ValueError as exc:
+        raise NoCredentials(f"no readable content credentials: {exc}") from None
+    manifests = store.get("manifests") if isinstance(store, dict) else None
+    active = manifests.get(store.get("active_manifest")) if isinstance(manifests, dict) else None
+    if not isinstance(active, dict):
+        raise NoCredentials("no readable content credentials: the active manifest could not be decoded")
+    results = (store.get("validation_results") or {}).get("activeManifest") or {}
+    return {
+        "state": store.get("validation_state"),
+        "manifest": active,
+        "failures": list(results.get("failure", [])) if isinstance(results, dict) else [],
+    }
 
 
 def signing_certificates(data: bytes) -> list[x509.Certificate]:

@@ -37,6 +37,10 @@ NOTE_GRAM = 6
 # A match needs this many landmarks at one offset, and this share of the copy's landmarks.
 MIN_LANDMARKS, MIN_AUDIO_SCORE = 12, 0.05
 MIN_NOTE_SCORE = 0.5
+# mido makes a Python object of every event: 1M events (3 MB, running status) cost 13 s and
+# 475 MB. A score is compared only up to this size: scores are tens of kilobytes (works a few),
+# and a copy of one is no bigger; the public verification endpoint hands in whatever it is sent.
+MAX_SCORE_BYTES = 2**20
 
 
 class Unreadable(ValueError):
@@ -114,6 +118,8 @@ def audio_match(query: list[tuple[int, int]], candidates: Iterable[tuple[str, in
 
 def midi_intervals(data: bytes) -> list[int]:
     """The intervals between consecutive notes, the notes in onset order (chords low to high)."""
+    if len(data) > MAX_SCORE_BYTES:
+        raise Unreadable(f"a MIDI file over {MAX_SCORE_BYTES // 2**20} MiB is not compared by its notes")
     try:
         song = mido.MidiFile(file=io.BytesIO(data))
     except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:

@@ -26,6 +26,8 @@ def _isolated_files(settings: Any, tmp_path: Path) -> None:
     settings.SIGNING_KEY_PASSPHRASE = "test passphrase"
     # Password hashing is deliberately slow; tests make many users and check no password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Likewise the signing keys' PBKDF2 rounds (600,000 outside the tests; see provenance.keys).
+    settings.SIGNING_KEY_KDF_ROUNDS = 1_000
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ A secret may be given directly (``X``) or as a path to a file holding it (``X_FI
 which is how Docker and Kubernetes secrets arrive.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -46,3 +47,24 @@ def envsecret(name: str, default: str = "") -> str:
     if path:
         return Path(path).read_text().strip()
     return os.environ.get(name, default)
+
+
+# Names that only ever reach this machine or a test client: loopback, localhost and the names
+# RFC 6761 keeps for testing and documentation, which never resolve on the internet.
+_LOCAL_NAMES = {"localhost", "testserver", "::1"}
+_LOCAL_SUFFIXES = (".localhost", ".test", ".example", ".invalid")
+
+
+def public_hosts(hosts: list[str]) -> list[str]:
+    """The entries of ALLOWED_HOSTS that name a host others can reach (a wildcard does)."""
+    return [host for host in hosts if not _is_local(host)]
+
+
+def _is_local(host: str) -> bool:
+    name = host.strip().lower().removeprefix(".").removeprefix("[").removesuffix("]").removesuffix(".")
+    if name in _LOCAL_NAMES or name.endswith(_LOCAL_SUFFIXES):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
 
-from ledgerline.env import envbool, envint, envlist, envsecret, envstr
+from ledgerline.env import envbool, envint, envlist, envsecret, envstr, public_hosts
+from ledgerline.private import private_dir, private_sqlite
 
 # Lets ModelAdmin[...] and friends be subscripted at run time, as their type stubs are.
 django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(envstr("LEDGERLINE_VAR_DIR", str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# It holds the database, the keys and the chain's state: this user's alone (see ledgerline.private).
+private_dir(VAR_DIR)
 
 
 def _local_secret_key() -> str:
@@ -35,7 +38,18 @@ DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "ledgerline.api.errors.csrf_failure"  # the API's error body under /api/
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+
+# Behind TLS, cookies go over HTTPS only: on by default when the site's public address is https.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", SITE_URL.startswith("https://"))
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+# The header our TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto). Only when one is
+# named: without a proxy that overwrites it, a client could send it and pass for HTTPS.
+if envstr("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + envstr("SECURE_PROXY_SSL_HEADER").upper().replace("-", "_"), "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,6 +78,8 @@ MIDDLEWARE = [
     # First: a recursion limit the stack can hold while anything below runs (see ledgerline.stack).
     "ledgerline.stack.RecursionLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Above WhiteNoise, so that static files carry the policy too: every response does.
+    "ledgerline.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -101,6 +117,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if str(DATABASES["default"]["NAME"]) not in ("", ":memory:"):
+        private_sqlite(Path(DATABASES["default"]["NAME"]))
     # WAL lets the site read while the worker writes; IMMEDIATE takes the write lock at
     # the start of a transaction so two writers queue instead of failing mid-way.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -152,12 +170,29 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# Content-Security-Policy, on every response (ledgerline.csp): scripts and styles only from the
+# site's own files, so markup injected into a page cannot run. Pictures are inline SVG; a sound
+# model's page plays its clips from data: URLs. The API docs relax styles for their views only.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'"],
+    "media-src": ["'self'", "data:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+}
+
 # Uploads: every file part is hashed while it streams to a temporary file on disk, so a
 # large upload is never held in memory (see ledgerline.datasets.uploads).
 FILE_UPLOAD_HANDLERS = ["ledgerline.datasets.uploads.HashingUploadHandler"]
 FILE_UPLOAD_TEMP_DIR = VAR_DIR / "tmp"
 FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 LEDGERLINE_MAX_UPLOAD_BYTES = envint("LEDGERLINE_MAX_UPLOAD_BYTES", 8 * 1024**3)
+# A file handed to /verify is checked in memory: a 413 past this (a 25-minute 44.1 kHz stereo WAV).
+LEDGERLINE_VERIFY_MAX_BYTES = envint("LEDGERLINE_VERIFY_MAX_BYTES", 256 * 1024**2)
 LEDGERLINE_BLOB_DIR = Path(envstr("LEDGERLINE_BLOB_DIR", str(VAR_DIR / "blobs")))
 
 # Signing keys: ECDSA P-256, one active key per organisation, stored as encrypted PEM.
@@ -165,6 +200,16 @@ LEDGERLINE_BLOB_DIR = Path(envstr("LEDGERLINE_BLOB_DIR", str(VAR_DIR / "blobs"))
 # a deployment points SIGNING_KEYS_DIR at a mounted volume and passes the passphrase.
 SIGNING_KEYS_DIR = Path(envstr("SIGNING_KEYS_DIR", str(VAR_DIR / "keys")))
 SIGNING_KEY_PASSPHRASE = envsecret("SIGNING_KEY_PASSPHRASE")
+# Refused here, at settings load, so that gunicorn, Celery and every manage.py command stop alike.
+if not SIGNING_KEY_PASSPHRASE and not DEBUG and public_hosts(ALLOWED_HOSTS):
+    raise ImproperlyConfigured(
+        f"ALLOWED_HOSTS names {', '.join(public_hosts(ALLOWED_HOSTS))} but SIGNING_KEY_PASSPHRASE is not set, "
+        f"so the signing keys would be encrypted with the embedded default passphrase, kept beside them in "
+        f"{SIGNING_KEYS_DIR / '.passphrase'}. Set SIGNING_KEY_PASSPHRASE_FILE (or SIGNING_KEY_PASSPHRASE) to a "
+        f"passphrase kept elsewhere; for keys made already, move that .passphrase file out of {SIGNING_KEYS_DIR} "
+        f"and point SIGNING_KEY_PASSPHRASE_FILE at it. A demo on this machine alone keeps "
+        f"ALLOWED_HOSTS=127.0.0.1,localhost."
+    )
 
 # Chain: the embedded py-evm chain under var/chain unless CHAIN_RPC_URL names a node.
 # The sending account is an Ethereum keystore file (never in the database); the embedded
@@ -208,7 +253,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "ledgerline.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "ledgerline.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ledgerline.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The public verification endpoint, per client address; accounts get more.
     # Forwarded headers name the client only behind that many proxies of ours (ledgerline.api.clients).

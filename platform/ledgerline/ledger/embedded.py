@@ -20,6 +20,8 @@ from eth_utils import to_canonical_address
 from web3 import EthereumTesterProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from ledgerline.private import private_sqlite
+
 # What the embedded chain gives the platform's account at genesis: plenty for any demo.
 GENESIS_BALANCE = 10**24
 
@@ -51,8 +53,7 @@ class EmbeddedChainProvider(EthereumTesterProvider):
     """A web3 provider over py-evm whose state lives in ``path``."""
 
     def __init__(self, path: Path, *, funded: list[str]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = private_sqlite(path)
         self._local = threading.local()
         self._lock = threading.Lock()
         genesis = PyEVMBackend.generate_genesis_state(num_accounts=1)

@@ -1,12 +1,13 @@
 """ECDSA P-256 signing keys and signatures.
 
-Private keys live only as encrypted PEM files (PKCS#8, best available encryption) in
-settings.SIGNING_KEYS_DIR; the database holds the public half and the key id. A key id is
-``sha256:`` + the SHA-256 of the DER SubjectPublicKeyInfo, so anyone holding the public
-key can recompute it.
+Private keys live only as encrypted PEM files (PKCS#8 under PBES2: PBKDF2-HMAC-SHA256,
+AES-256-CBC) in settings.SIGNING_KEYS_DIR; the database holds the public half and the key id.
+A key id is ``sha256:`` + the SHA-256 of the DER SubjectPublicKeyInfo, so anyone holding the
+public key can recompute it.
 """
 
 import base64
+import functools
 import hashlib
 import os
 import secrets
@@ -14,12 +15,24 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import algos as asn1_algos
+from asn1crypto import keys as asn1_keys
+from asn1crypto import pem as asn1_pem
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 
+from ledgerline.private import private_dir
+
 ALGORITHM = "ecdsa-p256-sha256"
+# PBKDF2-HMAC-SHA256 rounds guarding a key file: OWASP's figure (2023). BestAvailableEncryption
+# gave 2,048; a file under fewer rounds is encrypted again when it is next loaded. Decrypting
+# costs a tenth of a second or more by design, so each process decrypts a file once (_decrypted).
+KDF_ROUNDS = 600_000
 
 
 class KeyUnavailable(RuntimeError):
@@ -62,6 +75,59 @@ def verify(public_key_pem: str, payload: bytes, signature_b64: str) -> bool:
     return True
 
 
+def kdf_rounds() -> int:
+    # SIGNING_KEY_KDF_ROUNDS is set by the tests alone (tests/conftest.py), to keep them quick.
+    return int(getattr(settings, "SIGNING_KEY_KDF_ROUNDS", KDF_ROUNDS))
+
+
+def pem_encrypt(private_key: ec.EllipticCurvePrivateKey, passphrase: bytes, *, rounds: int) -> bytes:
+    """PKCS#8 PEM encrypted as RFC 8018's PBES2: PBKDF2-HMAC-SHA256 with ``rounds``, AES-256-CBC.
+
+    What BestAvailableEncryption writes, with the rounds chosen: cryptography cannot choose them
+    for PKCS#8, so the envelope is built here. cryptography and OpenSSL read it as they read theirs.
+    """
+    plain = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    salt, iv = os.urandom(16), os.urandom(16)
+    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, rounds).derive(passphrase)
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+    kdf = {"salt": asn1_algos.Pbkdf2Salt(name="specified", value=salt), "iteration_count": rounds,
+           "prf": {"algorithm": "sha256"}}
+    info = asn1_keys.EncryptedPrivateKeyInfo({
+        "encryption_algorithm": {"algorithm": "pbes2", "parameters": {
+            "key_derivation_func": {"algorithm": "pbkdf2", "parameters": kdf},
+            "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv},
+        }},
+        "encrypted_data": ciphertext,
+    })
+    pem: bytes = asn1_pem.armor("ENCRYPTED PRIVATE KEY", info.dump())
+    return pem
+
+
+def pem_kdf_rounds(pem: bytes) -> int:
+    """The PBKDF2-HMAC-SHA256 rounds guarding an AES-256 encrypted PKCS#8 PEM; 0 for any other form."""
+    try:
+        kind, _, der = asn1_pem.unarmor(pem)
+        algorithm = asn1_keys.EncryptedPrivateKeyInfo.load(der)["encryption_algorithm"]
+        if kind != "ENCRYPTED PRIVATE KEY" or algorithm.kdf != "pbkdf2" or algorithm.kdf_hmac != "sha256":
+            return 0
+        if algorithm.encryption_cipher != "aes" or algorithm.key_length != 32:
+            return 0
+        return int(algorithm.kdf_iterations)
+    except (ValueError, TypeError, KeyError):
+        return 0
+
+
+@functools.lru_cache(maxsize=64)
+def _decrypted(pem: bytes, passphrase: bytes) -> PrivateKeyTypes:
+    # Keyed by the file's bytes and the passphrase: a replaced file or another passphrase
+    # decrypts afresh (and a wrong one still fails: exceptions are not cached).
+    return serialization.load_pem_private_key(pem, password=passphrase)
+
+
 @dataclass(frozen=True)
 class KeyStore:
     """Encrypted PEM files, one per key id, in one folder."""
@@ -80,7 +146,7 @@ class KeyStore:
         # `manage.py check --deploy` warns when this is in use.
         path = self.directory / ".passphrase"
         if not path.exists():
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.directory)
             fd, temp = tempfile.mkstemp(dir=self.directory)  # mode 0600
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(32))
@@ -97,35 +163,55 @@ class KeyStore:
 
     def encrypted_pem(self, key_id: str) -> Path:
         """The encrypted PEM file, for a library that loads the key itself (model-signing)."""
-        path = self._path(key_id)
-        if not path.is_file():
-            raise KeyUnavailable(f"no private key file for {key_id} in {self.directory}")
-        return path
+        self.load(key_id)  # it raises KeyUnavailable, and brings an old file to today's rounds
+        return self._path(key_id)
 
     def generate(self) -> tuple[str, ec.EllipticCurvePrivateKey]:
         private_key = ec.generate_private_key(ec.SECP256R1())
         key_id = key_id_of(private_key.public_key())
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(self.passphrase()),
-        )
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self._path(key_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
+        self.save(self._path(key_id), private_key)
         return key_id, private_key
 
+    def save(self, path: Path, private_key: ec.EllipticCurvePrivateKey) -> None:
+        """Encrypted under kdf_rounds(), mode 0600, in a 0700 folder; written aside and renamed
+        into place, so a reader sees the old file or the new one, whole."""
+        pem = pem_encrypt(private_key, self.passphrase(), rounds=kdf_rounds())
+        fd, temp = tempfile.mkstemp(dir=private_dir(path.parent))  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+            os.replace(temp, path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+
     def load(self, key_id: str) -> ec.EllipticCurvePrivateKey:
+        return self.load_path(self._path(key_id), name=key_id)
+
+    def load_path(self, path: Path, *, name: str = "") -> ec.EllipticCurvePrivateKey:
+        """The key in ``path``. A file under fewer rounds than kdf_rounds() is encrypted again."""
+        name = name or path.name
         try:
-            pem = self._path(key_id).read_bytes()
+            pem = path.read_bytes()
         except FileNotFoundError:
-            raise KeyUnavailable(f"no private key file for {key_id} in {self.directory}") from None
+            raise KeyUnavailable(f"no private key file for {name} in {path.parent}") from None
         try:
-            key = serialization.load_pem_private_key(pem, password=self.passphrase())
+            key = _decrypted(pem, self.passphrase())
         except (ValueError, TypeError):
-            raise KeyUnavailable(f"the private key {key_id} cannot be decrypted with this passphrase") from None
+            raise KeyUnavailable(f"the private key {name} cannot be decrypted with this passphrase") from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise KeyUnavailable(f"{key_id} is not an ECDSA key")
+            raise KeyUnavailable(f"{name} is not an ECDSA key")
+        if pem_kdf_rounds(pem) < kdf_rounds():
+            self.save(path, key)
         return key
+
+    def upgrade(self, key_id: str) -> bool:
+        """Encrypt a key's file again under today's rounds if it has fewer; True if it did. A key
+        that is missing or cannot be decrypted is left as it is: rotating away from one must work."""
+        try:
+            if pem_kdf_rounds(self._path(key_id).read_bytes()) >= kdf_rounds():
+                return False
+            self.load(key_id)
+        except (FileNotFoundError, KeyUnavailable):
+            return False
+        return True

@@ -130,6 +130,11 @@ def signing_key_rotate(*, organisation: Organisation, actor: User | None) -> Sig
         old.retired_at = timezone.now()
         old.save(update_fields=["retired_at", "updated_at"])
     new = signing_key_create(organisation=organisation, actor=actor)
+    # The retired keys stay on disk: bring the files of older versions up to today's KDF rounds.
+    store = keys.KeyStore.default()
+    for key_id in SigningKey.objects.filter(organisation=organisation).exclude(pk=new.pk).values_list(
+            "key_id", flat=True):
+        store.upgrade(key_id)
     audit_append(organisation=organisation, actor=actor, action="signing_key.rotate", obj=new,
                  data={"retired": old.key_id if old else None, "active": new.key_id})
     transaction.on_commit(lambda: _publish_keys(organisation))

@@ -84,18 +84,9 @@ def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
                 .add_extension(x509.SubjectKeyIdentifier.from_public_key(new_key.public_key()), critical=False)
                 .sign(new_key, hashes.SHA256())
             )
-            key_path.write_bytes(
-                new_key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.BestAvailableEncryption(store.passphrase()),
-                )
-            )
-            key_path.chmod(0o600)
+            store.save(key_path, new_key)
             cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # last: the CA is whole
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=store.passphrase())
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key, x509.load_pem_x509_certificate(cert_path.read_bytes())
+    return store.load_path(key_path), x509.load_pem_x509_certificate(cert_path.read_bytes())
 
 
 def certificate_chain(signing_key: SigningKey) -> str:

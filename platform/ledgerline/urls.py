@@ -1,15 +1,22 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from ledgerline.api.errors import api_not_found
+from ledgerline.csp import csp_relaxed
 from ledgerline.storage import views as storage_views
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
+
+# Swagger UI and Redoc style their pages with <style> elements and style attributes and draw icons
+# from data: URLs; Redoc runs its search in a worker made from a blob: URL. Their pages alone allow that.
+swagger_policy = csp_relaxed(style_src=["'self'", "'unsafe-inline'"], img_src=["'self'", "data:"])
+redoc_policy = csp_relaxed(style_src=["'self'", "'unsafe-inline'"], img_src=["'self'", "data:"],
+                           worker_src=["'self'", "blob:"])
 
 urlpatterns = [
     path("", include("ledgerline.portal.urls")),
@@ -19,9 +26,11 @@ urlpatterns = [
     path("ipfs/<str:cid>/<path:path>", storage_views.gateway),
     path("api/v1/", include("ledgerline.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # The split view serves Swagger UI's start-up script as a file (?script), not inline.
+    path("api/docs/", swagger_policy(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="api-docs"),
+    path("api/redoc/", redoc_policy(SpectacularRedocView.as_view(url_name="schema")), name="api-redoc"),
     path("api/<path:rest>", api_not_found),
 ]
 
+handler404 = "ledgerline.api.errors.page_not_found"
 handler500 = "ledgerline.portal.views.server_error"

@@ -13,7 +13,7 @@ import pytest
 # synchronous code all the same.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.audit.conftest import released  # noqa: F401 (a fixture)
 from tests.pipeline.conftest import chorale_files, embedded  # noqa: F401 (fixtures)
@@ -36,9 +36,19 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser page. The test fails if the site's Content-Security-Policy refused anything on
+    it (an inline script, an on* attribute, a style attribute): Chromium says so on the console."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["microphone"])
+    refused: list[str] = []
+
+    def note(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            refused.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    context.on("console", note)
     yield context.new_page()
     context.close()
+    assert not refused, "\n".join(["The Content-Security-Policy refused:", *refused])
 
 
 def sign_in(page: Page, server: Any, username: str) -> None:

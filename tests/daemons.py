@@ -1,9 +1,17 @@
-"""Starting real servers (anvil, js-ipfs) on loopback for the tests that need them."""
+"""Starting real servers (anvil, js-ipfs, Ledgerline itself) on loopback for the tests that need them."""
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -24,3 +32,27 @@ def wait_until_up(process: subprocess.Popen[bytes], probe: Callable[[], object],
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(f"{what} did not start") from None
             time.sleep(interval)
+
+
+def ledgerline_env(var: Path, **extra: str) -> dict[str, str]:
+    """The environment of a Ledgerline of its own, on SQLite under ``var``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_URL"))}
+    return env | {"LEDGERLINE_VAR_DIR": str(var), "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}", **extra}
+
+
+@contextmanager
+def ledgerline_served(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """`make run`'s server (tools/serve.py) on a free port: its URL, its process and its log."""
+    port = free_port()
+    log = Path(env["LEDGERLINE_VAR_DIR"]) / "serve.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "tools/serve.py", "--port", str(port), *args],
+                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(process, lambda: urllib.request.urlopen(f"{url}/healthz", timeout=5), what="tools/serve.py",
+                      timeout=90, retry_on=(OSError,))
+        yield url, process, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemons import free_port, wait_until_up
+from tests.daemons import ledgerline_env, ledgerline_served
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -46,25 +46,11 @@ def request(url: str, body: bytes | None = None, content_type: str = "applicatio
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    var = tmp_path_factory.mktemp("serve-var")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_URL"))}
-    env |= {"LEDGERLINE_VAR_DIR": str(var), "SIGNING_KEY_PASSPHRASE": "serve test passphrase",
-            "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}"}
+    env = ledgerline_env(tmp_path_factory.mktemp("serve-var"), SIGNING_KEY_PASSPHRASE="serve test passphrase")
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
-    port = free_port()
-    log = var / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen([PYTHON, "tools/serve.py", "--port", str(port), "--web-workers", "1"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(process, lambda: urllib.request.urlopen(f"{url}/healthz", timeout=5), what="tools/serve.py",
-                      timeout=90, retry_on=(OSError,))
+    with ledgerline_served(env, "--web-workers", "1") as (url, process, log):
         yield Server(url, process, log)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
 
 
 def test_it_serves_with_a_production_server(server: Server) -> None:

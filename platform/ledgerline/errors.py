@@ -18,6 +18,13 @@ class Conflict(LedgerlineError):
     code = "conflict"
 
 
+class Missing(LedgerlineError):
+    """Something the request names that the asker's organisations do not have."""
+
+    status = 404
+    code = "not_found"
+
+
 class InvalidFile(LedgerlineError):
     code = "invalid_file"
 

@@ -53,11 +53,11 @@ def test_a_proof_can_be_asked_for_by_hash(team: Any, upload: Any, media_dir: Pat
     assert response.json()["leaf_index"] == 1  # "melody.mid" < "tone.wav"
 
 
-def test_a_proof_for_a_file_not_in_the_version_is_a_clear_400(team: Any, upload: Any) -> None:
+def test_a_proof_for_a_file_not_in_the_version_is_a_clear_404(team: Any, upload: Any) -> None:
     dataset_id, _ = upload("tone.wav")
     version = freeze(team, dataset_id)
     response = team.owner.client.get(f"/api/v1/dataset-versions/{version['id']}/proof/", {"path": "nope.mid"})
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "No file 'nope.mid' in version 1" in response.json()["error"]["message"]
 
 
@@ -80,7 +80,7 @@ def test_an_empty_dataset_cannot_be_frozen(team: Any) -> None:
 
     dataset_id = dataset_create(team)
     response = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/versions/", {}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "no files yet" in response.json()["error"]["message"]
 
 

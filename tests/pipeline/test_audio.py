@@ -92,16 +92,16 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     own = client.post(f"/api/v1/datasets/{voices}/versions/", {}, format="json").json()
 
     # What cannot be continued is refused, naming why.
-    def refused(**fields: Any) -> str:
+    def refused(status: int = 400, **fields: Any) -> str:
         body = {"name": "x", "config": SMALL, "dataset_versions": [own["id"]], "base_model": base_model["id"], **fields}
         response = client.post("/api/v1/training-runs/", body, format="json")
-        assert response.status_code == 400, response.json()
+        assert response.status_code == status, response.json()
         return str(response.json()["error"]["message"])
 
     assert "latent must be 8" in refused(config={**SMALL, "latent": 16})
     assert "Only sound models" in refused(config={"model": "lstm", "tiny": True})
     foreign = model_record(team.outsider.user.memberships.get().organisation)
-    assert "No such model" in refused(base_model=str(foreign.pk))
+    assert "No such model" in refused(404, base_model=str(foreign.pk))
 
     continued = trained_run(client, capture, [own["id"]], SMALL, name="continued", base_model=base_model["id"])
     assert continued["base_model"]["sha256"] == base_model["sha256"]

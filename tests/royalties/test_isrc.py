@@ -34,7 +34,7 @@ def test_released_works_get_isrcs_from_the_registrant_code(catalogue: Any) -> No
     bad = team.owner.client.put(url, {"country": "G1", "code": "A1C"}, format="json")
     assert bad.status_code == 400 and "registrant code" in bad.json()["error"]["message"]
     no_code = team.teammate.client.post(f"/api/v1/works/{works[0].pk}/isrc/", {}, format="json")
-    assert no_code.status_code == 400 and "no ISRC registrant code yet" in no_code.json()["error"]["message"]
+    assert no_code.status_code == 409 and "no ISRC registrant code yet" in no_code.json()["error"]["message"]
     assert team.owner.client.put(url, {"country": "gb", "code": "a1c"}, format="json").status_code == 200
 
     year = timezone.now().year % 100
@@ -44,7 +44,7 @@ def test_released_works_get_isrcs_from_the_registrant_code(catalogue: Any) -> No
     again = team.teammate.client.post(f"/api/v1/works/{works[0].pk}/isrc/", {}, format="json")
     assert again.json()["isrc"] == codes[0]  # a work keeps its ISRC
     taken = team.teammate.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {"isrc": codes[1]}, format="json")
-    assert taken.status_code == 400 and "already another work's" in taken.json()["error"]["message"]
+    assert taken.status_code == 409 and "already another work's" in taken.json()["error"]["message"]
     given = team.teammate.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {"isrc": "us-s1z-99-00001"},
                                       format="json")
     assert given.json()["isrc"] == "USS1Z9900001"
@@ -55,4 +55,4 @@ def test_released_works_get_isrcs_from_the_registrant_code(catalogue: Any) -> No
     unreleased.status = "pinned"
     unreleased.save()
     refused = team.teammate.client.post(f"/api/v1/works/{unreleased.pk}/isrc/", {}, format="json")
-    assert refused.status_code == 400 and "not released yet" in refused.json()["error"]["message"]
+    assert refused.status_code == 409 and "not released yet" in refused.json()["error"]["message"]

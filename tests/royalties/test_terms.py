@@ -207,6 +207,6 @@ def test_a_version_without_readable_conditions_gets_them_spelt_out_once(catalogu
     assert check.json()["allowed"] is True
     again = team.owner.client.put(url, {"licence_conditions": {"commercial_use": False, "derivatives": True}},
                                   format="json")
-    assert again.status_code == 400 and "a frozen version keeps them" in again.json()["error"]["message"]
+    assert again.status_code == 409 and "a frozen version keeps them" in again.json()["error"]["message"]
     composers = f"/api/v1/dataset-versions/{catalogue.versions['composers'].pk}/licence-conditions/"
-    assert team.owner.client.put(composers, body, format="json").status_code == 400  # CC-BY-4.0 is known
+    assert team.owner.client.put(composers, body, format="json").status_code == 409  # CC-BY-4.0 is known

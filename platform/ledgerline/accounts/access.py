@@ -54,7 +54,8 @@ class Actor:
                 if membership.organisation.slug == slug:
                     self.require_writer(membership.organisation_id)
                     return membership.organisation
-            raise ValidationError({"organisation": [f"You are not a member of an organisation {slug!r}."]})
+            # Whether it exists is not said: the same 404 as for an object of another organisation.
+            raise NotFound(f"You are not a member of an organisation {slug!r}.")
         writable = [m for m in self.memberships.values() if m.role in WRITE_ROLES]
         if len(writable) == 1:
             return writable[0].organisation

@@ -9,6 +9,7 @@ from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 from ledgerline.accounts import selectors, services
 from ledgerline.accounts.models import ApiToken, Membership, Role
+from ledgerline.api.serializers import Input
 from ledgerline.api.views import ApiView
 
 
@@ -47,7 +48,7 @@ class TokenOutput(serializers.Serializer[ApiToken]):
     name = serializers.CharField()
     prefix = serializers.CharField()
     created_at = serializers.DateTimeField()
-    last_used_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
 
 
 class TokenCreateThrottle(UserRateThrottle):
@@ -58,7 +59,7 @@ class TokenListApi(ApiView):
     def get_throttles(self) -> list[BaseThrottle]:
         return [TokenCreateThrottle()] if self.request.method == "POST" else []
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         organisation = serializers.SlugField(required=False)
         name = serializers.CharField(max_length=100)
 
@@ -91,6 +92,7 @@ class TokenListApi(ApiView):
 
 
 class TokenDetailApi(ApiView):
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, token_id: str) -> Response:
         token = self.visible(
             ApiToken.objects.select_related("membership__organisation", "membership__user").filter(

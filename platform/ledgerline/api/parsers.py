@@ -1,12 +1,16 @@
 """Request bodies the API reads."""
 
-from collections.abc import Mapping
-from typing import Any
+import io
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, cast
 
 from django.conf import settings
 from rest_framework import parsers, status
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # newer than the stubs
+from rest_framework.request import Request
 from rest_framework.utils import json
 
 from ledgerline_verify import bounded_json
@@ -36,3 +40,29 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(str(exc)) from None
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class SpooledBodyParser(parsers.BaseParser):
+    """A file's body as it came (CSV, JSON lines), copied to a temporary file in 1 MiB pieces:
+    read whole before the view locks anything, so a slow upload holds up no one, and in constant
+    memory. A parser rather than the view reading the stream, so that what reads request.data
+    first (the session's CSRF check) finds a body of a type it knows, not a 415."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+        Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+        body = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115  # the view closes it
+        while chunk := stream.read(1 << 20):
+            body.write(chunk)
+        body.seek(0)
+        return body
+
+
+def spooled_body_parsers(media_types: Sequence[str]) -> list[type[SpooledBodyParser]]:
+    """One parser class per media type: DRF picks a parser by its one media_type."""
+    return [type(f"SpooledBodyParser[{t}]", (SpooledBodyParser,), {"media_type": t}) for t in media_types]
+
+
+def spooled_body(request: Request) -> IO[bytes]:
+    """The spooled body of a request, or an empty one (DRF parses nothing when there is no body)."""
+    data = request.data
+    return cast(IO[bytes], data) if hasattr(data, "read") else io.BytesIO()

@@ -1,10 +1,12 @@
 """What every API view shares: the actor, and paginated lists."""
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -27,6 +29,13 @@ class ApiView(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def body_fields(request: Request) -> Mapping[str, Any]:
+    """The request's fields: a JSON object or a form; a JSON list or number is a 400, not a crash."""
+    if not isinstance(request.data, Mapping):
+        raise ValidationError({"non_field_errors": ["Send the fields as a JSON object or a form."]})
+    return request.data
 
 
 def created(instance: Model, serializer: type[BaseSerializer[Any]]) -> Response:

@@ -6,12 +6,14 @@ import re
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,11 +21,41 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from ledgerline.accounts.models import ApiToken, Membership
+from ledgerline.api.parsers import BodyTooLarge
+from ledgerline.api.serializers import Input
 from ledgerline.audit import reports, services
 from ledgerline.audit.models import Verification
 from ledgerline_verify.checks import Subject
 
 HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+TOKEN_ID_MAX = 2**256 - 1  # an ERC-721 token id is a uint256
+
+
+def _one_of(*variants: dict[str, Any]) -> dict[str, Any]:
+    """A request schema that names exactly what VerifyApi accepts: one subject, nothing else."""
+    return {"oneOf": [
+        {"type": "object", "required": sorted(set(v) - {"regenerate"}), "properties": v, "additionalProperties": False}
+        for v in variants
+    ]}
+
+
+_TOKEN = {"type": "integer", "minimum": 1, "maximum": TOKEN_ID_MAX}
+_REGENERATE = {"type": "boolean", "description": "Also regenerate the work from its signed model and compare."}
+_HASH = {"type": "string", "pattern": HEX64.pattern}
+VERIFY_REQUEST = {
+    "application/json": _one_of(
+        {"token_id": _TOKEN, "regenerate": _REGENERATE},
+        {"content_sha256": _HASH, "regenerate": _REGENERATE},
+        {"manifest": {"anyOf": [{"type": "object"}, {"type": "string", "minLength": 1}]}, "regenerate": _REGENERATE},
+    ),
+    "multipart/form-data": _one_of(
+        {"file": {"type": "string", "format": "binary", "minLength": 1}, "regenerate": _REGENERATE},
+        {"file": {"type": "string", "format": "binary", "minLength": 1}, "token_id": _TOKEN, "regenerate": _REGENERATE},
+        {"token_id": _TOKEN, "regenerate": _REGENERATE},
+        {"content_sha256": _HASH, "regenerate": _REGENERATE},
+        {"manifest": {"type": "string", "minLength": 1}, "regenerate": _REGENERATE},
+    ),
+}
 
 
 class AnonVerifyThrottle(AnonRateThrottle):
@@ -44,6 +76,26 @@ def member_of(request: Request) -> list[UUID]:
     return list(memberships.values_list("organisation_id", flat=True))
 
 
+class ManifestField(serializers.Field):
+    """A signed manifest: its JSON text or the object. Whether it is a manifest is the verdict's to say."""
+
+    def to_internal_value(self, data: Any) -> str | dict[str, Any]:
+        if isinstance(data, dict) or (isinstance(data, str) and data):
+            return data
+        raise ValidationError("a manifest is a JSON object or its text")
+
+
+class FlagField(serializers.BooleanField):
+    """true or false (in a form, the words): not DRF's yes, on, 1 and their kin."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in ("true", "false"):
+            return data.lower() == "true"
+        self.fail("invalid", input=data)
+
+
 class PublicApi(APIView):
     permission_classes = [AllowAny]
 
@@ -54,14 +106,22 @@ class VerifyApi(PublicApi):
 
     throttle_classes = [AnonVerifyThrottle, UserVerifyThrottle]
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         file = serializers.FileField(required=False)
-        token_id = serializers.IntegerField(required=False, min_value=1)
+        token_id = serializers.IntegerField(required=False, min_value=1, max_value=TOKEN_ID_MAX)
         content_sha256 = serializers.CharField(required=False)
-        manifest = serializers.JSONField(required=False)
-        regenerate = serializers.BooleanField(required=False, default=False)
+        manifest = ManifestField(required=False)
+        regenerate = FlagField(required=False, default=False)
 
-    @extend_schema(request=InputSerializer, responses={201: dict})
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise ValidationError({unknown[0]: [f"not a field here; the fields are {', '.join(self.fields)}"]})
+            if "file" in self.initial_data and attrs.get("file") is None:
+                raise ValidationError({"file": ["attach the file as a file part (with a filename)"]})
+            return attrs
+
+    @extend_schema(request=VERIFY_REQUEST, responses={201: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -93,6 +153,9 @@ def _subject(values: dict[str, Any]) -> tuple[Subject, str]:
         return Subject(manifest=raw), "manifest"
     if values.get("file") is not None:
         upload = values["file"]
+        if upload.size > settings.LEDGERLINE_VERIFY_MAX_BYTES:
+            raise BodyTooLarge(f"A file over {settings.LEDGERLINE_VERIFY_MAX_BYTES:,} bytes is not verified here; "
+                               "for a larger one, run python -m ledgerline_verify on your own machine.")
         return Subject(data=upload.read(), token_id=values.get("token_id"), name=upload.name or ""), "file"
     return Subject(token_id=values["token_id"]), "token"
 
@@ -107,7 +170,7 @@ def _view(verification: Verification, organisations: list[UUID]) -> dict[str, An
 class VerificationApi(PublicApi):
     """A verdict by its id: the public part for anyone, all of it for the work's organisation."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, verification_id: UUID) -> Response:
         verification = get_object_or_404(Verification, pk=verification_id)
         return Response(_view(verification, member_of(request)))
@@ -116,8 +179,13 @@ class VerificationApi(PublicApi):
 class VerificationReportApi(PublicApi):
     """The report to save: a self-contained HTML page, or a PDF."""
 
-    @extend_schema(responses={(200, "text/html"): bytes, (200, "application/pdf"): bytes})
+    @extend_schema(
+        parameters=[OpenApiParameter("suffix", str, OpenApiParameter.PATH, enum=["html", "pdf"])],
+        responses={(200, "text/html"): bytes, (200, "application/pdf"): bytes},
+    )
     def get(self, request: Request, verification_id: UUID, suffix: str) -> HttpResponse:
+        if suffix not in ("html", "pdf"):
+            raise NotFound("A report is .html or .pdf.")
         verification = get_object_or_404(Verification, pk=verification_id)
         view = _view(verification, member_of(request))
         if suffix == "pdf":

@@ -3,13 +3,15 @@ from pathlib import Path
 from typing import Any
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledgerline.api.views import ApiView, created
+from ledgerline.api.serializers import Input
+from ledgerline.api.views import ApiView, body_fields, created
 from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
 from ledgerline.datasets.models import DatasetFile
@@ -56,7 +58,7 @@ class DatasetOutput(serializers.Serializer[Any]):
 
 
 class DatasetListApi(ApiView):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         organisation = serializers.SlugField(required=False)
         name = serializers.CharField(max_length=200)
         description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -92,7 +94,7 @@ class DatasetListApi(ApiView):
 
 
 class DatasetDetailApi(ApiView):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
         licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -147,7 +149,7 @@ class FileOutput(serializers.Serializer[Any]):
 
 
 def _json_field(request: Request, name: str) -> Any:
-    raw = request.data.get(name)
+    raw = body_fields(request).get(name)
     if raw in (None, ""):
         return None
     if not isinstance(raw, str):
@@ -210,6 +212,7 @@ class DatasetFileDetailApi(ApiView):
     def get(self, request: Request, file_id: str) -> Response:
         return Response(FileOutput(self.get_file(file_id)).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, file_id: str) -> Response:
         file = self.get_file(file_id)
         self.actor.require_writer(file.dataset.organisation_id)
@@ -222,7 +225,7 @@ class DatasetFileConsentApi(DatasetFileDetailApi):
 
     http_method_names = ["put", "options"]
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         consent = serializers.JSONField()
 
     @extend_schema(request=InputSerializer, responses=FileOutput)
@@ -239,7 +242,7 @@ class DatasetFileConsentApi(DatasetFileDetailApi):
 class BlobContentApi(ApiView):
     """The bytes of a file the actor's organisations hold."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY})
     def get(self, request: Request, sha256: str) -> FileResponse:
         held = selectors.blob_held(organisation_ids=self.actor.organisation_ids, sha256=sha256)
         if held is None:
@@ -277,7 +280,7 @@ class VersionDetailOutput(VersionOutput):
 
 
 class DatasetVersionListApi(ApiView):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
     @extend_schema(responses=VersionOutput(many=True))
@@ -305,7 +308,11 @@ class DatasetVersionDetailApi(ApiView):
 
 
 class DatasetVersionProofApi(ApiView):
-    @extend_schema(parameters=[OpenApiParameter("path", str), OpenApiParameter("sha256", str)])
+    @extend_schema(
+        parameters=[OpenApiParameter("path", str, description="The file's path in the version (or sha256)."),
+                    OpenApiParameter("sha256", str, pattern="^[0-9a-fA-F]{64}$")],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, version_id: str) -> Response:
         versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
         version = self.visible(versions, pk=version_id)
@@ -317,7 +324,7 @@ class DatasetVersionProofApi(ApiView):
 
 
 class DatasetVersionCroissantApi(ApiView):
-    @extend_schema(responses={(200, "application/ld+json"): dict})
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     def get(self, request: Request, version_id: str) -> Response:
         versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
         return Response(croissant_export(version=self.visible(versions, pk=version_id)))

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from ledgerline.datasets.models import Dataset, DatasetFile, DatasetVersion, RightsShare, VersionEntry
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import Missing
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.merkle import inclusion_proof, leaf_hash
 
@@ -87,7 +87,7 @@ def version_file_proof(*, version: DatasetVersion, path: str | None = None, sha2
     entries = list(version.entries.order_by("leaf_index"))
     match = [e for e in entries if (path is not None and e.path == path) or (sha256 is not None and e.sha256 == sha256)]
     if not match:
-        raise LedgerlineError(f"No file {path or sha256!r} in version {version.number} of {version.dataset.name}.")
+        raise Missing(f"No file {path or sha256!r} in version {version.number} of {version.dataset.name}.")
     entry = match[0]
     leaves = version_leaves(entries)
     proof = inclusion_proof(leaves, entry.leaf_index)

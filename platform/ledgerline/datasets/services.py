@@ -316,7 +316,7 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
     Dataset.objects.select_for_update().get(pk=dataset.pk)
     files = list(DatasetFile.objects.filter(dataset=dataset).select_related("blob"))
     if not files:
-        raise LedgerlineError("This dataset has no files yet: add some before freezing a version.")
+        raise Conflict("This dataset has no files yet: add some before freezing a version.")
     # The documented order: by path, compared as UTF-8 bytes (so any implementation agrees).
     files.sort(key=lambda f: f.path.encode())
     entries = [

@@ -81,4 +81,8 @@ class CheckedMultiPartParser(MultiPartParser):
                 "The upload was cut short: the request ended before its last part was complete. "
                 "Nothing was kept; please upload again."
             )
+        closing = b"--" + boundary.encode() + b"--"
+        if not result.data and not result.files and tail.tail.strip() not in (b"", closing):
+            # Bytes that hold no part at all: not a form whose fields were all left out.
+            raise ParseError("The multipart body holds no parts: each field is a part that opens with the boundary.")
         return result

@@ -18,7 +18,7 @@ class KeyOutput(serializers.Serializer[SigningKey]):
     algorithm = serializers.CharField()
     public_key_pem = serializers.CharField()
     created_at = serializers.DateTimeField()
-    retired_at = serializers.DateTimeField()
+    retired_at = serializers.DateTimeField(allow_null=True)
 
 
 class KeyListApi(ApiView):
@@ -48,7 +48,7 @@ class AuditEntryOutput(serializers.Serializer[AuditEntry]):
     seq = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     organisation = serializers.SlugField(source="organisation.slug", default=None)
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     action = serializers.CharField()
     object_type = serializers.CharField()
     object_id = serializers.CharField()

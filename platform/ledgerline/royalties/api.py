@@ -6,28 +6,28 @@ holder's statements only; staff see the platform's. Writes need the artist or ad
 policy, the registrant code and holder links need admin.
 """
 
-import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import IO, Any
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ledgerline.accounts.models import Organisation
-from ledgerline.api.views import ApiView
+from ledgerline.api.parsers import spooled_body, spooled_body_parsers
+from ledgerline.api.serializers import Input
+from ledgerline.api.views import ApiView, body_fields
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
 from ledgerline.errors import Conflict, LedgerlineError
 from ledgerline.royalties import services, statements, usage
+from ledgerline.royalties.isrc import ISRC_PATTERN
 from ledgerline.royalties.models import MICROS, Registrant, UsageEvent
 from ledgerline.royalties.splits import PLATFORM, decimal_text, policy_of
 from ledgerline.training.selectors import model_artifact_list
@@ -37,6 +37,7 @@ from ledgerline.works.services import generation_parameters_clean
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
 CSV_TYPES = ("text/csv", "application/csv")
+UsageFileParsers = spooled_body_parsers(CSV_TYPES + JSONL_TYPES)
 
 
 class PolicySerializer(serializers.Serializer[Any]):
@@ -56,16 +57,23 @@ class RoyaltyPolicyApi(ApiView):
     def get(self, request: Request, slug: str) -> Response:
         return Response(PolicySerializer(policy_of(self.organisation(slug))).data)
 
-    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
+    @extend_schema(
+        request=inline_serializer("PolicyInput", {
+            "data_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
+            "platform_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
+            "resale_bps": serializers.IntegerField(min_value=0, max_value=10_000, required=False),
+        }),
+        responses=PolicySerializer,
+    )
     def put(self, request: Request, slug: str) -> Response:
         organisation = self.organisation(slug)
         self.actor.require_admin(organisation.pk)
         policy = services.policy_update(
             organisation=organisation,
             updated_by=self.actor.user,
-            data_share=request.data.get("data_share"),
-            platform_share=request.data.get("platform_share"),
-            resale_bps=request.data.get("resale_bps"),
+            data_share=body_fields(request).get("data_share"),
+            platform_share=body_fields(request).get("platform_share"),
+            resale_bps=body_fields(request).get("resale_bps"),
         )
         return Response(PolicySerializer(policy).data)
 
@@ -115,28 +123,52 @@ def _work_royalties(work: Work) -> dict[str, Any]:
     }
 
 
+PERIOD_PATTERN = r"^(19|2\d)\d{2}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+PERIOD_PARAMETER = OpenApiParameter(
+    "period", str, pattern=PERIOD_PATTERN, description="A month (2026-10), a quarter (2026-Q4) or a year (2026)."
+)
+
+
 class WorkRoyaltiesApi(ApiView):
     def get_work(self, work_id: str) -> Work:
         return self.visible(work_list(organisation_ids=self.actor.organisation_ids).select_related("isrc"), pk=work_id)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, work_id: str) -> Response:
         return Response(_work_royalties(self.get_work(work_id)))
 
 
 class WorkIsrcApi(WorkRoyaltiesApi):
+    class InputSerializer(Input):
+        isrc = serializers.RegexField(
+            f"^$|{ISRC_PATTERN}", required=False, allow_blank=True,
+            help_text="An ISRC assigned elsewhere; left out or empty, the next one.",
+            error_messages={"invalid": "not an ISRC: 12 characters, CC-XXX-YY-NNNNN (country, registrant, year, "
+                                       "designation)"},
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: inline_serializer("IsrcOutput", {"work": serializers.UUIDField(),
+                                                         "isrc": serializers.CharField()})},
+    )
     def post(self, request: Request, work_id: str) -> Response:
         """Assign the work's ISRC: the one given ({"isrc": ...}) or the next of the registrant code."""
         work = self.get_work(work_id)
         self.actor.require_writer(work.organisation_id)
-        isrc = services.isrc_assign(work=work, code=request.data.get("isrc") or None, assigned_by=self.actor.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        code = data.validated_data.get("isrc") or None
+        isrc = services.isrc_assign(work=work, code=code, assigned_by=self.actor.user)
         return Response({"work": str(work.pk), "isrc": isrc.code}, status=201)
 
 
 class LicenceCheckApi(ApiView):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         model = serializers.UUIDField()
         parameters = serializers.DictField(default=dict, help_text="licence (SPDX), licence_conditions")
 
+    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         """Whether works of a model may carry a licence; each blocking dataset condition named."""
         data = self.InputSerializer(data=request.data)
@@ -160,6 +192,10 @@ class LicenceCheckApi(ApiView):
 
 
 class VersionConditionsApi(ApiView):
+    @extend_schema(
+        request=inline_serializer("ConditionsInput", {"licence_conditions": serializers.JSONField()}),
+        responses=OpenApiTypes.OBJECT,
+    )
     def put(self, request: Request, version_id: str) -> Response:
         """Spell out the licence conditions of a frozen version that has none Ledgerline can read."""
         version = self.visible(
@@ -167,19 +203,23 @@ class VersionConditionsApi(ApiView):
         )
         self.actor.require_admin(version.dataset.organisation_id)
         version = services.version_conditions_set(
-            version=version, conditions=request.data.get("licence_conditions"), updated_by=self.actor.user
+            version=version, conditions=body_fields(request).get("licence_conditions"), updated_by=self.actor.user
         )
         return Response({"dataset_version": str(version.pk), "licence_conditions": version.licence_conditions})
 
 
 class HolderAccountApi(ApiView):
+    @extend_schema(
+        request=inline_serializer("HolderAccountInput", {"organisation": serializers.SlugField(allow_null=True)}),
+        responses=OpenApiTypes.OBJECT,
+    )
     def put(self, request: Request, holder_id: str) -> Response:
         """Link a rights holder to the organisation that speaks for it ({"organisation": slug or null})."""
         holder = self.visible(
             RightsHolder.objects.filter(organisation_id__in=self.actor.organisation_ids), pk=holder_id
         )
         self.actor.require_admin(holder.organisation_id)
-        slug = request.data.get("organisation")
+        slug = body_fields(request).get("organisation")
         account = None
         if slug:
             account = Organisation.objects.filter(slug=slug).first()
@@ -226,25 +266,29 @@ def _money(micros: int) -> str:
 
 
 class UsageEventListApi(ApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter("work", OpenApiTypes.UUID), PERIOD_PARAMETER],
+        responses=UsageEventSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
         """The usage reported for the actor's organisations' works (`work`, `period` to filter)."""
         events = UsageEvent.objects.filter(organisation_id__in=self.actor.organisation_ids).select_related("original")
-        if request.query_params.get("work"):
+        if "work" in request.query_params:
             try:
                 events = events.filter(work_id=uuid.UUID(request.query_params["work"]))
             except ValueError:
                 raise LedgerlineError("work must be a work's id.", fields={"work": ["not an id"]}) from None
-        if request.query_params.get("period"):
+        if "period" in request.query_params:
             period = statements.period_parse(request.query_params["period"])
             events = events.filter(period_start__gte=period.start, period_start__lt=period.end)
         return self.paginated(request, events, UsageEventSerializer)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: UsageEventSerializer, 200: UsageEventSerializer})
     def post(self, request: Request) -> Response:
         """One usage event (a JSON object): 201 when recorded, 200 when it was already."""
-        if not isinstance(request.data, dict):
-            raise LedgerlineError("Send one usage event as a JSON object.")
-        organisation = self.actor.organisation_for_create(request.data.get("organisation"))
-        values = usage.line_clean({k: v for k, v in request.data.items() if k != "organisation"})
+        fields = body_fields(request)
+        organisation = self.actor.organisation_for_create(fields.get("organisation"))
+        values = usage.line_clean({k: v for k, v in fields.items() if k != "organisation"})
         if isinstance(values, str):
             raise LedgerlineError(values)
         unknown = sorted(set(values) - set(usage.FIELDS))
@@ -267,24 +311,28 @@ class UsageEventListApi(ApiView):
         )
 
 
-@contextmanager
-def _spooled(request: Request) -> Iterator[IO[bytes]]:
-    """The request body in a temporary file: it is read whole before the import takes its lock,
-    so a slow upload holds up no one."""
-    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR) as body:
-        while chunk := request.read(1 << 20):
-            body.write(chunk)
-        body.seek(0)
-        yield body
-
-
 def _chunks(body: IO[bytes]) -> Iterator[bytes]:
     while chunk := body.read(1 << 20):
         yield chunk
 
 
+def _flag(value: str, name: str) -> bool:
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise LedgerlineError(f"{name} is true or false, not {value!r}.", fields={name: ["true or false"]})
+    return value.lower() in ("true", "1")
+
+
 class UsageImportApi(ApiView):
+    parser_classes = UsageFileParsers
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("organisation", str, description="The organisation's slug, if you belong to several."),
+            OpenApiParameter("skip_invalid", bool, description="Import the valid lines, report the others."),
+        ],
+        request={"text/csv": OpenApiTypes.STR, "application/x-ndjson": OpenApiTypes.STR},  # and their aliases
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request) -> Response:
         """A usage report file: CSV (text/csv, header row) or JSON lines (application/x-ndjson).
         Bad lines refuse it whole (400, each line's number and reason), unless ?skip_invalid=true."""
@@ -294,8 +342,9 @@ class UsageImportApi(ApiView):
             raise UnsupportedMediaType(
                 media_type, detail=f"Send text/csv or application/x-ndjson, not {media_type or 'no Content-Type'}."
             )
-        skip = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
-        with _spooled(request) as body:
+        skip = _flag(request.query_params.get("skip_invalid", "false"), "skip_invalid")
+        # The parser spooled the body to a file: read whole before the import takes its lock.
+        with spooled_body(request) as body:
             if media_type in CSV_TYPES:
                 lines = usage.lines_csv(_chunks(body))
             else:
@@ -355,6 +404,11 @@ def statement_for(actor: Any, payee: str, period: statements.Period) -> tuple[st
 
 
 class StatementListApi(ApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter("period", str, required=True, pattern=PERIOD_PATTERN)],
+        responses=OpenApiTypes.OBJECT,
+        operation_id="v1_statements_list",
+    )
     def get(self, request: Request) -> Response:
         """Every statement of ``period`` the actor may see, with its totals."""
         period = statements.period_parse(request.query_params.get("period", ""))
@@ -379,6 +433,12 @@ def _summary(statement: statements.Statement) -> dict[str, Any]:
 
 
 class StatementDetailApi(ApiView):
+    @extend_schema(
+        parameters=[OpenApiParameter("period", str, OpenApiParameter.PATH, pattern=PERIOD_PATTERN),
+                    OpenApiParameter("suffix", str, OpenApiParameter.PATH, enum=["json", "csv", "pdf"])],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY,
+                   (200, "application/pdf"): OpenApiTypes.BINARY},
+    )
     def get(self, request: Request, period: str, payee: str, suffix: str = "json") -> Response | HttpResponse:
         """One payee's statement: JSON, .csv or .pdf."""
         if suffix not in ("json", "csv", "pdf"):

@@ -10,14 +10,18 @@ import re
 ISRC = re.compile(r"^([A-Z]{2})([A-Z0-9]{3})([0-9]{2})([0-9]{5})$")
 
 
+# What isrc_clean accepts, for the API's schema: any case, hyphens anywhere, the "ISRC" prefix optional.
+ISRC_PATTERN = r"^\s*([Ii][Ss][Rr][Cc])?\s*-*([A-Za-z]-*){2}([A-Za-z0-9]-*){3}([0-9]-*){7}\s*$"
+
+
 class InvalidIsrc(ValueError):
     pass
 
 
 def isrc_clean(value: str) -> str:
     """The compact form of ``value``, with or without hyphens or the "ISRC" prefix, or InvalidIsrc."""
-    compact = value.strip().upper().removeprefix("ISRC").strip().replace("-", "")
-    if not ISRC.match(compact):
+    compact = value.strip().upper().removeprefix("ISRC").strip().replace("-", "") if isinstance(value, str) else ""
+    if not (compact.isascii() and ISRC.match(compact)):
         raise InvalidIsrc(
             f"{value!r} is not an ISRC: 12 characters, CC-XXX-YY-NNNNN (country, registrant, year, designation)"
         )

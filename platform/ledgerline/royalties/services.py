@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import Conflict, LedgerlineError
 from ledgerline.provenance.services import audit_append
 from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_make
 from ledgerline.royalties.models import Isrc, Registrant, RoyaltyPolicy
@@ -123,13 +123,17 @@ def isrc_assign(*, work: Work, code: str | None = None, assigned_by: User | None
     """The work's ISRC: the one given (e.g. assigned elsewhere) or the next free one of the
     organisation's registrant code in the current year. A work keeps its ISRC; only released
     works get one."""
+    given = _isrc_given(code) if code else None
     existing = Isrc.objects.filter(work=work).first()
     if existing is not None:
+        if given is not None and given != existing.code:
+            raise Conflict(f"{work.title} already has the ISRC {existing.code}; a work keeps its ISRC.",
+                           fields={"isrc": ["already assigned"]})
         return existing
     if work.token_id is None or work.status not in (WorkStatus.MINTED, WorkStatus.CONFIRMED):
-        raise LedgerlineError(f"{work.title} is not released yet (it is {work.status}): an ISRC comes with its token.")
+        raise Conflict(f"{work.title} is not released yet (it is {work.status}): an ISRC comes with its token.")
     with transaction.atomic():
-        value = _isrc_given(code) if code else _isrc_next(work.organisation)
+        value = given or _isrc_next(work.organisation)
         try:
             with transaction.atomic():
                 isrc = Isrc.objects.create(work=work, code=value)
@@ -137,7 +141,7 @@ def isrc_assign(*, work: Work, code: str | None = None, assigned_by: User | None
             existing = Isrc.objects.filter(work=work).first()
             if existing is not None:  # another process gave it one meanwhile
                 return existing
-            raise LedgerlineError(f"The ISRC {value} is already another work's.", fields={"isrc": ["taken"]}) from None
+            raise Conflict(f"The ISRC {value} is already another work's.", fields={"isrc": ["taken"]}) from None
         audit_append(
             organisation=work.organisation, actor=assigned_by, action="work.isrc", obj=work, data={"isrc": value}
         )
@@ -155,7 +159,7 @@ def _isrc_next(organisation: Organisation) -> str:
     """The registrant's next designation code, skipping any already given by hand; under its row lock."""
     registrant = Registrant.objects.select_for_update().filter(organisation=organisation).first()
     if registrant is None:
-        raise LedgerlineError(
+        raise Conflict(
             f"{organisation.name} has no ISRC registrant code yet: an admin sets it.",
             fields={"isrc": ["no registrant code"]},
         )
@@ -195,7 +199,7 @@ def version_conditions_set(*, version: DatasetVersion, conditions: Any, updated_
     conditions are never changed: a version keeps the terms it was frozen with."""
     version = DatasetVersion.objects.select_for_update().select_related("dataset").get(pk=version.pk)
     if version_conditions(version) is not None:
-        raise LedgerlineError(
+        raise Conflict(
             f"{version.dataset.name} v{version.number} already has conditions; a frozen version keeps them.",
             fields={"licence_conditions": ["already set"]},
         )

@@ -30,7 +30,7 @@ from ledgerline.royalties.splits import decimal_text, work_split
 from ledgerline.works.models import Work
 
 ROUNDING = ROUND_HALF_EVEN
-PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})|-Q([1-4]))?$")
+PERIOD = re.compile(r"^((?:19|2\d)\d{2})(?:-(\d{2})|-Q([1-4]))?$")  # years 1900-2999
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ledgerline.api.serializers import Input
 from ledgerline.api.views import ApiView, created
 from ledgerline.datasets.selectors import dataset_version_list
+from ledgerline.errors import Missing
 from ledgerline.training import selectors, services
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, TrainingRun
 
@@ -68,7 +70,7 @@ class RunOutput(serializers.Serializer[TrainingRun]):
 
 
 class TrainingRunListApi(ApiView):
-    class InputSerializer(serializers.Serializer[Any]):
+    class InputSerializer(Input):
         organisation = serializers.SlugField(required=False)
         name = serializers.CharField(max_length=200)
         config = serializers.DictField(required=False, default=dict)
@@ -96,8 +98,8 @@ class TrainingRunListApi(ApiView):
         wanted = set(data.validated_data["dataset_versions"])
         versions = list(dataset_version_list(organisation_ids=[organisation.pk]).filter(pk__in=wanted))
         if len(versions) != len(wanted):
-            raise serializers.ValidationError(
-                {"dataset_versions": ["Some dataset versions do not exist in this organisation."]}
+            raise Missing(
+                "Some dataset versions do not exist in this organisation.", fields={"dataset_versions": ["not found"]}
             )
         base_model = None
         if data.validated_data.get("base_model"):
@@ -107,7 +109,7 @@ class TrainingRunListApi(ApiView):
                 .first()
             )
             if base_model is None:
-                raise serializers.ValidationError({"base_model": ["No such model in this organisation."]})
+                raise Missing("No such model in this organisation.", fields={"base_model": ["not found"]})
         run = services.training_run_create(
             organisation=organisation,
             name=data.validated_data["name"],

@@ -5,7 +5,9 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ledgerline.api.serializers import Input
 from ledgerline.api.views import ApiView, created
+from ledgerline.errors import Missing
 from ledgerline.training.models import ModelArtifact
 from ledgerline.training.selectors import model_artifact_list
 from ledgerline.works import selectors, services
@@ -62,7 +64,7 @@ class GenerationOutput(serializers.Serializer[Generation]):
         return services.generation_progress(generation)
 
 
-class GenerationInput(serializers.Serializer[Any]):
+class GenerationInput(Input):
     organisation = serializers.SlugField(required=False)
     title = serializers.CharField(max_length=200)
     model = serializers.UUIDField()
@@ -79,7 +81,7 @@ class GenerationInput(serializers.Serializer[Any]):
 def _model(organisation: Any, model_id: Any) -> ModelArtifact:
     model = model_artifact_list(organisation_ids=[organisation.pk]).filter(pk=model_id).first()
     if model is None:
-        raise serializers.ValidationError({"model": ["No such model in this organisation."]})
+        raise Missing("No such model in this organisation.", fields={"model": ["not found"]})
     return model
 
 

@@ -663,11 +663,10 @@ def _resale_bps(work: Work) -> int:
 def work_confirm(*, work: Work) -> None:
     """minted -> confirmed, once the chain and IPFS say what the database says: the token is
     this content's, and its metadata, read back through its tokenURI, points at this work."""
-    import json
-
     from ledgerline.ledger.client import Ledger, with_retries
     from ledgerline.ledger.services import works_contract
     from ledgerline.storage.client import ipfs_connect
+    from ledgerline_verify import bounded_json
     from ledgerline_verify.unixfs import CID
 
     assert work.token is not None
@@ -683,8 +682,10 @@ def work_confirm(*, work: Work) -> None:
         uri = with_retries(contract.functions.tokenURI(token_id).call, what="token URI")
         folder, _, name = uri.removeprefix("ipfs://").partition("/")
         try:
-            metadata = json.loads(b"".join(ipfs.read(ipfs.resolve(CID.parse(folder), name))))
+            metadata = bounded_json.loads(b"".join(ipfs.read(ipfs.resolve(CID.parse(folder), name))))
         except (FileNotFoundError, LookupError, ValueError):
+            return uri, False
+        if not isinstance(metadata, dict):
             return uri, False
         return uri, (metadata.get("content_sha256"), metadata.get("manifest")) == (
             work.content_sha256,

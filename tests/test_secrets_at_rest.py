@@ -129,6 +129,19 @@ def test_an_old_key_still_signs_and_its_file_is_encrypted_again(organisation: Or
     assert keys.public_pem(reloaded.public_key()) == old.public_key_pem
 
 
+def test_an_old_key_on_a_read_only_mount_still_signs(organisation: Organisation, settings: Any,
+                                                      default_rounds: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, path = _old_key(organisation, settings)
+
+    def read_only(*args: Any, **kwargs: Any) -> Any:  # root writes through any mode: the fault is made here
+        raise PermissionError(30, "Read-only file system")
+
+    monkeypatch.setattr(keys.tempfile, "mkstemp", read_only)
+    signed = services.manifest_sign(organisation=organisation, manifest={"n": 1})
+    assert signed_manifest_verify(signed=signed, public_key_pem=old.public_key_pem)
+    assert _rounds(path.read_bytes())[-1] == 2048  # left as it was, to be encrypted again where it can be
+
+
 def test_rotating_away_from_an_old_key_encrypts_its_file_again(organisation: Organisation, settings: Any,
                                                                default_rounds: None) -> None:
     old, path = _old_key(organisation, settings)

@@ -25,6 +25,11 @@ class Missing(LedgerlineError):
     code = "not_found"
 
 
+class TooLarge(LedgerlineError):
+    status = 413
+    code = "too_large"
+
+
 class InvalidFile(LedgerlineError):
     code = "invalid_file"
 

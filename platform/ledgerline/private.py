@@ -23,7 +23,8 @@ def private_sqlite(path: Path) -> Path:
     making the database file ourselves, 0600, covers them; files left open by an older version
     are tightened here.
     """
-    private_dir(path.parent)
+    if not path.parent.exists():  # a folder of its own; one that exists (the repository, $HOME) is left as it is
+        private_dir(path.parent)
     with contextlib.suppress(FileExistsError):  # an empty file is an empty database
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for suffix in ("", "-wal", "-shm", "-journal"):

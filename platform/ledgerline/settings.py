@@ -38,7 +38,6 @@ DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envsecret("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
-CSRF_FAILURE_VIEW = "ledgerline.api.errors.csrf_failure"  # the API's error body under /api/
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
 
 # Behind TLS, cookies go over HTTPS only: on by default when the site's public address is https.

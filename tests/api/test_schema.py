@@ -102,7 +102,7 @@ def test_a_session_without_its_csrf_token_gets_the_error_body(team: Team) -> Non
     response = client.post("/api/v1/datasets/", '{"name": "x", "licence_spdx": "MIT"}',
                            content_type="application/json")
     assert response.status_code == 403
-    assert response.json()["error"]["code"] in ("permission_denied", "csrf_failed")
+    assert response.json()["error"]["code"] == "permission_denied"
     assert "CSRF" in response.json()["error"]["message"]
 
 
@@ -130,3 +130,11 @@ def test_a_file_too_big_to_verify_here_is_a_413(db: Any, settings: Any) -> None:
     small = APIClient().post("/api/v1/verify", {"file": SimpleUploadedFile("small.bin", b"x" * 1000)},
                              format="multipart")
     assert small.status_code == 201
+    portal = Client().post("/verify/", {"file": SimpleUploadedFile("big.wav", b"x" * 1001)})
+    assert portal.status_code == 413 and b"ledgerline_verify" in portal.content
+
+
+def test_a_usage_report_past_the_upload_limit_is_a_413(team: Team, settings: Any) -> None:
+    settings.LEDGERLINE_MAX_UPLOAD_BYTES = 100
+    response = team.owner.client.generic("POST", "/api/v1/usage-events/bulk/", b"x" * 101, content_type="text/csv")
+    assert response.status_code == 413

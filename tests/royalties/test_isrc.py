@@ -7,7 +7,8 @@ from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_format, isrc
 from tests.royalties.conftest import released_works
 
 
-@pytest.mark.parametrize("value", ["USRC17607839", "US-RC1-76-07839", "isrc us-rc1-76-07839", " GBAYE0601498 "])
+@pytest.mark.parametrize("value", ["USRC17607839", "US-RC1-76-07839", "isrc us-rc1-76-07839", " GBAYE0601498 ",
+                                   "IS-RCX-26-00001"])  # Iceland, registrant RCX: not a prefix
 def test_isrcs_are_read_in_any_usual_spelling(value: str) -> None:
     assert len(isrc_clean(value)) == 12
     assert isrc_format(value).count("-") == 3

@@ -72,6 +72,17 @@ def test_paths_in_a_directory_resolve_with_content_types(client: Any, node: Embe
     assert client.get(f"/ipfs/{folder.cid}/missing.json").status_code == 404
 
 
+def test_what_anyone_pinned_never_runs_as_the_site(client: Any, node: EmbeddedIpfs) -> None:
+    folder = node.add_directory({"index.html": b"<script src=x.js></script>", "x.js": b"alert(document.cookie)",
+                                 "y.svg": b"<svg onload=alert(1)>"}, name="pinned")
+    for name in ("index.html", "x.js", "y.svg"):
+        response = client.get(f"/ipfs/{folder.cid}/{name}")
+        assert response["Content-Type"] == "application/octet-stream", name
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Content-Security-Policy"].startswith("sandbox; default-src 'none'")
+    assert client.get(f"/ipfs/{folder.cid}")["Content-Security-Policy"].startswith("sandbox;")
+
+
 def test_unknown_and_malformed_cids_are_clear(client: Any, db: Any) -> None:
     unknown = client.get("/ipfs/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
     assert unknown.status_code == 404 and b"not in this node's store" in unknown.content

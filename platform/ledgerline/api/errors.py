@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views import csrf, defaults
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -75,21 +75,8 @@ def api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
     return JsonResponse(error_body("not_found", f"There is no API endpoint at {request.path}."), status=404)
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: the error body under /api/ (an address no route matches), the page elsewhere."""
-    if _is_api(request):
+    if request.path.startswith("/api/"):
         return api_not_found(request)
     return defaults.page_not_found(request, exception or Http404())
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """CSRF_FAILURE_VIEW: under /api/, the error body and what to send instead."""
-    if _is_api(request):
-        message = (f"CSRF check failed ({reason}). With a session, send the X-CSRFToken header; "
-                   "or authenticate with an API token (Authorization: Bearer ...).")
-        return JsonResponse(error_body("csrf_failed", message), status=403)
-    return csrf.csrf_failure(request, reason)

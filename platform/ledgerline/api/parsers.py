@@ -51,8 +51,12 @@ class SpooledBodyParser(parsers.BaseParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
         body = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115  # the view closes it
+        limit = settings.LEDGERLINE_MAX_UPLOAD_BYTES  # the uploads' limit: this runs before any permission
         while chunk := stream.read(1 << 20):
             body.write(chunk)
+            if body.tell() > limit:
+                body.close()
+                raise BodyTooLarge(f"A file over {limit:,} bytes is not accepted here.")
         body.seek(0)
         return body
 

@@ -15,6 +15,24 @@ _JSON_TYPES: tuple[tuple[type[serializers.Field], tuple[type, ...], str], ...] =
 )
 
 
+def flag(value: Any) -> bool | None:
+    """true or false: JSON's, or in a form or a query the words, in any case; None for anything
+    else (DRF's yes, on, 1 and their kin are not taken, as the schema does not offer them)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+class FlagField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        value = flag(data)
+        if value is None:
+            self.fail("invalid", input=data)
+        return value
+
+
 class Input(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping) and not isinstance(data, QueryDict):  # JSON: forms carry only text

@@ -6,7 +6,6 @@ import re
 from typing import Any
 from uuid import UUID
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -21,8 +20,7 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from ledgerline.accounts.models import ApiToken, Membership
-from ledgerline.api.parsers import BodyTooLarge
-from ledgerline.api.serializers import Input
+from ledgerline.api.serializers import FlagField, Input
 from ledgerline.audit import reports, services
 from ledgerline.audit.models import Verification
 from ledgerline_verify.checks import Subject
@@ -85,17 +83,6 @@ class ManifestField(serializers.Field):
         raise ValidationError("a manifest is a JSON object or its text")
 
 
-class FlagField(serializers.BooleanField):
-    """true or false (in a form, the words): not DRF's yes, on, 1 and their kin."""
-
-    def to_internal_value(self, data: Any) -> bool:
-        if isinstance(data, bool):
-            return data
-        if isinstance(data, str) and data.lower() in ("true", "false"):
-            return data.lower() == "true"
-        self.fail("invalid", input=data)
-
-
 class PublicApi(APIView):
     permission_classes = [AllowAny]
 
@@ -153,10 +140,8 @@ def _subject(values: dict[str, Any]) -> tuple[Subject, str]:
         return Subject(manifest=raw), "manifest"
     if values.get("file") is not None:
         upload = values["file"]
-        if upload.size > settings.LEDGERLINE_VERIFY_MAX_BYTES:
-            raise BodyTooLarge(f"A file over {settings.LEDGERLINE_VERIFY_MAX_BYTES:,} bytes is not verified here; "
-                               "for a larger one, run python -m ledgerline_verify on your own machine.")
-        return Subject(data=upload.read(), token_id=values.get("token_id"), name=upload.name or ""), "file"
+        data = services.verification_file_read(upload)
+        return Subject(data=data, token_id=values.get("token_id"), name=upload.name or ""), "file"
     return Subject(token_id=values["token_id"]), "token"
 
 

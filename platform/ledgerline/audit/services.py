@@ -7,12 +7,14 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from ledgerline.audit.models import AudioLandmark, NoteGram, Verification
 from ledgerline.datasets.blobs import blob_path
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import LedgerlineError, TooLarge
 from ledgerline.ledger.models import Token
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.models import AuditEntry, SigningKey
@@ -74,6 +76,15 @@ def _blocks() -> BlockSource:
 
 
 # --- one verification ---
+
+
+def verification_file_read(upload: UploadedFile) -> bytes:
+    """The bytes of a file handed in to be verified (it is checked in memory), or TooLarge."""
+    limit = settings.LEDGERLINE_VERIFY_MAX_BYTES
+    if (upload.size or 0) > limit:
+        raise TooLarge(f"A file over {limit:,} bytes is not verified here; for a larger one, run "
+                       "python -m ledgerline_verify on your own machine.")
+    return upload.read()
 
 
 def verification_create(*, subject: Subject, kind: str, user: User | None, regenerate: bool = False,

@@ -19,7 +19,7 @@ from ledgerline.datasets.uploads import HashedUpload
 from ledgerline_verify import bounded_json
 
 
-class RightsShareSerializer(serializers.Serializer[Any]):
+class RightsShareSerializer(Input):
     name = serializers.CharField(max_length=200)
     identifier = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     share = serializers.DecimalField(max_digits=9, decimal_places=8)

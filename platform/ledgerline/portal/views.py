@@ -315,8 +315,9 @@ def verify(request: HttpRequest) -> HttpResponse:
                       status=400)
     user = cast(User, request.user)
     try:
-        verification = audit.verification_create(subject=Subject(data=upload.read(), name=upload.name or ""),
-                                                 kind="file", user=user if user.is_authenticated else None)
+        subject = Subject(data=audit.verification_file_read(upload), name=upload.name or "")
+        verification = audit.verification_create(subject=subject, kind="file",
+                                                 user=user if user.is_authenticated else None)
     except LedgerlineError as exc:
         return render(request, "portal/verify.html", {"error": exc.message}, status=exc.status)
     return redirect("portal:verification", verification_id=verification.pk)

@@ -9,6 +9,7 @@ public key can recompute it.
 import base64
 import functools
 import hashlib
+import logging
 import os
 import secrets
 import tempfile
@@ -27,6 +28,8 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 
 from ledgerline.private import private_dir
+
+logger = logging.getLogger(__name__)
 
 ALGORITHM = "ecdsa-p256-sha256"
 # PBKDF2-HMAC-SHA256 rounds guarding a key file: OWASP's figure (2023). BestAvailableEncryption
@@ -202,7 +205,11 @@ class KeyStore:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise KeyUnavailable(f"{name} is not an ECDSA key")
         if pem_kdf_rounds(pem) < kdf_rounds():
-            self.save(path, key)
+            try:
+                self.save(path, key)
+            except OSError as exc:  # a read-only mount, a folder of another user: sign all the same
+                logger.warning("The key file %s could not be encrypted again under %s rounds: %s",
+                               path.name, kdf_rounds(), exc)
         return key
 
     def upgrade(self, key_id: str) -> bool:

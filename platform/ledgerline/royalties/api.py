@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.api.parsers import spooled_body, spooled_body_parsers
-from ledgerline.api.serializers import Input
+from ledgerline.api.serializers import Input, flag
 from ledgerline.api.views import ApiView, body_fields
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
 from ledgerline.errors import Conflict, LedgerlineError
@@ -78,7 +78,7 @@ class RoyaltyPolicyApi(ApiView):
         return Response(PolicySerializer(policy).data)
 
 
-class RegistrantSerializer(serializers.Serializer[Any]):
+class RegistrantSerializer(Input):
     country = serializers.CharField(max_length=2)
     code = serializers.CharField(max_length=3)
     year = serializers.IntegerField(read_only=True)
@@ -123,7 +123,7 @@ def _work_royalties(work: Work) -> dict[str, Any]:
     }
 
 
-PERIOD_PATTERN = r"^(19|2\d)\d{2}(-(0[1-9]|1[0-2])|-Q[1-4])?$"
+PERIOD_PATTERN = statements.PERIOD.pattern
 PERIOD_PARAMETER = OpenApiParameter(
     "period", str, pattern=PERIOD_PATTERN, description="A month (2026-10), a quarter (2026-Q4) or a year (2026)."
 )
@@ -316,12 +316,6 @@ def _chunks(body: IO[bytes]) -> Iterator[bytes]:
         yield chunk
 
 
-def _flag(value: str, name: str) -> bool:
-    if value.lower() not in ("true", "false", "1", "0"):
-        raise LedgerlineError(f"{name} is true or false, not {value!r}.", fields={name: ["true or false"]})
-    return value.lower() in ("true", "1")
-
-
 class UsageImportApi(ApiView):
     parser_classes = UsageFileParsers
 
@@ -342,7 +336,9 @@ class UsageImportApi(ApiView):
             raise UnsupportedMediaType(
                 media_type, detail=f"Send text/csv or application/x-ndjson, not {media_type or 'no Content-Type'}."
             )
-        skip = _flag(request.query_params.get("skip_invalid", "false"), "skip_invalid")
+        skip = flag(request.query_params.get("skip_invalid", "false"))
+        if skip is None:
+            raise LedgerlineError("skip_invalid is true or false.", fields={"skip_invalid": ["true or false"]})
         # The parser spooled the body to a file: read whole before the import takes its lock.
         with spooled_body(request) as body:
             if media_type in CSV_TYPES:

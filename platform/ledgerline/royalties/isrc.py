@@ -20,7 +20,9 @@ class InvalidIsrc(ValueError):
 
 def isrc_clean(value: str) -> str:
     """The compact form of ``value``, with or without hyphens or the "ISRC" prefix, or InvalidIsrc."""
-    compact = value.strip().upper().removeprefix("ISRC").strip().replace("-", "") if isinstance(value, str) else ""
+    compact = value.strip().upper().replace("-", "") if isinstance(value, str) else ""
+    if len(compact) > 12 and compact.startswith("ISRC"):  # the prefix, not an Icelandic IS-RC.. code
+        compact = compact.removeprefix("ISRC").strip()
     if not (compact.isascii() and ISRC.match(compact)):
         raise InvalidIsrc(
             f"{value!r} is not an ISRC: 12 characters, CC-XXX-YY-NNNNN (country, registrant, year, designation)"

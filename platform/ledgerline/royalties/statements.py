@@ -30,7 +30,8 @@ from ledgerline.royalties.splits import decimal_text, work_split
 from ledgerline.works.models import Work
 
 ROUNDING = ROUND_HALF_EVEN
-PERIOD = re.compile(r"^((?:19|2\d)\d{2})(?:-(\d{2})|-Q([1-4]))?$")  # years 1900-2999
+# Years 1900-2999. The API's schema gives this pattern to clients as it is (an ECMA regex too).
+PERIOD = re.compile(r"^((?:19|2\d)\d{2})(?:-(0[1-9]|1[0-2])|-Q([1-4]))?$")
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Period:
 def period_parse(text: str) -> Period:
     """2026-10 (a month), 2026-Q4 (a quarter) or 2026 (a year)."""
     match = PERIOD.match(text.strip())
-    if not match or (match[2] and not 1 <= int(match[2]) <= 12):
+    if not match:
         raise LedgerlineError(
             f"period {text!r} is not a month (2026-10), a quarter (2026-Q4) or a year (2026).",
             fields={"period": ["YYYY-MM, YYYY-Qn or YYYY"]},

@@ -15,6 +15,12 @@ from ledgerline.storage.client import Ipfs, IpfsUnavailable, ipfs_connect
 from ledgerline_verify.unixfs import CID
 
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
+# Anyone can pin anything, and the gateway serves it from the site's own origin: only types that
+# never run (a page, a script, an SVG would run as ours, past the site's script-src 'self').
+_INERT = ("audio/", "image/png", "image/jpeg", "image/gif", "image/webp", "application/json", "application/pdf",
+          "text/plain", "text/csv")
+# And a document it serves is sandboxed: no scripts, an origin of its own.
+_SANDBOX = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
 
 
 def _content_type(path: str, head: bytes) -> str:
@@ -24,7 +30,7 @@ def _content_type(path: str, head: bytes) -> str:
         return media
     guessed = mimetypes.guess_type(path)[0] if path else None
     if guessed:
-        return guessed
+        return guessed if guessed.startswith(_INERT) else "application/octet-stream"
     return "application/json" if head.lstrip()[:1] in (b"{", b"[") else "application/octet-stream"
 
 
@@ -49,6 +55,12 @@ def _raw_block(cid: CID) -> HttpResponse:
 
 
 def gateway(request: HttpRequest, cid: str, path: str = "") -> HttpResponseBase:
+    response = _gateway(request, cid, path)
+    response["Content-Security-Policy"] = _SANDBOX
+    return response
+
+
+def _gateway(request: HttpRequest, cid: str, path: str) -> HttpResponseBase:
     try:
         root = CID.parse(cid)
     except ValueError as exc:

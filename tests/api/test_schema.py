@@ -71,10 +71,13 @@ def test_a_body_that_is_not_an_object_is_a_400(team: Team, body: Any) -> None:
     assert "JSON object" in response.json()["error"]["message"]
 
 
-def test_a_page_size_it_cannot_read_is_a_400(team: Team) -> None:
+def test_a_page_or_page_size_it_cannot_read_is_a_400(team: Team) -> None:
     assert team.owner.client.get("/api/v1/datasets/?page_size=ten").status_code == 400
     assert team.owner.client.get("/api/v1/datasets/?page_size=0").status_code == 400
     assert team.owner.client.get("/api/v1/datasets/?page_size=10").status_code == 200
+    assert team.owner.client.get("/api/v1/datasets/?page=").status_code == 400
+    assert team.owner.client.get("/api/v1/datasets/?page=x").status_code == 400
+    assert team.owner.client.get("/api/v1/datasets/?page=9").status_code == 404  # past the last
 
 
 def test_a_period_out_of_the_calendar_is_a_400(team: Team) -> None:

@@ -10,9 +10,13 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
     def get_page_size(self, request: Request) -> int | None:
-        # DRF falls back to the default on a page_size it cannot read; say so instead.
+        # DRF takes an empty page for the first and falls back to the default on a page_size it
+        # cannot read; say so instead. (A page past the last stays DRF's 404.)
+        page = request.query_params.get(self.page_query_param)
+        if page is not None and not _whole(page, 1):
+            raise ValidationError({self.page_query_param: ["a whole number from 1"]})
         asked = request.query_params.get(self.page_size_query_param)
-        if asked is not None and not (asked.isascii() and asked.isdigit() and 1 <= int(asked) <= self.max_page_size):
+        if asked is not None and not _whole(asked, 1, self.max_page_size):
             raise ValidationError({self.page_size_query_param: [f"a whole number from 1 to {self.max_page_size}"]})
         return super().get_page_size(request)
 
@@ -24,3 +28,7 @@ class Pagination(PageNumberPagination):
             else:
                 parameter["schema"].update(minimum=1)
         return parameters
+
+
+def _whole(text: str, low: int, high: int | None = None) -> bool:
+    return text.isascii() and text.isdigit() and low <= int(text) and (high is None or int(text) <= high)

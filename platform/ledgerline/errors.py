@@ -26,6 +26,8 @@ class Missing(LedgerlineError):
 
 
 class TooLarge(LedgerlineError):
+    """A body or a file past a limit the site keeps."""
+
     status = 413
     code = "too_large"
 

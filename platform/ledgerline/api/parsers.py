@@ -7,18 +7,14 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from django.conf import settings
-from rest_framework import parsers, status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import get_encoding  # type: ignore[attr-defined]  # newer than the stubs
 from rest_framework.request import Request
 from rest_framework.utils import json
 
+from ledgerline.errors import TooLarge
 from ledgerline_verify import bounded_json
-
-
-class BodyTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
 
 
 class JSONParser(parsers.JSONParser):
@@ -32,7 +28,7 @@ class JSONParser(parsers.JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         raw = stream.read(limit + 1) if limit is not None else stream.read()
         if limit is not None and len(raw) > limit:
-            raise BodyTooLarge(f"A request body over {limit:,} bytes is not accepted here.")
+            raise TooLarge(f"A request body over {limit:,} bytes is not accepted here.")
         try:
             text = raw.decode(encoding)
             return bounded_json.loads(text, parse_constant=json.strict_constant if self.strict else None)
@@ -56,7 +52,7 @@ class SpooledBodyParser(parsers.BaseParser):
             body.write(chunk)
             if body.tell() > limit:
                 body.close()
-                raise BodyTooLarge(f"A file over {limit:,} bytes is not accepted here.")
+                raise TooLarge(f"A file over {limit:,} bytes is not accepted here.")
         body.seek(0)
         return body
 

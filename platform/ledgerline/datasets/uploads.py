@@ -14,13 +14,8 @@ from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import DataAndFiles, MultiPartParser
 
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import TooLarge
 from ledgerline.provenance.hashing import HashingWriter
-
-
-class UploadTooLarge(LedgerlineError):
-    status = 413
-    code = "too_large"
 
 
 class HashedUpload(TemporaryUploadedFile):
@@ -39,7 +34,7 @@ class HashingUploadHandler(FileUploadHandler):
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         if self.writer.size + len(raw_data) > settings.LEDGERLINE_MAX_UPLOAD_BYTES:
             self.upload_interrupted()
-            raise UploadTooLarge(
+            raise TooLarge(
                 f"{self.file_name}: larger than the {settings.LEDGERLINE_MAX_UPLOAD_BYTES} bytes allowed per file."
             )
         self.writer.write(raw_data)

@@ -68,12 +68,13 @@ class RoyaltyPolicyApi(ApiView):
     def put(self, request: Request, slug: str) -> Response:
         organisation = self.organisation(slug)
         self.actor.require_admin(organisation.pk)
+        fields = body_fields(request)
         policy = services.policy_update(
             organisation=organisation,
             updated_by=self.actor.user,
-            data_share=body_fields(request).get("data_share"),
-            platform_share=body_fields(request).get("platform_share"),
-            resale_bps=body_fields(request).get("resale_bps"),
+            data_share=fields.get("data_share"),
+            platform_share=fields.get("platform_share"),
+            resale_bps=fields.get("resale_bps"),
         )
         return Response(PolicySerializer(policy).data)
 

@@ -1,5 +1,5 @@
 # Ledgerline. `make run` starts the site with its worker; `make test` runs every test.
-# Both install what is missing into .venv first.
+# Both install what is missing into .venv first; `make test` checks the system packages before that.
 
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck compose-check contracts contracts-check bench chorale-benchmark audio-pretrained clean
+.PHONY: run system test lint format typecheck compose-check contracts contracts-check bench chorale-benchmark \
+  audio-pretrained clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,14 +28,25 @@ run: $(VENV)/.runtime
 	@echo "Ledgerline on http://$(HOST):$(PORT)/  (API docs: /api/docs/)"
 	$(BIN)/python tools/serve.py --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev contracts-check tools/jsipfs/node_modules/.installed
+# The Debian packages the tests need (npm, redis-server, chromium, ...): installed when run as root,
+# otherwise named with the command that installs them.
+system:
+	tools/system-packages.sh
+
+# system first: the npm targets below need npm.
+test: system $(VENV)/.dev contracts-check tools/jsipfs/node_modules/.installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	PYTHONPATH=platform $(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

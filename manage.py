@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Django's command-line entry point. platform/ is the source root: see ARCHITECTURE.md."""
+"""Django's command-line entry point. platform/ is the source root: see docs/ARCHITECTURE.md."""
 
 import os
 import sys

@@ -83,8 +83,9 @@ def register(folder: Path, *, count: int, minutes: float) -> list[Path]:
 
     from ledgerline.accounts.models import Organisation
     from ledgerline.datasets.blobs import blob_path
+    from ledgerline.pipeline import drive
     from ledgerline.training.models import ModelArtifact
-    from ledgerline.works import services
+    from ledgerline.works import transitions
     from ledgerline.works.models import Work, WorkStatus
 
     organisation = Organisation.objects.get(slug="demo-label")
@@ -97,11 +98,11 @@ def register(folder: Path, *, count: int, minutes: float) -> list[Path]:
         make_wav(take, int(minutes * 60 * 44100 * 4), seed=i)
         work = Work.objects.create(organisation=organisation, title=f"Long take {i}", model=model, seed=1000 + i,
                                    parameters={"originality_max_run": 1000})
-        services._advance(work, WorkStatus.REQUESTED, WorkStatus.GENERATED,
-                          outputs={"wav": services._blob_put(take.read_bytes())},
+        transitions.advance(work, WorkStatus.REQUESTED, WorkStatus.GENERATED,
+                          outputs={"wav": transitions.blob_put(take.read_bytes())},
                           originality={"longest_melody_run": 0}, provenance={"bench": "synthetic take"})
         works.append(work)
-    services.works_advance(works=Work.objects.filter(pk__in=[w.pk for w in works]))
+    drive.works_advance(works=Work.objects.filter(pk__in=[w.pk for w in works]))
     released = []
     for work in Work.objects.filter(pk__in=[w.pk for w in works]):
         assert work.status == WorkStatus.CONFIRMED, (work.status, work.error)

@@ -36,10 +36,9 @@ class InvalidFile(LedgerlineError):
     code = "invalid_file"
 
 
-def json_field_check(name: str, value: object) -> None:
-    """Refuse, as a 400 naming the field, a JSON value that cannot be stored and signed."""
-    from ledgerline.provenance.canonical import json_problem
+class Unavailable(LedgerlineError):
+    """An outside system (the chain node, the IPFS node) that does not answer: a 503, and a task
+    retries it (queue.RETRYING)."""
 
-    problem = json_problem(value)
-    if problem:
-        raise LedgerlineError(f"{name}: {problem}.", fields={name: [problem]})
+    status = 503
+    code = "unavailable"

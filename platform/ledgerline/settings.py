@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "ledgerline.royalties",
     "ledgerline.storage",
     "ledgerline.audit",
+    "ledgerline.pipeline",
     "ledgerline.portal",
     "axes",
 ]
@@ -303,9 +304,9 @@ CELERY_RESULT_BACKEND = envstr(
 )
 CELERY_IMPORTS = [
     "ledgerline.tasks",
+    "ledgerline.pipeline.tasks",
     "ledgerline.training.tasks",
-    "ledgerline.works.tasks",
-    "ledgerline.provenance.tasks",
+    "ledgerline.ledger.tasks",
     "ledgerline.datasets.tasks",
     "ledgerline.audit.tasks",
 ]

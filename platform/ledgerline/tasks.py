@@ -8,20 +8,6 @@ from typing import Any
 from celery import Task, shared_task
 from kombu.exceptions import OperationalError
 
-from ledgerline.ledger.client import ChainUnavailable
-from ledgerline.storage.client import IpfsUnavailable
-
-# How the pipeline's tasks run: acknowledged only when done (a killed worker's task is delivered
-# again), retried with exponential backoff while the chain node or the IPFS node does not answer.
-RETRYING = {
-    "acks_late": True,
-    "autoretry_for": (ChainUnavailable, IpfsUnavailable),
-    "retry_backoff": 2,
-    "retry_backoff_max": 120,
-    "max_retries": 30,
-}
-
-
 logger = logging.getLogger(__name__)
 
 

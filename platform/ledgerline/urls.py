@@ -3,9 +3,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from ledgerline import gateway
 from ledgerline.api.errors import api_not_found
 from ledgerline.csp import csp_relaxed
-from ledgerline.storage import views as storage_views
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -22,8 +22,8 @@ urlpatterns = [
     path("", include("ledgerline.portal.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz),
-    path("ipfs/<str:cid>", storage_views.gateway),
-    path("ipfs/<str:cid>/<path:path>", storage_views.gateway),
+    path("ipfs/<str:cid>", gateway.gateway),
+    path("ipfs/<str:cid>/<path:path>", gateway.gateway),
     path("api/v1/", include("ledgerline.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file (?script), not inline.

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from ledgerline.accounts.api import TokenCreateThrottle
-from ledgerline.audit.api import AnonVerifyThrottle
+from ledgerline.api.accounts import TokenCreateThrottle
+from ledgerline.api.audit import AnonVerifyThrottle
 
 HASH = "ab" * 32
 PASSWORD = "a long test password"

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
-from ledgerline.audit.api import AnonVerifyThrottle
+from ledgerline.api.audit import AnonVerifyThrottle
 from ledgerline.audit.models import Verification
 from tests.audit.conftest import Released
 from tests.audit.test_tampering import flip_audio_byte

@@ -10,8 +10,9 @@ import pytest
 
 from ledgerline.datasets import samples
 from ledgerline.provenance.models import SigningKey
+from ledgerline.training.checkpoints import run_folder
 from ledgerline.training.models import TrainingRun
-from ledgerline.training.services import run_folder, training_run_execute
+from ledgerline.training.services import training_run_execute
 from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
 from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, trained_run, upload_files, work_links_check
@@ -99,7 +100,7 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
         return str(response.json()["error"]["message"])
 
     assert "latent must be 8" in refused(config={**SMALL, "latent": 16})
-    assert "Only sound models" in refused(config={"model": "lstm", "tiny": True})
+    assert "Only audio models can be continued" in refused(config={"model": "lstm", "tiny": True})
     foreign = model_record(team.outsider.user.memberships.get().organisation)
     assert "No such model" in refused(404, base_model=str(foreign.pk))
 

@@ -14,8 +14,8 @@ import pytest
 from ledgerline.ledger.client import ChainUnavailable, Ledger
 from ledgerline.ledger.models import ChainTransaction
 from ledgerline.ledger.services import works_contract
+from ledgerline.pipeline import drive
 from ledgerline.storage.client import IpfsUnavailable
-from ledgerline.works import services
 from ledgerline.works.models import Generation, Work, WorkStatus
 from tests.conftest import dataset_create
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
@@ -40,7 +40,7 @@ def _generated_works(team: Any, chorale_files: list[Path], capture: Any) -> Gene
         ).json()
     model = client.get(f"/api/v1/training-runs/{run['id']}/").json()["artifacts"][0]
     assert model["anchored_at"], "the model was not published"
-    with patch("ledgerline.works.services._enqueue"):  # generated here, not by a queued task
+    with patch("ledgerline.works.requests.enqueue"):  # generated here, not by a queued task
         response = client.post(
             "/api/v1/generations/",
             {
@@ -53,7 +53,7 @@ def _generated_works(team: Any, chorale_files: list[Path], capture: Any) -> Gene
             format="json",
         )
     generation = Generation.objects.get(pk=response.json()["id"])
-    assert services.works_generate(generation=generation) == COUNT
+    assert drive.works_generate(generation=generation) == COUNT
     return generation
 
 
@@ -160,14 +160,14 @@ def test_the_chain_node_and_ipfs_daemon_stopped_mid_batch(
         generation = _generated_works(team, chorale_files, django_capture_on_commit_callbacks)
     # Both are down now: signing still works, pinning cannot.
     with pytest.raises(IpfsUnavailable):
-        services.works_advance()
+        drive.works_advance()
     assert set(generation.works.values_list("status", flat=True)) == {WorkStatus.SIGNED}
     with jsipfs_daemon(repo, port=int(ipfs_url.rsplit(":", 1)[1])):
         with pytest.raises(ChainUnavailable):
-            services.works_advance()
+            drive.works_advance()
         assert set(generation.works.values_list("status", flat=True)) == {WorkStatus.PINNED}
         with anvil(state=state, port=port):
-            counts = services.works_advance()
+            counts = drive.works_advance()
             assert counts == {WorkStatus.CONFIRMED: COUNT}
             _assert_confirmed_once(generation)
     assert Work.objects.count() == COUNT
@@ -197,8 +197,8 @@ def test_another_minter_taking_the_expected_token_ids_gets_the_metadata_correcte
             )
         fault_point(name)
 
-    with patch("ledgerline.works.services.fault_point", race):
-        assert services.works_advance() == {WorkStatus.CONFIRMED: COUNT}
+    with patch("ledgerline.works.minting.fault_point", race):
+        assert drive.works_advance() == {WorkStatus.CONFIRMED: COUNT}
     contract = works_contract(ledger=ledger)
     ids = sorted(w.token.token_id for w in generation.works.select_related("token") if w.token)
     assert ids == [2, 3, 4] and contract.functions.totalMinted().call() == COUNT + 1

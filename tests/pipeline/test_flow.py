@@ -15,8 +15,8 @@ from ledgerline.provenance.models import SigningKey
 from ledgerline.royalties.isrc import isrc_format
 from ledgerline.storage.client import ipfs_connect
 from ledgerline.training.models import TrainingRun
-from ledgerline.training.services import datasets_commitment
 from ledgerline.works.credentials import credentials_read
+from ledgerline_verify.checks import datasets_commitment
 from ledgerline_verify.unixfs import CID
 from tests.conftest import dataset_create
 from tests.pipeline.conftest import TINY, ipfs_bytes, model_signing_verify, trained_run, upload_files, work_links_check

@@ -10,9 +10,10 @@ import pytest
 from ledgerline.celery import app
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.models import DatasetFile
+from ledgerline.pipeline import drive
+from ledgerline.training.checkpoints import run_folder
 from ledgerline.training.models import RunStatus, TrainingRun
-from ledgerline.training.services import run_folder, training_run_execute
-from ledgerline.works import services
+from ledgerline.training.services import training_run_execute
 from ledgerline.works.models import WorkStatus
 from tests.conftest import dataset_create
 from tests.daemons import free_port
@@ -28,7 +29,7 @@ def test_a_work_whose_audio_is_lost_fails_alone(
     lost = generation.works.get(index=1)
     path = blob_path(lost.outputs.get(kind="wav").blob.sha256)
     path.unlink()
-    assert services.works_advance() == {WorkStatus.CONFIRMED: 2, WorkStatus.FAILED: 1}
+    assert drive.works_advance() == {WorkStatus.CONFIRMED: 2, WorkStatus.FAILED: 1}
     lost.refresh_from_db()
     assert lost.status == WorkStatus.FAILED and "No such file" in lost.error and lost.token is None
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ledgerline.royalties.terms import Conditions, conditions_clean, licence_blocks, spdx_conditions
+from ledgerline.datasets.terms import Conditions, conditions_clean, licence_blocks, spdx_conditions
 from tests.royalties.conftest import Catalogue, model_record, training_run, version_freeze
 
 TODAY = datetime.date(2026, 11, 22)

@@ -1,12 +1,6 @@
 from django.urls import path
 
-from ledgerline.accounts import api as accounts
-from ledgerline.audit import api as audit
-from ledgerline.datasets import api as datasets
-from ledgerline.provenance import api as provenance
-from ledgerline.royalties import api as royalties
-from ledgerline.training import api as training
-from ledgerline.works import api as works
+from ledgerline.api import accounts, audit, datasets, provenance, royalties, training, works
 
 urlpatterns = [
     path("verify", audit.VerifyApi.as_view()),

@@ -15,12 +15,20 @@ from django.db import transaction
 from ledgerline.audit.models import AudioLandmark, NoteGram, Verification
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.errors import LedgerlineError, TooLarge
+from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.models import Token
+from ledgerline.ledger.services import contract_address
+from ledgerline.provenance import keys
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.models import AuditEntry, SigningKey
+from ledgerline.queue import enqueue
+from ledgerline.storage.client import IpfsUnavailable, ipfs_connect
+from ledgerline.training.checkpoints import model_load
 from ledgerline.training.selectors import lineage_versions
 from ledgerline.works.models import Work, WorkOutput, WorkStatus
+from ledgerline.works.steps import work_outputs_make
 from ledgerline_verify import fingerprint
+from ledgerline_verify.chain import Chain
 from ledgerline_verify.checks import (
     FAIL,
     FAILED,
@@ -50,18 +58,12 @@ class RegenerationRefused(LedgerlineError):
 
 def platform_verifier() -> Verifier:
     """The verifier on this deployment's chain node and IPFS node."""
-    from ledgerline.ledger.client import Ledger
-    from ledgerline.ledger.services import contract_address
-    from ledgerline_verify.chain import Chain
-
     ledger = Ledger.connect()
     return Verifier(chain=Chain(ledger.w3, contract_address(ledger=ledger)), ipfs=Ipfs(_blocks()))
 
 
 def _blocks() -> BlockSource:
     """Blocks from this deployment's node, its errors told in the verifier's terms."""
-    from ledgerline.storage.client import IpfsUnavailable, ipfs_connect
-
     node = ipfs_connect()
 
     def get(cid: CID) -> bytes:
@@ -128,10 +130,7 @@ def verification_create(*, subject: Subject, kind: str, user: User | None, regen
 
 
 def _enqueue_regeneration(verification: Verification) -> None:
-    from ledgerline.audit.tasks import regenerate_task
-    from ledgerline.tasks import enqueue
-
-    enqueue(regenerate_task, str(verification.pk))
+    enqueue("ledgerline.audit.regenerate", str(verification.pk))
 
 
 def _token_of_score(data: bytes) -> int | None:
@@ -194,8 +193,6 @@ def _database_check(run: Run) -> None:
 
 
 def _der(pem: str) -> bytes:
-    from ledgerline.provenance import keys
-
     return keys.public_der(keys.load_public_pem(pem))
 
 
@@ -324,8 +321,6 @@ def verification_view(verification: Verification, *, member_of: list[Any]) -> di
 def verification_regenerate(*, verification: Verification) -> Verification:
     """Re-run the work's model with its recorded seed and parameters and compare what it makes,
     byte for byte, with the outputs its signed manifest lists. A mismatch breaks the verdict."""
-    from ledgerline.works.services import model_load, work_outputs_make
-
     work = verification.work
     signed = verification.result.get("manifest") or {}
     expected = {o["kind"]: o["sha256"] for o in (signed.get("manifest") or {}).get("outputs", [])}

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from ledgerline.audit import services
 from ledgerline.audit.models import Verification
-from ledgerline.tasks import RETRYING
+from ledgerline.queue import RETRYING
 
 
 @shared_task(name="ledgerline.audit.regenerate", **RETRYING)

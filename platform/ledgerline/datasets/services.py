@@ -23,9 +23,13 @@ from ledgerline.datasets.models import (
     VersionEntry,
 )
 from ledgerline.datasets.selectors import version_leaves
+from ledgerline.datasets.terms import conditions_clean, spdx_conditions
 from ledgerline.errors import Conflict, InvalidFile, LedgerlineError
+from ledgerline.ledger.client import Ledger
+from ledgerline.ledger.services import consent_withdrawal_anchor, dataset_anchored_at
 from ledgerline.provenance.merkle import merkle_root
 from ledgerline.provenance.services import audit_append
+from ledgerline.queue import enqueue
 
 _spdx = get_spdx_licensing()
 
@@ -70,9 +74,7 @@ def licence_validate(licence: Licence) -> Licence:
 
 
 def licence_conditions_validate(spdx: str, conditions: dict[str, Any]) -> dict[str, Any]:
-    """Conditions a machine can check (royalties.terms), over or instead of the SPDX id's."""
-    from ledgerline.royalties.terms import conditions_clean, spdx_conditions
-
+    """Conditions a machine can check (datasets.terms), over or instead of the SPDX id's."""
     if conditions:
         conditions_clean(conditions, base=spdx_conditions(spdx))
     return conditions
@@ -280,24 +282,14 @@ def dataset_file_consent_set(*, file: DatasetFile, consent: Any, updated_by: Use
     audit_append(organisation=file.dataset.organisation, actor=updated_by, action="dataset_file.consent", obj=file,
                  data={"consent": file.consent, "training_consent_withdrawn": withdrawn})
     if withdrawn:
-        transaction.on_commit(lambda: _enqueue_withdrawal(file))
+        transaction.on_commit(lambda: enqueue("ledgerline.datasets.consent_withdrawal", str(file.pk)))
     return file
-
-
-def _enqueue_withdrawal(file: DatasetFile) -> None:
-    from ledgerline.datasets.tasks import consent_withdrawal_publish_task
-    from ledgerline.tasks import enqueue
-
-    enqueue(consent_withdrawal_publish_task, str(file.pk))
 
 
 def consent_withdrawal_publish(*, file: DatasetFile) -> int:
     """Record the file's withdrawal of training consent on chain for every version holding it
     whose root is anchored (a version never anchored was never trained on through Ledgerline,
     and a run on it now leaves the file out). Safe to run twice; returns how many versions."""
-    from ledgerline.ledger.client import Ledger
-    from ledgerline.ledger.services import consent_withdrawal_anchor, dataset_anchored_at
-
     if training_use(file.consent) != "notAllowed":  # granted again before this ran
         return 0
     ledger = Ledger.connect()

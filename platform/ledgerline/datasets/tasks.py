@@ -4,7 +4,7 @@ from celery import shared_task
 
 from ledgerline.datasets import services
 from ledgerline.datasets.models import DatasetFile
-from ledgerline.tasks import RETRYING
+from ledgerline.queue import RETRYING
 
 
 @shared_task(name="ledgerline.datasets.consent_withdrawal", **RETRYING)

@@ -29,7 +29,7 @@ from web3.contract import Contract
 from web3.exceptions import TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import LedgerlineError, Unavailable
 from ledgerline.ledger.artifacts import artifact
 from ledgerline.ledger.embedded import EmbeddedChainProvider
 from ledgerline.ledger.models import ChainAccount, ChainTransaction, TxStatus
@@ -45,8 +45,7 @@ TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, Con
 REFUSED = (Web3RPCError, ValueError, EthValidationError)
 
 
-class ChainUnavailable(LedgerlineError):
-    status = 503
+class ChainUnavailable(Unavailable):
     code = "chain_unavailable"
 
 

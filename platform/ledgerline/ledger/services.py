@@ -14,11 +14,14 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from ledgerline.accounts.models import Organisation
 from ledgerline.errors import LedgerlineError
 from ledgerline.faults import fault_point
 from ledgerline.ledger.artifacts import artifact
 from ledgerline.ledger.client import Ledger, with_retries
 from ledgerline.ledger.models import ChainTransaction, ContractDeployment, Token, TxStatus
+from ledgerline.provenance import keys
+from ledgerline.provenance.models import SigningKey
 
 CONTRACT = "LedgerlineWorks"
 
@@ -177,6 +180,20 @@ def key_retire(*, ledger: Ledger, key_id: str) -> int:
     return _anchor(ledger, contract, kind="retire_key", payload={"key_id": key_id},
                    anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[2]),
                    call=contract.functions.retireKey(key_hash))
+
+
+def signing_keys_publish(*, organisation: Organisation) -> int:
+    """Anchor each of the organisation's keys on chain, and mark the retired ones retired there:
+    what lets anyone check its signatures from the chain alone. Safe to run twice; returns how
+    many keys it looked at."""
+    ledger = Ledger.connect()
+    published = list(SigningKey.objects.filter(organisation=organisation).order_by("created_at"))
+    for signing_key in published:
+        der = keys.public_der(keys.load_public_pem(signing_key.public_key_pem))
+        key_anchor(ledger=ledger, public_key_der=der, organisation_id=organisation.pk)
+        if signing_key.retired_at is not None:
+            key_retire(ledger=ledger, key_id=signing_key.key_id)
+    return len(published)
 
 
 def consent_withdrawal_anchor(*, ledger: Ledger, merkle_root: str, file_sha256: str) -> int:

@@ -14,11 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from generation.families import FAMILIES
 from ledgerline.accounts.models import WRITE_ROLES, Membership, Role
 from ledgerline.accounts.services import membership_add
+from ledgerline.api.audit import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.api.errors import api_server_error
 from ledgerline.audit import services as audit
-from ledgerline.audit.api import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.audit.models import Verification
 from ledgerline.datasets.blobs import blob_path
 from ledgerline.datasets.consent import training_use
@@ -29,6 +30,8 @@ from ledgerline.portal import pictures, sounds
 from ledgerline.provenance.models import SigningKey
 from ledgerline.provenance.selectors import audit_entry_list
 from ledgerline.royalties.statements import period_parse, statements_visible
+from ledgerline.training.checkpoints import model_load
+from ledgerline.training.config import family_of
 from ledgerline.training.selectors import lineage_versions, model_artifact_list, training_run_list
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import work_list
@@ -124,9 +127,11 @@ def training_runs(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/training_runs.html", {
         "runs": training_run_list(organisation_ids=organisations)[:100],
         "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
-        # Published sound models a run may continue (train new or pretrained).
+        "families": FAMILIES,
+        # Published models a run may continue, of the families whose models can be.
         "bases": model_artifact_list(organisation_ids=organisations)
-        .filter(run__config__model="audio", anchored_at__isnull=False).order_by("-created_at")[:100],
+        .filter(run__config__model__in=[n for n, f in FAMILIES.items() if f.shape is not None],
+                anchored_at__isnull=False).order_by("-created_at")[:100],
         "can_write": _writes_in(request, organisations),
     })
 
@@ -142,7 +147,8 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
         "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
         .select_related("blob", "dataset").order_by("dataset__name", "path")[:200],
     }
-    if run.config.get("model") == "audio" and artifacts and artifacts[0].anchored_at:
+    context["family"] = family = family_of(run.config)
+    if family.design and artifacts and artifacts[0].anchored_at:
         context["latent"] = _latent_map(artifacts[0])
     return render(request, "portal/training_run.html", context)
 
@@ -150,8 +156,6 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
 def _latent_map(artifact: Any) -> dict[str, Any]:
     """A sound model's training clips on its latent space's two principal axes, placed on the
     page's map, to pick the two sounds a work interpolates between."""
-    from ledgerline.works.services import model_load
-
     try:
         design = model_load(artifact)
     except LedgerlineError as exc:

@@ -9,6 +9,8 @@ from typing import Any
 
 import rfc8785
 
+from ledgerline.errors import LedgerlineError
+
 
 class NotCanonicalisable(ValueError):
     pass
@@ -26,6 +28,13 @@ def json_problem(value: Any) -> str | None:
     if "\\u0000" in json.dumps(value):
         return "contains a NUL character"
     return None
+
+
+def json_field_check(name: str, value: object) -> None:
+    """Refuse, as a 400 naming the field, a JSON value that cannot be stored and signed."""
+    problem = json_problem(value)
+    if problem:
+        raise LedgerlineError(f"{name}: {problem}.", fields={name: [problem]})
 
 
 def canonical_json(value: Any) -> bytes:

@@ -1,4 +1,7 @@
-"""Writes of the provenance core: audit entries, signing keys and signatures."""
+"""Writes of the provenance core: audit entries, signing keys and signatures.
+
+Provenance sits below accounts (whose writes it records), so an organisation is any model
+instance here: the rows name it by "accounts.Organisation" and these functions use its pk."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -7,11 +10,11 @@ from django.contrib.auth.models import User
 from django.db import models, transaction
 from django.utils import timezone
 
-from ledgerline.accounts.models import Organisation
 from ledgerline.provenance import keys
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.models import AuditEntry, AuditHead, SigningKey
+from ledgerline.queue import enqueue
 
 
 def audit_entry_payload(entry: AuditEntry) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def audit_entry_hash(entry: AuditEntry) -> str:
 @transaction.atomic
 def audit_append(
     *,
-    organisation: Organisation | None,
+    organisation: models.Model | None,
     actor: User | None,
     action: str,
     obj: models.Model,
@@ -50,7 +53,7 @@ def audit_append(
     entry = AuditEntry(
         seq=head.seq + 1,
         created_at=timezone.now(),
-        organisation=organisation,
+        organisation_id=organisation.pk if organisation is not None else None,
         actor_id=actor.pk if actor is not None else None,
         action=action,
         object_type=obj._meta.label_lower,
@@ -99,10 +102,10 @@ def audit_verify() -> AuditVerification:
 
 
 @transaction.atomic
-def signing_key_create(*, organisation: Organisation, actor: User | None = None) -> SigningKey:
+def signing_key_create(*, organisation: models.Model, actor: User | None = None) -> SigningKey:
     key_id, private_key = keys.KeyStore.default().generate()
     signing_key = SigningKey.objects.create(
-        organisation=organisation,
+        organisation_id=organisation.pk,
         key_id=key_id,
         algorithm=keys.ALGORITHM,
         public_key_pem=keys.public_pem(private_key.public_key()),
@@ -112,66 +115,48 @@ def signing_key_create(*, organisation: Organisation, actor: User | None = None)
     return signing_key
 
 
-def signing_key_active(*, organisation: Organisation) -> SigningKey:
+def _lock(organisation: models.Model) -> None:
+    """Lock the organisation's row: one key maker at a time."""
+    type(organisation)._default_manager.select_for_update().get(pk=organisation.pk)
+
+
+def signing_key_active(*, organisation: models.Model) -> SigningKey:
     """The organisation's active key, made on first use."""
     with transaction.atomic():
-        Organisation.objects.select_for_update().get(pk=organisation.pk)  # one creator at a time
-        active = SigningKey.objects.filter(organisation=organisation, retired_at__isnull=True).first()
+        _lock(organisation)
+        active = SigningKey.objects.filter(organisation_id=organisation.pk, retired_at__isnull=True).first()
         return active or signing_key_create(organisation=organisation)
 
 
 @transaction.atomic
-def signing_key_rotate(*, organisation: Organisation, actor: User | None) -> SigningKey:
+def signing_key_rotate(*, organisation: models.Model, actor: User | None) -> SigningKey:
     """Retire the active key and make a new one. Old signatures stay verifiable: the
     retired key's public half stays published with the time it was retired."""
-    Organisation.objects.select_for_update().get(pk=organisation.pk)
-    old = SigningKey.objects.filter(organisation=organisation, retired_at__isnull=True).first()
+    _lock(organisation)
+    old = SigningKey.objects.filter(organisation_id=organisation.pk, retired_at__isnull=True).first()
     if old is not None:
         old.retired_at = timezone.now()
         old.save(update_fields=["retired_at", "updated_at"])
     new = signing_key_create(organisation=organisation, actor=actor)
     # The retired keys stay on disk: bring the files of older versions up to today's KDF rounds.
     store = keys.KeyStore.default()
-    for key_id in SigningKey.objects.filter(organisation=organisation).exclude(pk=new.pk).values_list(
+    for key_id in SigningKey.objects.filter(organisation_id=organisation.pk).exclude(pk=new.pk).values_list(
             "key_id", flat=True):
         store.upgrade(key_id)
     audit_append(organisation=organisation, actor=actor, action="signing_key.rotate", obj=new,
                  data={"retired": old.key_id if old else None, "active": new.key_id})
-    transaction.on_commit(lambda: _publish_keys(organisation))
+    # ledger.tasks publishes them on chain (ledger.services.signing_keys_publish).
+    transaction.on_commit(lambda: enqueue("ledgerline.provenance.keys_publish", str(organisation.pk)))
     return new
 
 
-def _publish_keys(organisation: Organisation) -> None:
-    from ledgerline.provenance.tasks import signing_keys_publish_task
-    from ledgerline.tasks import enqueue
-
-    enqueue(signing_keys_publish_task, str(organisation.pk))
-
-
-def signing_keys_publish(*, organisation: Organisation) -> int:
-    """Anchor each of the organisation's keys on chain, and mark the retired ones retired there:
-    what lets anyone check its signatures from the chain alone. Safe to run twice; returns how
-    many keys it looked at."""
-    from ledgerline.ledger.client import Ledger
-    from ledgerline.ledger.services import key_anchor, key_retire
-
-    ledger = Ledger.connect()
-    published = list(SigningKey.objects.filter(organisation=organisation).order_by("created_at"))
-    for signing_key in published:
-        der = keys.public_der(keys.load_public_pem(signing_key.public_key_pem))
-        key_anchor(ledger=ledger, public_key_der=der, organisation_id=organisation.pk)
-        if signing_key.retired_at is not None:
-            key_retire(ledger=ledger, key_id=signing_key.key_id)
-    return len(published)
-
-
-def payload_sign(*, organisation: Organisation, payload: bytes) -> dict[str, str]:
+def payload_sign(*, organisation: models.Model, payload: bytes) -> dict[str, str]:
     signing_key = signing_key_active(organisation=organisation)
     private_key = keys.KeyStore.default().load(signing_key.key_id)
     return {"key_id": signing_key.key_id, "algorithm": keys.ALGORITHM, "value": keys.sign(private_key, payload)}
 
 
-def manifest_sign(*, organisation: Organisation, manifest: dict[str, Any]) -> dict[str, Any]:
+def manifest_sign(*, organisation: models.Model, manifest: dict[str, Any]) -> dict[str, Any]:
     """A signed manifest: the signature is over the manifest's RFC 8785 bytes."""
     signature = payload_sign(organisation=organisation, payload=canonical_json(manifest))
     return {"manifest": manifest, "signature": signature}

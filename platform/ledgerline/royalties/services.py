@@ -11,14 +11,15 @@ from django.utils import timezone
 
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
+from ledgerline.datasets.terms import Block, Conditions, conditions_clean, conditions_of, licence_blocks
 from ledgerline.errors import Conflict, LedgerlineError
 from ledgerline.provenance.services import audit_append
 from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_make
 from ledgerline.royalties.models import Isrc, Registrant, RoyaltyPolicy
 from ledgerline.royalties.splits import policy_of, version_weights
-from ledgerline.royalties.terms import Block, Conditions, conditions_clean, conditions_of, licence_blocks
 from ledgerline.training.models import TrainingRun
 from ledgerline.training.selectors import lineage_versions
+from ledgerline.works.licence import DEFAULT_LICENCE, work_conditions
 from ledgerline.works.models import Work, WorkStatus
 
 
@@ -220,32 +221,13 @@ def version_conditions(version: DatasetVersion) -> Conditions | None:
     return conditions_of(spdx=version.licence_spdx, explicit=version.licence_conditions)
 
 
-def work_conditions(parameters: dict[str, Any]) -> Conditions:
-    """A work's licence conditions: those of its `licence` (SPDX id or LicenseRef) refined by
-    `licence_conditions`; a licence Ledgerline has no conditions for needs them all spelt out."""
-    spdx = parameters.get("licence", "LicenseRef-All-Rights-Reserved")
-    explicit = parameters.get("licence_conditions")
-    if explicit is not None:
-        return conditions_clean(
-            explicit, base=conditions_of(spdx=spdx, explicit=None), field="parameters.licence_conditions"
-        )
-    conditions = conditions_of(spdx=spdx, explicit=None)
-    if conditions is None:
-        raise LedgerlineError(
-            f"parameters: Ledgerline has no conditions for the licence {spdx!r}; give licence_conditions "
-            "(commercial_use, derivatives, territories, expires ...).",
-            fields={"parameters": ["licence_conditions"]},
-        )
-    return conditions
-
-
 def licence_check(*, run: TrainingRun, parameters: dict[str, Any]) -> list[Block]:
     """Each condition of the run's training data that a work's licence (or the share of its
     revenue the data's rights holders would get) goes beyond; empty when the work may be
     released under it."""
     return licence_blocks(
         work=work_conditions(parameters),
-        work_spdx=parameters.get("licence", "LicenseRef-All-Rights-Reserved"),
+        work_spdx=parameters.get("licence", DEFAULT_LICENCE),
         data=licence_data(run=run),
         today=datetime.date.today(),
     )

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import requests
 from django.conf import settings
 
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import LedgerlineError, Unavailable
 from ledgerline.storage import car
 from ledgerline.storage.blockstore import Blockstore
 from ledgerline.storage.models import Pin
@@ -29,8 +29,7 @@ logger = logging.getLogger(__name__)
 READ_CHUNK = 1024 * 1024
 
 
-class IpfsUnavailable(LedgerlineError):
-    status = 503
+class IpfsUnavailable(Unavailable):
     code = "ipfs_unavailable"
 
 

@@ -3,7 +3,7 @@ run twice: a finished run is only published where something is missing."""
 
 from celery import shared_task
 
-from ledgerline.tasks import RETRYING
+from ledgerline.queue import RETRYING
 from ledgerline.training import services
 
 

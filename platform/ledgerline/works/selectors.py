@@ -1,6 +1,6 @@
 from django.db.models import Prefetch, QuerySet
 
-from ledgerline.works.models import Generation, Work
+from ledgerline.works.models import Generation, Work, WorkStatus
 
 
 def work_list(*, organisation_ids: list) -> QuerySet[Work]:
@@ -22,3 +22,10 @@ def generation_list(*, organisation_ids: list) -> QuerySet[Generation]:
         .select_related("organisation")
         .prefetch_related(Prefetch("works", queryset=works))
     )
+
+
+def generation_progress(generation: Generation) -> dict[str, int]:
+    counts = {status: 0 for status in WorkStatus.values}
+    for status in generation.works.values_list("status", flat=True):
+        counts[status] += 1
+    return counts

@@ -15,11 +15,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
 from ledgerline.errors import LedgerlineError
+from ledgerline.pipeline import drive
+from ledgerline.pipeline.tasks import sweep
 from ledgerline.training.models import TrainingRun
 from ledgerline.training.services import training_run_execute
-from ledgerline.works import services
 from ledgerline.works.models import Generation, Work
-from ledgerline.works.tasks import sweep
 
 
 class Command(BaseCommand):
@@ -32,12 +32,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, id: str | None = None, **options: Any) -> None:
         try:
             if action == "advance":
-                result: Any = services.works_advance()
+                result: Any = drive.works_advance()
             elif action == "train":
                 result = {"status": training_run_execute(run_id=self._required(id)).status}
             elif action == "generate":
                 result = {
-                    "generated": services.works_generate(generation=Generation.objects.get(pk=self._required(id)))
+                    "generated": drive.works_generate(generation=Generation.objects.get(pk=self._required(id)))
                 }
             elif action == "sweep":
                 result = sweep.delay().id

@@ -8,9 +8,10 @@ from rest_framework.response import Response
 from ledgerline.api.serializers import Input
 from ledgerline.api.views import ApiView, created
 from ledgerline.errors import Missing
+from ledgerline.pipeline import requests as pipeline
 from ledgerline.training.models import ModelArtifact
 from ledgerline.training.selectors import model_artifact_list
-from ledgerline.works import selectors, services
+from ledgerline.works import requests, selectors
 from ledgerline.works.models import Generation, Work, WorkOutput
 
 
@@ -61,7 +62,7 @@ class GenerationOutput(serializers.Serializer[Generation]):
     created_at = serializers.DateTimeField()
 
     def get_progress(self, generation: Generation) -> dict[str, int]:
-        return services.generation_progress(generation)
+        return selectors.generation_progress(generation)
 
 
 class GenerationInput(Input):
@@ -69,7 +70,7 @@ class GenerationInput(Input):
     title = serializers.CharField(max_length=200)
     model = serializers.UUIDField()
     seed = serializers.IntegerField(
-        required=False, min_value=0, max_value=services.MAX_SEED, help_text="left out: drawn at random and recorded"
+        required=False, min_value=0, max_value=requests.MAX_SEED, help_text="left out: drawn at random and recorded"
     )
     parameters = serializers.DictField(
         required=False,
@@ -87,7 +88,7 @@ def _model(organisation: Any, model_id: Any) -> ModelArtifact:
 
 class GenerationListApi(ApiView):
     class InputSerializer(GenerationInput):
-        count = serializers.IntegerField(min_value=1, max_value=services.MAX_COUNT, default=1)
+        count = serializers.IntegerField(min_value=1, max_value=requests.MAX_COUNT, default=1)
 
     @extend_schema(responses=GenerationOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -100,7 +101,7 @@ class GenerationListApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         organisation = self.actor.organisation_for_create(data.validated_data.get("organisation"))
-        generation = services.generation_request(
+        generation = pipeline.generation_request(
             organisation=organisation,
             title=data.validated_data["title"],
             model=_model(organisation, data.validated_data["model"]),
@@ -135,7 +136,7 @@ class WorkListApi(ApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         organisation = self.actor.organisation_for_create(data.validated_data.get("organisation"))
-        work = services.work_request(
+        work = pipeline.work_request(
             organisation=organisation,
             title=data.validated_data["title"],
             model=_model(organisation, data.validated_data["model"]),

@@ -18,10 +18,11 @@ from ledgerline.datasets import samples
 from ledgerline.datasets import services as datasets
 from ledgerline.datasets.blobs import blob_stage
 from ledgerline.datasets.models import DatasetVersion
+from ledgerline.pipeline.drive import works_advance, works_generate
+from ledgerline.pipeline.requests import generation_request
 from ledgerline.training.models import ModelArtifact, TrainingRun
 from ledgerline.training.services import training_run_create, training_run_execute
 from ledgerline.works.models import Generation, Work, WorkStatus
-from ledgerline.works.services import generation_request, works_advance, works_generate
 
 DEMO_CHORALES = (
     "bwv253",

@@ -1,6 +1,8 @@
 """A read-only IPFS gateway for what this node holds: /ipfs/<cid> and /ipfs/<cid>/<path>,
 with Range requests, so portal pages and token metadata links work on the embedded default.
-Content under a CID never changes, so responses are cached for good and the CID is the ETag."""
+Content under a CID never changes, so responses are cached for good and the CID is the ETag.
+An entry point beside the API: it reads storage and names media with datasets' sniffing, so it
+sits above both."""
 
 import mimetypes
 import re

@@ -31,9 +31,10 @@ from ledgerline.royalties.isrc import ISRC_PATTERN
 from ledgerline.royalties.models import MICROS, Registrant, UsageEvent
 from ledgerline.royalties.splits import PLATFORM, decimal_text, policy_of
 from ledgerline.training.selectors import model_artifact_list
+from ledgerline.works.licence import work_conditions
 from ledgerline.works.models import Work
+from ledgerline.works.parameters import generation_parameters_clean
 from ledgerline.works.selectors import work_list
-from ledgerline.works.services import generation_parameters_clean
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
 CSV_TYPES = ("text/csv", "application/csv")
@@ -186,7 +187,7 @@ class LicenceCheckApi(ApiView):
             {
                 "allowed": not blocks,
                 "licence": parameters["licence"],
-                "conditions": services.work_conditions(parameters).to_json(),
+                "conditions": work_conditions(parameters).to_json(),
                 "blocks": [block.__dict__ for block in blocks],
             }
         )

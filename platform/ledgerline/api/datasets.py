@@ -65,7 +65,7 @@ class DatasetListApi(ApiView):
         licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         licence_terms = serializers.CharField(required=False, allow_blank=True, default="")
         licence_conditions = serializers.JSONField(required=False, default=dict,
-                                                   help_text="commercial_use, derivatives, ... (royalties.terms)")
+                                                   help_text="commercial_use, derivatives, ... (datasets.terms)")
         consent = serializers.JSONField(required=False, default=dict)
         rights_holders = serializers.ListField(child=serializers.DictField(), required=False, default=list,
                                                help_text="[{name, identifier, share}]")

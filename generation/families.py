@@ -1,0 +1,13 @@
+"""The registry of model families: the name a run's config carries, and its family. A new
+family is a folder under generation/ implementing generation.family.Family, and one line here."""
+
+from generation.audio.family import Sound
+from generation.family import Family
+from generation.symbolic.family import Symbolic
+
+FAMILIES: dict[str, Family] = {
+    "lstm": Symbolic("lstm", "LSTM (symbolic)"),
+    "transformer": Symbolic("transformer", "Transformer (symbolic)"),
+    "audio": Sound(),
+}
+DEFAULT = "lstm"  # the family of a run whose config names none

@@ -1,0 +1,35 @@
+"""Queueing a task by its name. Services record an object and queue the task that finishes it
+once their transaction commits; they name the task rather than import it, so the layers below
+the task modules never depend on them (docs/ARCHITECTURE.md)."""
+
+import logging
+
+from celery import current_app
+from kombu.exceptions import OperationalError
+
+from ledgerline.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+# How the pipeline's tasks run: acknowledged only when done (a killed worker's task is delivered
+# again), retried with exponential backoff while the chain node or the IPFS node does not answer.
+RETRYING = {
+    "acks_late": True,
+    "autoretry_for": (Unavailable,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "max_retries": 30,
+}
+
+
+def enqueue(task_name: str, object_id: str) -> None:
+    """``<task>.delay(object_id)`` for the task registered as ``task_name``. A broker that is down
+    loses nothing: the object is recorded already, and the next worker to start queues it
+    (pipeline.tasks.sweep)."""
+    tasks = current_app.tasks
+    if task_name not in tasks:  # a web process imports the task modules on its first queueing
+        current_app.loader.import_default_modules()
+    try:
+        tasks[task_name].delay(object_id)
+    except OperationalError as exc:
+        logger.error("could not queue %s for %s (%s); the next worker to start will", task_name, object_id, exc)

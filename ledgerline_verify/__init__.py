@@ -5,6 +5,7 @@ public keys anchored there). No Django, no Ledgerline database.
     python -m ledgerline_verify FILE --rpc URL --ipfs URL --contract ADDRESS
 """
 
-from ledgerline_verify.checks import Check, Subject, Verdict, Verifier
+from ledgerline_verify.checks import Verifier
+from ledgerline_verify.verdict import Check, Subject, Verdict
 
 __all__ = ["Check", "Subject", "Verdict", "Verifier"]

@@ -11,14 +11,16 @@ import sys
 from pathlib import Path
 
 from ledgerline_verify.chain import Chain
-from ledgerline_verify.checks import Subject, Verifier
+from ledgerline_verify.checks import Verifier
 from ledgerline_verify.ipfs import Ipfs, gateway_blocks, rpc_blocks
 from ledgerline_verify.report import EXIT, text_report
+from ledgerline_verify.verdict import Subject
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ledgerline_verify", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ledgerline_verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("file", nargs="?", type=Path, help="the track: WAV, FLAC, MP3 or MIDI")
     parser.add_argument("--rpc", required=True, help="a JSON-RPC node of the chain, e.g. http://127.0.0.1:8545")
     parser.add_argument("--contract", required=True, help="the Ledgerline contract's address: the one thing trusted")

@@ -64,8 +64,9 @@ class Chain:
         return int(self._read(call, "token lookup"))
 
     def is_content_of(self, token_id: int, content_sha256: str) -> bool:
-        return bool(self._read(self.contract.functions.isContentOf(token_id, _bytes32(content_sha256)).call,
-                               "content check"))
+        return bool(
+            self._read(self.contract.functions.isContentOf(token_id, _bytes32(content_sha256)).call, "content check")
+        )
 
     def token_uri(self, token_id: int) -> str | None:
         """The token's metadata address, or None if the contract has no such token."""
@@ -91,7 +92,8 @@ class Chain:
     def signing_key(self, key_id: str) -> KeyRecord | None:
         """The key anchored under ``key_id`` (sha256:<hex of the DER public key>), or None."""
         organisation, anchored, retired, der = self._read(
-            self.contract.functions.signingKey(_bytes32(key_id)).call, "signing key")
+            self.contract.functions.signingKey(_bytes32(key_id)).call, "signing key"
+        )
         if anchored == 0:
             return None
         return KeyRecord(str(uuid.UUID(bytes=bytes(organisation))), int(anchored), int(retired), bytes(der))
@@ -100,3 +102,31 @@ class Chain:
         """(file SHA-256, when) for every withdrawal of consent recorded against a dataset root."""
         rows = self._read(self.contract.functions.consentWithdrawals(_bytes32(merkle_root)).call, "withdrawals")
         return [(bytes(file).hex(), int(at)) for file, at in rows]
+
+
+class Anchors:
+    """What the contract says of anchors, which does not change once set (an anchor's time, a
+    model's datasets commitment): read once per verifier, however many works name it. Not for
+    what can change: withdrawals of consent, retired keys."""
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self._known: dict[tuple[str, str], Any] = {}
+
+    def model_anchored_at(self, weights_sha256: str) -> int:
+        return self._once("model", weights_sha256, self.chain.model_anchored_at)
+
+    def dataset_anchored_at(self, merkle_root: str) -> int:
+        return self._once("dataset", merkle_root, self.chain.dataset_anchored_at)
+
+    def model_commitment(self, weights_sha256: str) -> str | None:
+        return self._once("commitment", weights_sha256, self.chain.model_commitment)
+
+    def _once(self, what: str, key: str, read: Callable[[str], T]) -> T:
+        if (what, key) not in self._known:
+            value = read(key)
+            if not value:
+                return value  # not anchored (yet): asked again next time
+            self._known[(what, key)] = value
+        result: T = self._known[(what, key)]
+        return result

@@ -49,6 +49,11 @@ def credentials_read(data: bytes, media_type: str) -> dict[str, Any]:
     }
 
 
+def failure_codes(credentials: dict[str, Any]) -> list[str]:
+    """The codes of the validation failures `credentials_read` found."""
+    return [str(f.get("code")) for f in credentials.get("failures") or []]
+
+
 def signing_certificates(data: bytes) -> list[x509.Certificate]:
     """The end-entity certificates (not CAs) embedded in the file."""
     found = []

@@ -1,6 +1,6 @@
 """Licence conditions a machine can check, after Story Protocol's Programmable IP Licence (PIL):
 the conditions of the common licences by SPDX id, and what a work's conditions may not exceed
-of its training data's. The platform refuses a work that would (ledgerline.royalties.terms);
+of its training data's. The platform refuses a work that would (ledgerline.datasets.terms);
 the verifier checks a signed manifest against the same rules.
 """
 

@@ -35,15 +35,21 @@ from tests.storage.conftest import jsipfs_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 # Django made unimportable: the verifier must not need it.
-NO_DJANGO = ("import runpy, sys; sys.modules['django'] = None; "
-             "runpy.run_module('ledgerline_verify', run_name='__main__')")
+NO_DJANGO = (
+    "import runpy, sys; sys.modules['django'] = None; runpy.run_module('ledgerline_verify', run_name='__main__')"
+)
 
 
 def verifier(chain: str, ipfs: str, contract: str, *args: str) -> tuple[int, dict[str, Any]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
-    done = subprocess.run([sys.executable, "-c", NO_DJANGO, *args, "--rpc", chain, "--ipfs", ipfs,
-                           "--contract", contract, "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_DJANGO, *args, "--rpc", chain, "--ipfs", ipfs, "--contract", contract, "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -52,8 +58,9 @@ def send(w3: Web3, keyfile: Path, call: Any) -> None:
     """A transaction from the platform's own account, signed here (its database is gone)."""
     account = Account.from_key(Account.decrypt(json.loads(keyfile.read_text()), PASSPHRASE))
     tx = call.build_transaction({"from": account.address, "nonce": w3.eth.get_transaction_count(account.address)})
-    receipt = w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(
-        account.sign_transaction(tx).raw_transaction))
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    )
     assert receipt["status"] == 1
 
 
@@ -93,8 +100,11 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         edited = copy.deepcopy(work["manifest"])
         edited["manifest"]["licence"] = "CC0-1.0"
         (files / "edited.json").write_bytes(canonical_json(edited))
-        pieces = {p["sha256"] for p in json.loads(ipfs_bytes(released.model["cid"], "config.json"))["data"]["pieces"]
-                  if p["side"] == "train"}
+        pieces = {
+            p["sha256"]
+            for p in json.loads(ipfs_bytes(released.model["cid"], "config.json"))["data"]["pieces"]
+            if p["side"] == "train"
+        }
         trained_root = released.versions[0]["merkle_root"]
         keyfile = Path(settings.CHAIN_ACCOUNT_KEYFILE)
 
@@ -106,8 +116,18 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         status, report = run(str(files / "work.wav"))
         assert (status, report["verdict"]) == (0, "verified"), report["summary"]
         assert {c["link"] for c in report["checks"] if c["status"] == "pass"} >= {
-            "content", "token", "metadata", "manifest", "signature", "model", "datasets", "consent", "licence",
-            "credentials", "originality"}
+            "content",
+            "token",
+            "metadata",
+            "manifest",
+            "signature",
+            "model",
+            "datasets",
+            "consent",
+            "licence",
+            "credentials",
+            "originality",
+        }
         assert run("--token", str(work["token"]["token_id"]))[1]["verdict"] == "verified"
         assert run(str(files / "work.mid"), "--token", str(work["token"]["token_id"]))[1]["verdict"] == "verified"
 
@@ -123,13 +143,17 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         w3 = Web3(HTTPProvider(chain))
         data = artifact("LedgerlineWorks")
         deployer = w3.eth.accounts[0]
-        tx = w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"]).constructor(
-            "Forged", "FGD", deployer).transact({"from": deployer})
+        tx = (
+            w3.eth.contract(abi=data["abi"], bytecode=data["bytecode"])
+            .constructor("Forged", "FGD", deployer)
+            .transact({"from": deployer})
+        )
         forged = w3.eth.contract(address=w3.eth.get_transaction_receipt(tx)["contractAddress"], abi=data["abi"])
         fake = b"RIFF" + bytes(4) + b"WAVE" + b"minted on a forged contract"
         (files / "fake.wav").write_bytes(fake)
         forged.functions.mintBatch(deployer, [bytes.fromhex(sha256_bytes(fake))], "bafyforged", deployer, 0).transact(
-            {"from": deployer})
+            {"from": deployer}
+        )
         status, report = run(str(files / "fake.wav"))
         assert (status, report["verdict"]) == (3, "unknown")
         assert "No token on the Ledgerline contract" in report["summary"]
@@ -138,14 +162,32 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         contract = w3.eth.contract(address=address, abi=data["abi"])
         second = released.works[1]
         (files / "second.wav").write_bytes(ipfs_bytes(second["cid"], "work.wav"))
-        doctored = ipfs_connect().add_directory({f"{w['token']['token_id']}.json": canonical_json(
-            {"content_sha256": work["content_sha256"], "manifest": f"ipfs://{work['cid']}/manifest.json"})
-            for w in released.works}, name="doctored")
+        doctored = ipfs_connect().add_directory(
+            {
+                f"{w['token']['token_id']}.json": canonical_json(
+                    {"content_sha256": work["content_sha256"], "manifest": f"ipfs://{work['cid']}/manifest.json"}
+                )
+                for w in released.works
+            },
+            name="doctored",
+        )
         batch, _ = contract.functions.batchOf(second["token"]["token_id"]).call()
         send(w3, keyfile, contract.functions.setBatchMetadata(batch, str(doctored.cid)))
         status, report = run(str(files / "second.wav"))
         assert (status, report["broken_link"]) == (1, "metadata")
         assert f"names the content {work['content_sha256']}" in report["summary"]
+        # ... and at metadata that names its own content but no manifest: a broken link, not a traceback.
+        bare = ipfs_connect().add_directory(
+            {
+                f"{w['token']['token_id']}.json": canonical_json({"content_sha256": w["content_sha256"]})
+                for w in released.works
+            },
+            name="bare",
+        )
+        send(w3, keyfile, contract.functions.setBatchMetadata(batch, str(bare.cid)))
+        status, report = run(str(files / "second.wav"))
+        assert (status, report["broken_link"]) == (1, "metadata") and "names no manifest" in report["summary"]
+        send(w3, keyfile, contract.functions.setBatchMetadata(batch, str(doctored.cid)))
 
         # Consent withdrawn after training, recorded on chain (as the platform does on withdrawal).
         withdrawn = sorted(pieces)[0]
@@ -178,8 +220,11 @@ def test_the_independent_verifier_follows_a_continued_model_to_the_one_it_contin
         own = client.post(f"/api/v1/datasets/{voices}/versions/", {}, format="json").json()
         [model] = trained_run(client, capture, [own["id"]], SMALL, name="continued", base_model=base["id"])["artifacts"]
         with capture(execute=True):
-            generation = client.post("/api/v1/generations/", {
-                "title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid1"]}}, format="json")
+            generation = client.post(
+                "/api/v1/generations/",
+                {"title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid1"]}},
+                format="json",
+            )
         [work] = client.get(f"/api/v1/generations/{generation.json()['id']}/").json()["works"]
         assert work["status"] == "confirmed", work["error"]
         address = contract_address(ledger=Ledger.connect())

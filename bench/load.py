@@ -74,25 +74,39 @@ def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on loopback, fsync off, as CI starts it; its URL."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
     if not found:
-        sys.exit("bench/load.py starts a PostgreSQL of its own from /usr/lib/postgresql/*/bin (Debian's "
-                 "postgresql, as .ci/run installs it), or give it one with --database-url")
+        sys.exit(
+            "bench/load.py starts a PostgreSQL of its own from /usr/lib/postgresql/*/bin (Debian's "
+            "postgresql, as .ci/run installs it), or give it one with --database-url"
+        )
     pg_bin = found[-1]
     data = Path(tempfile.mkdtemp(prefix="ledgerline-load-pg-"))
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
     port = free_port()
-    subprocess.run(as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        as_postgres([str(pg_bin / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off -c max_connections=200"
-    subprocess.run(as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w",
-                                "start", "-o", options]), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        as_postgres(
+            [str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "start", "-o", options]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        subprocess.run([str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ledgerline"],
-                       check=True)
+        subprocess.run(
+            [str(pg_bin / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "ledgerline"], check=True
+        )
         yield f"postgres://postgres@127.0.0.1:{port}/ledgerline"
     finally:
-        subprocess.run(as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-                       stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            as_postgres([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -102,11 +116,27 @@ def redis() -> Iterator[str]:
     import redis as redis_client
 
     if shutil.which("redis-server") is None:
-        sys.exit("bench/load.py starts redis-server (Debian's redis-server, as .ci/run installs it), "
-                 "or give it one with --redis-url")
+        sys.exit(
+            "bench/load.py starts redis-server (Debian's redis-server, as .ci/run installs it), "
+            "or give it one with --redis-url"
+        )
     port = free_port()
-    process = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                "--appendonly", "no", "--loglevel", "warning"], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -150,45 +180,86 @@ def seed() -> dict[str, Any]:
                 user = accounts.user_create(username=f"load-{number}-{username}", password=PASSWORD)
                 accounts.membership_add(organisation=organisation, user=user, role=role, added_by=admin)
                 members.append(user)
-            chorales = datasets.dataset_create(organisation=organisation, name="Melodies", licence=licence,
-                                               consent=consent, rights=[], created_by=admin)
-            datasets.dataset_files_import(dataset=chorales, added_by=admin, paths=[
-                (f"melody-{i:02d}.mid", samples.melody_midi(Path(tmp) / f"{number}-{i}.mid", seed=100 * number + i))
-                for i in range(24)])
-            takes = datasets.dataset_create(organisation=organisation, name="Takes", licence=licence,
-                                            consent=consent, rights=[], created_by=admin)
-            datasets.dataset_files_import(dataset=takes, added_by=admin, paths=[
-                (f"take-{i}.wav", samples.tone_audio(Path(tmp) / f"{number}-{i}.wav", seconds=2,
-                                                     frequency=220 + 55 * i, seed=number))
-                for i in range(4)])
-            uploads = datasets.dataset_create(organisation=organisation, name="Uploads", licence=licence,
-                                              consent=consent, rights=[], created_by=admin)
+            chorales = datasets.dataset_create(
+                organisation=organisation,
+                name="Melodies",
+                licence=licence,
+                consent=consent,
+                rights=[],
+                created_by=admin,
+            )
+            datasets.dataset_files_import(
+                dataset=chorales,
+                added_by=admin,
+                paths=[
+                    (f"melody-{i:02d}.mid", samples.melody_midi(Path(tmp) / f"{number}-{i}.mid", seed=100 * number + i))
+                    for i in range(24)
+                ],
+            )
+            takes = datasets.dataset_create(
+                organisation=organisation, name="Takes", licence=licence, consent=consent, rights=[], created_by=admin
+            )
+            datasets.dataset_files_import(
+                dataset=takes,
+                added_by=admin,
+                paths=[
+                    (
+                        f"take-{i}.wav",
+                        samples.tone_audio(
+                            Path(tmp) / f"{number}-{i}.wav", seconds=2, frequency=220 + 55 * i, seed=number
+                        ),
+                    )
+                    for i in range(4)
+                ],
+            )
+            uploads = datasets.dataset_create(
+                organisation=organisation, name="Uploads", licence=licence, consent=consent, rights=[], created_by=admin
+            )
             versions = [datasets.dataset_version_create(dataset=d, created_by=admin) for d in (chorales, takes)]
             files = [f for d in (chorales, takes) for f in d.files.select_related("blob")]
-            tokens = [accounts.api_token_create(membership=Membership.objects.get(organisation=organisation, user=u),
-                                                name="load bench")[1] for u in members]
-            organisations.append({
-                "slug": organisation.slug,
-                # The first three are the admin and the artists: writers.
-                "members": [(u.get_username(), t, i < 3) for i, (u, t) in enumerate(zip(members, tokens, strict=True))],
-                "datasets": [str(d.pk) for d in (chorales, takes, uploads)],
-                "upload_dataset": str(uploads.pk),
-                "files": [str(f.pk) for f in files],
-                "versions": [{"id": str(v.pk), "blobs": list(v.entries.values_list("sha256", flat=True))}
-                             for v in versions],
-            })
+            tokens = [
+                accounts.api_token_create(
+                    membership=Membership.objects.get(organisation=organisation, user=u), name="load bench"
+                )[1]
+                for u in members
+            ]
+            organisations.append(
+                {
+                    "slug": organisation.slug,
+                    # The first three are the admin and the artists: writers.
+                    "members": [
+                        (u.get_username(), t, i < 3) for i, (u, t) in enumerate(zip(members, tokens, strict=True))
+                    ],
+                    "datasets": [str(d.pk) for d in (chorales, takes, uploads)],
+                    "upload_dataset": str(uploads.pk),
+                    "files": [str(f.pk) for f in files],
+                    "versions": [
+                        {"id": str(v.pk), "blobs": list(v.entries.values_list("sha256", flat=True))} for v in versions
+                    ],
+                }
+            )
     config: dict[str, Any] = {"accounts": []}
     for number, org in enumerate(organisations):
         other = organisations[1 - number]
         for username, token, writer in org["members"]:
-            config["accounts"].append({
-                "username": username, "password": PASSWORD, "token": token, "writer": writer,
-                "organisation": org["slug"], "datasets": org["datasets"], "upload_dataset": org["upload_dataset"],
-                "files": org["files"], "versions": org["versions"], "other_dataset": other["datasets"][0],
-            })
+            config["accounts"].append(
+                {
+                    "username": username,
+                    "password": PASSWORD,
+                    "token": token,
+                    "writer": writer,
+                    "organisation": org["slug"],
+                    "datasets": org["datasets"],
+                    "upload_dataset": org["upload_dataset"],
+                    "files": org["files"],
+                    "versions": org["versions"],
+                    "other_dataset": other["datasets"][0],
+                }
+            )
     # Interleave the organisations, so that any number of users has members of both.
-    config["accounts"] = config["accounts"][0::4] + config["accounts"][1::4] + config["accounts"][2::4] + \
-        config["accounts"][3::4]
+    config["accounts"] = (
+        config["accounts"][0::4] + config["accounts"][1::4] + config["accounts"][2::4] + config["accounts"][3::4]
+    )
     return config
 
 
@@ -198,8 +269,9 @@ def web_command(port: int, workers: int, threads: int) -> list[str]:
     assert spec is not None and spec.loader is not None
     serve = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(serve)
-    command: list[str] = serve.commands(argparse.Namespace(host="127.0.0.1", port=port, web_workers=workers,
-                                                           threads=threads))["web"]
+    command: list[str] = serve.commands(
+        argparse.Namespace(host="127.0.0.1", port=port, web_workers=workers, threads=threads)
+    )["web"]
     # gunicorn's access line, with each request's time in ms at its end: the server's side of a slow request.
     return [*command, "--access-logformat", '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms']
 
@@ -265,17 +337,47 @@ class Phase:
         return sum(counts.get("0", 0) for counts in self.statuses.values())
 
 
-def locust(phase: str, user_class: str, *, host: str, args: argparse.Namespace, config: dict[str, Any],
-           work: Path, server_log: Path) -> Phase:
+def locust(
+    phase: str,
+    user_class: str,
+    *,
+    host: str,
+    args: argparse.Namespace,
+    config: dict[str, Any],
+    work: Path,
+    server_log: Path,
+) -> Phase:
     prefix = work / phase
     result = work / f"{phase}-result.json"
     offset = server_log.stat().st_size
-    env = os.environ | {"LEDGERLINE_LOAD_CONFIG": json.dumps(config | {"wait": args.wait}),
-                        "LEDGERLINE_LOAD_RESULT": str(result)}
-    command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "load_users.py"), "--headless",
-               "-u", str(args.users), "-r", str(args.users), "--run-time", f"{args.seconds}s", "--host", host,
-               "--csv", str(prefix), "--only-summary", "--stop-timeout", "30", "--exit-code-on-error", "0",
-               "--loglevel", "WARNING", user_class]
+    env = os.environ | {
+        "LEDGERLINE_LOAD_CONFIG": json.dumps(config | {"wait": args.wait}),
+        "LEDGERLINE_LOAD_RESULT": str(result),
+    }
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(ROOT / "bench" / "load_users.py"),
+        "--headless",
+        "-u",
+        str(args.users),
+        "-r",
+        str(args.users),
+        "--run-time",
+        f"{args.seconds}s",
+        "--host",
+        host,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "30",
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+        user_class,
+    ]
     with open(work / f"{phase}-locust.log", "wb") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT)
     stats = Phase(phase)
@@ -297,20 +399,31 @@ def locust(phase: str, user_class: str, *, host: str, args: argparse.Namespace, 
 
 
 def report(baseline: Phase, mix: Phase, args: argparse.Namespace, versions: str) -> None:
-    print(f"{versions}; gunicorn {args.web_workers} gthread workers x {args.threads} threads; locust, "
-          f"{args.users} users, {'no wait' if not args.wait else f'{args.wait} s wait'} between requests, "
-          f"{args.seconds} s each; loopback")
-    print(f"{'':<24}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'failures':>9}"
-          f"{'5xx':>5}{'5xx srv':>8}  p50 ratio")
+    print(
+        f"{versions}; gunicorn {args.web_workers} gthread workers x {args.threads} threads; locust, "
+        f"{args.users} users, {'no wait' if not args.wait else f'{args.wait} s wait'} between requests, "
+        f"{args.seconds} s each; loopback"
+    )
+    print(
+        f"{'':<24}{'requests':>9}{'req/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'failures':>9}"
+        f"{'5xx':>5}{'5xx srv':>8}  p50 ratio"
+    )
     for label, phase in (("empty view (/healthz)", baseline), ("mix", mix)):
-        print(f"{label:<24}{phase.requests:>9}{phase.rps:>9.1f}{phase.p50:>8.0f}{phase.p95:>8.0f}{phase.p99:>8.0f}"
-              f"{phase.failures:>9}{phase.client_5xx:>5}{phase.server_5xx:>8}  {phase.p50 / baseline.p50:.1f}x")
-    print(f"\nthe mix, per request ({sum(mix.server.values())} answers in the server's log: "
-          + ", ".join(f"{code} x{n}" for code, n in sorted(mix.server.items())) + ")")
+        print(
+            f"{label:<24}{phase.requests:>9}{phase.rps:>9.1f}{phase.p50:>8.0f}{phase.p95:>8.0f}{phase.p99:>8.0f}"
+            f"{phase.failures:>9}{phase.client_5xx:>5}{phase.server_5xx:>8}  {phase.p50 / baseline.p50:.1f}x"
+        )
+    print(
+        f"\nthe mix, per request ({sum(mix.server.values())} answers in the server's log: "
+        + ", ".join(f"{code} x{n}" for code, n in sorted(mix.server.items()))
+        + ")"
+    )
     print(f"{'':<44}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'failures':>9}")
     for row in sorted(mix.rows, key=lambda r: r["Name"]):
-        print(f"{row['Name'][:44]:<44}{row['Request Count']:>9}{float(row['Requests/s']):>8.1f}{row['50%']:>8}"
-              f"{row['95%']:>8}{row['99%']:>8}{row['Failure Count']:>9}")
+        print(
+            f"{row['Name'][:44]:<44}{row['Request Count']:>9}{float(row['Requests/s']):>8.1f}{row['50%']:>8}"
+            f"{row['95%']:>8}{row['99%']:>8}{row['Failure Count']:>9}"
+        )
     for phase in (baseline, mix):
         for problem in phase.problems:
             print(f"{phase.name} failure: {problem}")
@@ -332,11 +445,16 @@ def main() -> int:
         database_url = args.database_url or stack.enter_context(postgres())
         redis_url = (args.redis_url or stack.enter_context(redis())).rstrip("/")
         server_env = {
-            "DATABASE_URL": database_url, "CACHE_URL": f"{redis_url}/0", "CELERY_BROKER_URL": f"{redis_url}/1",
-            "SIGNING_KEY_PASSPHRASE": PASSPHRASE, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": database_url,
+            "CACHE_URL": f"{redis_url}/0",
+            "CELERY_BROKER_URL": f"{redis_url}/1",
+            "SIGNING_KEY_PASSPHRASE": PASSPHRASE,
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1",
             # Every client here is 127.0.0.1: at the public rate (20 a minute per address) the mix's
             # anonymous verifications would be 429s after the first second.
-            "LEDGERLINE_VERIFY_RATE_ANON": "100000/min", "LEDGERLINE_VERIFY_RATE_USER": "100000/min",
+            "LEDGERLINE_VERIFY_RATE_ANON": "100000/min",
+            "LEDGERLINE_VERIFY_RATE_USER": "100000/min",
             "LOG_LEVEL": "WARNING",
         }
         os.environ.update(server_env)
@@ -354,19 +472,29 @@ def main() -> int:
         port = free_port()
         server_log = folder / "server.log"
         log = stack.enter_context(open(server_log, "wb"))
-        env = os.environ | server_env | {"LEDGERLINE_VAR_DIR": os.environ["LEDGERLINE_VAR_DIR"],
-                                         "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}"}
-        web = subprocess.Popen(web_command(port, args.web_workers, args.threads), env=env, cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT)
+        env = (
+            os.environ
+            | server_env
+            | {
+                "LEDGERLINE_VAR_DIR": os.environ["LEDGERLINE_VAR_DIR"],
+                "PYTHONPATH": f"{ROOT / 'platform'}{os.pathsep}{ROOT}",
+            }
+        )
+        web = subprocess.Popen(
+            web_command(port, args.web_workers, args.threads), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
         stack.callback(stop, web)
         host = f"http://127.0.0.1:{port}"
         wait_ready(f"{host}/healthz", web)
         first, workers_first = warm_up(host, args.web_workers)
-        print(f"set up in {time.monotonic() - started:.0f} s (work folder {folder}); the site's first verification "
-              f"took {first:.1f} s, each worker's first at most {workers_first:.1f} s (not counted below)",
-              file=sys.stderr)
-        baseline = locust("baseline", "BaselineUser", host=host, args=args, config=config, work=folder,
-                          server_log=server_log)
+        print(
+            f"set up in {time.monotonic() - started:.0f} s (work folder {folder}); the site's first verification "
+            f"took {first:.1f} s, each worker's first at most {workers_first:.1f} s (not counted below)",
+            file=sys.stderr,
+        )
+        baseline = locust(
+            "baseline", "BaselineUser", host=host, args=args, config=config, work=folder, server_log=server_log
+        )
         mix = locust("mix", "MixUser", host=host, args=args, config=config, work=folder, server_log=server_log)
         report(baseline, mix, args, versions)
         bad = any(p.failures or p.client_5xx or p.server_5xx or p.unanswered for p in (baseline, mix))

@@ -46,15 +46,23 @@ def _write(**_: Any) -> None:
     path = os.environ.get("LEDGERLINE_LOAD_RESULT")
     if path:
         with open(path, "w") as out:
-            json.dump({"statuses": {name: dict(counts) for name, counts in STATUSES.items()},
-                       "problems": PROBLEMS}, out)
+            json.dump(
+                {"statuses": {name: dict(counts) for name, counts in STATUSES.items()}, "problems": PROBLEMS}, out
+            )
 
 
 def wav_bytes(rng: random.Random) -> bytes:
     """A 0.1 s mono 16-bit WAV of noise: valid, and new content every time (a dataset holds a content once)."""
     data = rng.randbytes(2 * 2205)
-    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt "
-            + struct.pack("<IHHIIHH", 16, 1, 1, 22050, 44100, 2, 16) + b"data" + struct.pack("<I", len(data)) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 22050, 44100, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
 
 
 def midi_bytes(rng: random.Random) -> bytes:
@@ -98,11 +106,16 @@ class MixUser(FastHttpUser):
             found = CSRF_INPUT.search(response.text or "")
         if found is None:
             return
-        form = {"csrfmiddlewaretoken": found.group(1), "username": self.account["username"],
-                "password": self.account["password"], "next": "/"}
+        form = {
+            "csrfmiddlewaretoken": found.group(1),
+            "username": self.account["username"],
+            "password": self.account["password"],
+            "next": "/",
+        }
         # Signed in, the form redirects to the home page; a wrong password answers the form again (200).
-        with self.client.post("/login/", name="login (sign in)", data=form, catch_response=True,
-                              allow_redirects=False) as response:
+        with self.client.post(
+            "/login/", name="login (sign in)", data=form, catch_response=True, allow_redirects=False
+        ) as response:
             expect(response, 302)
 
     def pick(self, key: str) -> Any:
@@ -159,8 +172,13 @@ class MixUser(FastHttpUser):
         kind = self.rng.choice(["wav", "mid"])
         content = wav_bytes(self.rng) if kind == "wav" else midi_bytes(self.rng)
         files = {"file": (f"load-{uuid.uuid4().hex}.{kind}", content, "audio/wav" if kind == "wav" else "audio/midi")}
-        with self.client.post(f"/api/v1/datasets/{self.account['upload_dataset']}/files/", name=f"upload {kind}",
-                              headers=self.bearer, files=files, catch_response=True) as response:
+        with self.client.post(
+            f"/api/v1/datasets/{self.account['upload_dataset']}/files/",
+            name=f"upload {kind}",
+            headers=self.bearer,
+            files=files,
+            catch_response=True,
+        ) as response:
             expect(response, 201)
 
     @task(2)
@@ -171,18 +189,26 @@ class MixUser(FastHttpUser):
         who = self.rng.choice(["token", "token", "session", "anonymous"])
         client, headers = self.client, dict(self.bearer)
         if who == "session":
-            headers = {"X-CSRFToken": next((c.value or "" for c in self.client.cookiejar if c.name == "csrftoken"), ""),
-                       "Referer": f"{self.host}/verify/"}
+            headers = {
+                "X-CSRFToken": next((c.value or "" for c in self.client.cookiejar if c.name == "csrftoken"), ""),
+                "Referer": f"{self.host}/verify/",
+            }
         elif who == "anonymous":
             client, headers = self.anonymous, {}
         if self.rng.random() < 0.5:
-            with client.post("/api/v1/verify", name=f"verify hash ({who})", headers=headers,
-                             json={"content_sha256": self.rng.randbytes(32).hex()}, catch_response=True) as response:
+            with client.post(
+                "/api/v1/verify",
+                name=f"verify hash ({who})",
+                headers=headers,
+                json={"content_sha256": self.rng.randbytes(32).hex()},
+                catch_response=True,
+            ) as response:
                 expect(response, 201)
         else:
             files = {"file": ("take.wav", wav_bytes(self.rng), "audio/wav")}
-            with client.post("/api/v1/verify", name=f"verify file ({who})", headers=headers, files=files,
-                             catch_response=True) as response:
+            with client.post(
+                "/api/v1/verify", name=f"verify file ({who})", headers=headers, files=files, catch_response=True
+            ) as response:
                 expect(response, 201)
         if response.status_code == 201 and len(self.verifications) < 20:
             self.verifications.append(response.json()["id"])
@@ -191,6 +217,10 @@ class MixUser(FastHttpUser):
     def other_organisation(self) -> None:
         # Isolation under load: the other organisation's dataset is not found, for the API and the portal.
         dataset = self.account["other_dataset"]
-        with self.client.get(f"/api/v1/datasets/{dataset}/", name="api other organisation's dataset (404)",
-                             headers=self.bearer, catch_response=True) as response:
+        with self.client.get(
+            f"/api/v1/datasets/{dataset}/",
+            name="api other organisation's dataset (404)",
+            headers=self.bearer,
+            catch_response=True,
+        ) as response:
             expect(response, 404)

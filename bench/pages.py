@@ -68,8 +68,10 @@ def main() -> None:
     print(f"{args.works} works; median of {args.rounds} requests each")
     for name, taken in timings.items():
         mark = "" if taken < 0.3 else "  OVER 300 ms"
-        print(f"{name:<28} {taken * 1000:8.1f} ms  ratio {taken / baseline:7.1f}x the empty view{mark}"
-              f"   (first request {firsts[name] * 1000:.0f} ms)")
+        print(
+            f"{name:<28} {taken * 1000:8.1f} ms  ratio {taken / baseline:7.1f}x the empty view{mark}"
+            f"   (first request {firsts[name] * 1000:.0f} ms)"
+        )
 
 
 def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
@@ -93,41 +95,73 @@ def populate(count: int) -> tuple[Any, list[tuple[str, str]]]:
     rate = 44100
     t = np.arange(rate * 30) / rate
     wav = io.BytesIO()
-    soundfile.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-t % 1)).astype(np.float32), rate,
-                    format="WAV")
+    soundfile.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t) * np.exp(-t % 1)).astype(np.float32), rate, format="WAV")
     audio = blob_store(io.BytesIO(wav.getvalue()))
     with tempfile.TemporaryDirectory() as tmp:
         midi = blob_store(io.BytesIO(samples.melody_midi(Path(tmp) / "m.mid", seed=1).read_bytes()))
-        dataset = datasets.dataset_create(organisation=organisation, name="Bench set", description="",
-                                          licence=datasets.Licence(spdx="CC-BY-4.0"),
-                                          consent={"cawg.ai_training": {"use": "allowed"}}, rights=[],
-                                          created_by=user)
+        dataset = datasets.dataset_create(
+            organisation=organisation,
+            name="Bench set",
+            description="",
+            licence=datasets.Licence(spdx="CC-BY-4.0"),
+            consent={"cawg.ai_training": {"use": "allowed"}},
+            rights=[],
+            created_by=user,
+        )
         paths = [(f"melody-{i:02d}.mid", samples.melody_midi(Path(tmp) / f"{i}.mid", seed=i)) for i in range(50)]
         datasets.dataset_files_import(dataset=dataset, paths=paths, added_by=user)
         datasets.dataset_version_create(dataset=dataset, created_by=user)
-        sounds = datasets.dataset_create(organisation=organisation, name="Bench sounds", description="",
-                                         licence=datasets.Licence(spdx="CC-BY-4.0"),
-                                         consent={"cawg.ai_training": {"use": "allowed"}}, rights=[],
-                                         created_by=user)
+        sounds = datasets.dataset_create(
+            organisation=organisation,
+            name="Bench sounds",
+            description="",
+            licence=datasets.Licence(spdx="CC-BY-4.0"),
+            consent={"cawg.ai_training": {"use": "allowed"}},
+            rights=[],
+            created_by=user,
+        )
         for i in range(20):
-            synth_add(dataset=sounds, description={"kind": "fm" if i % 2 else "additive", "group": f"g{i % 4}",
-                                                   "freq": 110 + 40 * i}, added_by=user)
+            synth_add(
+                dataset=sounds,
+                description={"kind": "fm" if i % 2 else "additive", "group": f"g{i % 4}", "freq": 110 + 40 * i},
+                added_by=user,
+            )
     run = TrainingRun.objects.create(organisation=organisation, name="run", config={"model": "lstm"})
     model = ModelArtifact.objects.create(run=run, name="weights", blob=midi)
     works = []
     for i in range(count):
         content = f"{i:064x}"
         token = Token.objects.create(chain_id=1, contract="0x" + "ab" * 20, content_sha256=content, token_id=i + 1)
-        works.append(Work(organisation=organisation, title=f"Work {i}", model=model, seed=i, token=token,
-                          status=WorkStatus.CONFIRMED, content_sha256=content, cid="bafy" + content[:20],
-                          originality={"longest_melody_run": 3}, manifest={"manifest": {"n": i}}))
+        works.append(
+            Work(
+                organisation=organisation,
+                title=f"Work {i}",
+                model=model,
+                seed=i,
+                token=token,
+                status=WorkStatus.CONFIRMED,
+                content_sha256=content,
+                cid="bafy" + content[:20],
+                originality={"longest_melody_run": 3},
+                manifest={"manifest": {"n": i}},
+            )
+        )
     Work.objects.bulk_create(works)
-    WorkOutput.objects.bulk_create([WorkOutput(work=w, kind=k, blob=b, media_type=m) for w in works
-                                    for k, b, m in (("audio", audio, "audio/wav"), ("midi", midi, "audio/midi"))])
+    WorkOutput.objects.bulk_create(
+        [
+            WorkOutput(work=w, kind=k, blob=b, media_type=m)
+            for w in works
+            for k, b, m in (("audio", audio, "audio/wav"), ("midi", midi, "audio/midi"))
+        ]
+    )
     checks = [{"link": link, "status": "pass", "reason": "as the bench has it", "details": {}} for link in LINKS]
-    verification = Verification.objects.create(organisation=organisation, work=works[0], subject_kind="file",
-                                               verdict="verified", result={"verdict": "verified", "summary": "",
-                                                                           "checks": checks, "subject": {}})
+    verification = Verification.objects.create(
+        organisation=organisation,
+        work=works[0],
+        subject_kind="file",
+        verdict="verified",
+        result={"verdict": "verified", "summary": "", "checks": checks, "subject": {}},
+    )
     return user, [
         ("home", "/"),
         ("datasets", "/datasets/"),

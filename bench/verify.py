@@ -43,8 +43,10 @@ def main() -> None:
     call_command("demo", stdout=io.StringIO())
     files = register(work_dir / "takes", count=args.works, minutes=args.minutes)
     size = sum(f.stat().st_size for f in files)
-    print(f"{len(files)} released works of {args.minutes:g} min ({size / len(files) / 2**20:.1f} MiB each), "
-          f"set up in {time.perf_counter() - start:.0f} s")
+    print(
+        f"{len(files)} released works of {args.minutes:g} min ({size / len(files) / 2**20:.1f} MiB each), "
+        f"set up in {time.perf_counter() - start:.0f} s"
+    )
 
     from ledgerline.audit.services import platform_verifier, verification_create
     from ledgerline_verify import Subject
@@ -72,8 +74,10 @@ def main() -> None:
     baseline = statistics.median(times["sha256sum"])
     for name, taken in times.items():
         median = statistics.median(taken)
-        print(f"{name:<10} {median:7.2f} s  {len(files) / median:6.2f} files/s  {size / median / 2**20:7.1f} MiB/s  "
-              f"ratio {median / baseline:5.1f}x sha256sum")
+        print(
+            f"{name:<10} {median:7.2f} s  {len(files) / median:6.2f} files/s  {size / median / 2**20:7.1f} MiB/s  "
+            f"ratio {median / baseline:5.1f}x sha256sum"
+        )
 
 
 def register(folder: Path, *, count: int, minutes: float) -> list[Path]:
@@ -96,11 +100,21 @@ def register(folder: Path, *, count: int, minutes: float) -> list[Path]:
     for i in range(count):
         take = folder / f"take-{i}.wav"
         make_wav(take, int(minutes * 60 * 44100 * 4), seed=i)
-        work = Work.objects.create(organisation=organisation, title=f"Long take {i}", model=model, seed=1000 + i,
-                                   parameters={"originality_max_run": 1000})
-        transitions.advance(work, WorkStatus.REQUESTED, WorkStatus.GENERATED,
-                          outputs={"wav": transitions.blob_put(take.read_bytes())},
-                          originality={"longest_melody_run": 0}, provenance={"bench": "synthetic take"})
+        work = Work.objects.create(
+            organisation=organisation,
+            title=f"Long take {i}",
+            model=model,
+            seed=1000 + i,
+            parameters={"originality_max_run": 1000},
+        )
+        transitions.advance(
+            work,
+            WorkStatus.REQUESTED,
+            WorkStatus.GENERATED,
+            outputs={"wav": transitions.blob_put(take.read_bytes())},
+            originality={"longest_melody_run": 0},
+            provenance={"bench": "synthetic take"},
+        )
         works.append(work)
     drive.works_advance(works=Work.objects.filter(pk__in=[w.pk for w in works]))
     released = []

@@ -35,8 +35,9 @@ def rpc_blocks(url: str) -> BlockSource:
 
     def get(cid: CID) -> bytes:
         try:
-            response = requests.post(f"{base}/api/v0/block/get", params={"arg": str(cid), "timeout": f"{TIMEOUT}s"},
-                                     timeout=TIMEOUT + 5)
+            response = requests.post(
+                f"{base}/api/v0/block/get", params={"arg": str(cid), "timeout": f"{TIMEOUT}s"}, timeout=TIMEOUT + 5
+            )
         except requests.RequestException as exc:
             raise IpfsUnreachable(f"the IPFS node at {base} does not answer: {exc}") from None
         if response.status_code == 200:
@@ -54,8 +55,12 @@ def gateway_blocks(url: str) -> BlockSource:
 
     def get(cid: CID) -> bytes:
         try:
-            response = requests.get(f"{base}/ipfs/{cid}", params={"format": "raw"},
-                                    headers={"Accept": "application/vnd.ipld.raw"}, timeout=TIMEOUT)
+            response = requests.get(
+                f"{base}/ipfs/{cid}",
+                params={"format": "raw"},
+                headers={"Accept": "application/vnd.ipld.raw"},
+                timeout=TIMEOUT,
+            )
         except requests.RequestException as exc:
             raise IpfsUnreachable(f"the IPFS gateway at {base} does not answer: {exc}") from None
         if response.status_code == 200:

@@ -104,9 +104,9 @@ class CID:
             return cls(0, DAG_PB, raw[2:])
         version, offset = read_varint(raw)
         codec, offset = read_varint(raw, offset)
-        if version != 1 or raw[offset:offset + 2] != bytes([SHA2_256, 32]) or len(raw) != offset + 34:
+        if version != 1 or raw[offset : offset + 2] != bytes([SHA2_256, 32]) or len(raw) != offset + 34:
             raise ValueError("only CIDv1 with a sha2-256 multihash is supported")
-        return cls(1, codec, raw[offset + 2:offset + 34])
+        return cls(1, codec, raw[offset + 2 : offset + 34])
 
 
 def _base32(data: bytes) -> str:
@@ -152,6 +152,7 @@ def _unbase58(text: str) -> bytes:
 
 # --- protobuf, the two small messages UnixFS needs (field order as Kubo writes them) ---
 
+
 def _field(number: int, wire: int) -> bytes:
     return varint((number << 3) | wire)
 
@@ -160,8 +161,9 @@ def _bytes_field(number: int, value: bytes) -> bytes:
     return _field(number, 2) + varint(len(value)) + value
 
 
-def unixfs_data(kind: int, *, data: bytes | None = None, filesize: int | None = None,
-                blocksizes: list[int] | None = None) -> bytes:
+def unixfs_data(
+    kind: int, *, data: bytes | None = None, filesize: int | None = None, blocksizes: list[int] | None = None
+) -> bytes:
     out = _field(1, 0) + varint(kind)
     if data:
         out += _bytes_field(2, data)
@@ -183,8 +185,9 @@ def dag_pb(links: list[Link], data: bytes) -> bytes:
     """A dag-pb node: links first, then data, as the dag-pb spec orders them."""
     out = b""
     for link in links:
-        body = _bytes_field(1, bytes(link.cid)) + _bytes_field(2, link.name.encode()) + _field(3, 0) + varint(
-            link.tsize)
+        body = (
+            _bytes_field(1, bytes(link.cid)) + _bytes_field(2, link.name.encode()) + _field(3, 0) + varint(link.tsize)
+        )
         out += _bytes_field(2, body)
     return out + _bytes_field(1, data)
 
@@ -195,11 +198,16 @@ def dag_pb_decode(block: bytes) -> tuple[list[Link], bytes]:
     while offset < len(block):
         key, offset = read_varint(block, offset)
         length, offset = read_varint(block, offset)
-        body, offset = block[offset:offset + length], offset + length
+        body, offset = block[offset : offset + length], offset + length
         if key == (2 << 3) | 2:
             fields = _fields(body)
-            links.append(Link(CID.from_bytes(fields.get(1, b"")), fields.get(2, b"").decode(),
-                              int.from_bytes(fields.get(3, b""), "big")))
+            links.append(
+                Link(
+                    CID.from_bytes(fields.get(1, b"")),
+                    fields.get(2, b"").decode(),
+                    int.from_bytes(fields.get(3, b""), "big"),
+                )
+            )
         elif key == (1 << 3) | 2:
             data = body
     return links, data
@@ -215,7 +223,7 @@ def _fields(body: bytes) -> dict[int, bytes]:
             out[key >> 3] = value.to_bytes(8, "big")
         else:
             length, offset = read_varint(body, offset)
-            out[key >> 3], offset = body[offset:offset + length], offset + length
+            out[key >> 3], offset = body[offset : offset + length], offset + length
     return out
 
 
@@ -311,8 +319,10 @@ def directory_add(entries: dict[str, Added], put: Put, *, version: int = 1) -> A
     """A UnixFS directory of already added entries, links sorted by name as Kubo sorts them."""
     links = [Link(entries[name].cid, name, entries[name].tsize) for name in sorted(entries, key=str.encode)]
     if sum(len(link.name.encode()) + len(bytes(link.cid)) for link in links) >= HAMT_THRESHOLD:
-        raise DirectoryTooLarge(f"a directory of {len(links)} entries would be sharded by Kubo (HAMT), which "
-                                "Ledgerline does not build yet: split it into subdirectories")
+        raise DirectoryTooLarge(
+            f"a directory of {len(links)} entries would be sharded by Kubo (HAMT), which "
+            "Ledgerline does not build yet: split it into subdirectories"
+        )
     block = dag_pb(links, unixfs_data(_DIRECTORY))
     cid = CID.of(block, codec=DAG_PB, version=version)
     put(cid, block)
@@ -367,7 +377,7 @@ def unixfs_decode(data: bytes) -> UnixFSNode:
         elif wire == 2:
             length, offset = read_varint(data, offset)
             if number == 2:
-                payload = data[offset:offset + length]
+                payload = data[offset : offset + length]
             offset += length
         else:
             raise ValueError(f"unexpected protobuf wire type {wire}")
@@ -404,8 +414,9 @@ def _file_node(cid: CID, links: list[Link], data: bytes) -> UnixFSNode:
     return UnixFSNode(node.kind, node.data, total, node.blocksizes)
 
 
-def file_read(cid: CID, get: Get, start: int = 0, end: int | None = None, *, expect: int | None = None,
-              depth: int = 0) -> Iterator[bytes]:
+def file_read(
+    cid: CID, get: Get, start: int = 0, end: int | None = None, *, expect: int | None = None, depth: int = 0
+) -> Iterator[bytes]:
     """The bytes [start, end) of a UnixFS file, fetching only the blocks that hold them.
     ``expect`` is the size the parent claims for this part; a part of another size is an error."""
     _check_codec(cid)
@@ -434,8 +445,14 @@ def file_read(cid: CID, get: Get, start: int = 0, end: int | None = None, *, exp
         if end is not None and position >= end:
             break
         if position + size > start:
-            yield from file_read(link.cid, get, max(start - position, 0),
-                                 None if end is None else min(end - position, size), expect=size, depth=depth + 1)
+            yield from file_read(
+                link.cid,
+                get,
+                max(start - position, 0),
+                None if end is None else min(end - position, size),
+                expect=size,
+                depth=depth + 1,
+            )
         position += size
 
 
@@ -469,7 +486,10 @@ def path_add(path: "os.PathLike[str] | str", put: Put, *, version: int = 1, hidd
     target = Path(path)
     if target.is_dir():
         children = [child for child in target.iterdir() if hidden or not child.name.startswith(".")]
-        return directory_add({child.name: path_add(child, put, version=version, hidden=hidden)
-                              for child in children}, put, version=version)
+        return directory_add(
+            {child.name: path_add(child, put, version=version, hidden=hidden) for child in children},
+            put,
+            version=version,
+        )
     with open(target, "rb") as f:
         return file_add(f, put, version=version)

@@ -96,7 +96,8 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "truncated.mid").write_bytes(midi[: len(midi) // 2])
     # Well formed, one track holding only its end marker: parses, but has no notes.
     (d / "header-only.mid").write_bytes(
-        b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", 4) + b"\x00\xff\x2f\x00")
+        b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", 4) + b"\x00\xff\x2f\x00"
+    )
     (d / "truncated.wav").write_bytes(wav[: len(wav) // 2])
     (d / "truncated.flac").write_bytes(flac[: len(flac) // 3])
     (d / "notes.txt").write_bytes(b"these are not music\n" * 10)
@@ -116,15 +117,15 @@ def dataset_create(team: Team, **fields: Any) -> str:
 def upload(team: Team, media_dir: Path) -> Iterator[Any]:
     """Upload files by name from media_dir into a new dataset; returns (dataset_id, response)."""
 
-    def _upload(*names: str, client: APIClient | None = None, dataset_id: str | None = None,
-                **fields: Any) -> Any:
+    def _upload(*names: str, client: APIClient | None = None, dataset_id: str | None = None, **fields: Any) -> Any:
         client = client or team.owner.client
         if dataset_id is None:
             dataset_id = dataset_create(team)
         with ExitStack() as stack:
             handles = [stack.enter_context(open(media_dir / name, "rb")) for name in names]
-            response = client.post(f"/api/v1/datasets/{dataset_id}/files/", {"file": handles, **fields},
-                                   format="multipart")
+            response = client.post(
+                f"/api/v1/datasets/{dataset_id}/files/", {"file": handles, **fields}, format="multipart"
+            )
         return dataset_id, response
 
     yield _upload

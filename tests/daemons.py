@@ -20,8 +20,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_up(process: subprocess.Popen[bytes], probe: Callable[[], object], *, what: str, timeout: float,
-                  retry_on: type[BaseException] | tuple[type[BaseException], ...], interval: float = 0.2) -> None:
+def wait_until_up(
+    process: subprocess.Popen[bytes],
+    probe: Callable[[], object],
+    *,
+    what: str,
+    timeout: float,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...],
+    interval: float = 0.2,
+) -> None:
     """Call ``probe`` until it succeeds; fail if ``process`` exits or ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
     while True:
@@ -46,12 +53,22 @@ def ledgerline_served(env: dict[str, str], *args: str) -> Iterator[tuple[str, su
     port = free_port()
     log = Path(env["LEDGERLINE_VAR_DIR"]) / "serve.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "tools/serve.py", "--port", str(port), *args],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "tools/serve.py", "--port", str(port), *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(process, lambda: urllib.request.urlopen(f"{url}/healthz", timeout=5), what="tools/serve.py",
-                      timeout=90, retry_on=(OSError,))
+        wait_until_up(
+            process,
+            lambda: urllib.request.urlopen(f"{url}/healthz", timeout=5),
+            what="tools/serve.py",
+            timeout=90,
+            retry_on=(OSError,),
+        )
         yield url, process, log
     finally:
         process.send_signal(signal.SIGTERM)

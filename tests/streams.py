@@ -26,8 +26,10 @@ class StreamedBody:
 
 def multipart_file(boundary: str, filename: str, content: Iterable[bytes], size: int) -> tuple[Iterator[bytes], int]:
     """The chunks of a multipart body holding one file part called "file", and its length."""
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
 
     def chunks() -> Iterator[bytes]:
@@ -41,8 +43,15 @@ def multipart_file(boundary: str, filename: str, content: Iterable[bytes], size:
 def upload_environ(*, path: str, body: Iterator[bytes], length: int, boundary: str, token: str) -> dict[str, object]:
     """A WSGI environ for a token-authenticated multipart POST."""
     return {
-        "REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http",
-        "wsgi.input": StreamedBody(body), "CONTENT_LENGTH": str(length),
-        "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}", "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": StreamedBody(body),
+        "CONTENT_LENGTH": str(length),
+        "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}",
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
     }

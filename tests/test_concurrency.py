@@ -49,25 +49,35 @@ def run_together(count: int, work: Callable[[int], Any]) -> list[Any]:
 def test_concurrent_appends_keep_one_chain(transactional_db: Any, team: Any) -> None:
     organisation = Organisation.objects.get(slug="acme-records")
     before = AuditEntry.objects.count()
-    results = run_together(16, lambda i: audit_append(organisation=organisation, actor=None, action="test.append",
-                                                      obj=organisation, data={"i": i}))
+    results = run_together(
+        16,
+        lambda i: audit_append(
+            organisation=organisation, actor=None, action="test.append", obj=organisation, data={"i": i}
+        ),
+    )
     assert not [r for r in results if isinstance(r, Exception)]
     assert AuditEntry.objects.count() == before + 16
     assert list(AuditEntry.objects.values_list("seq", flat=True)) == list(range(1, before + 17))
     assert audit_verify().ok
 
 
-def test_the_same_file_raced_into_a_dataset_is_added_once(transactional_db: Any, team: Any,
-                                                          media_dir: Path) -> None:
+def test_the_same_file_raced_into_a_dataset_is_added_once(transactional_db: Any, team: Any, media_dir: Path) -> None:
     organisation = Organisation.objects.get(slug="acme-records")
-    dataset = datasets.dataset_create(organisation=organisation, name="race", licence=datasets.Licence("MIT"),
-                                      consent={}, rights=[], created_by=team.owner.user)
+    dataset = datasets.dataset_create(
+        organisation=organisation,
+        name="race",
+        licence=datasets.Licence("MIT"),
+        consent={},
+        rights=[],
+        created_by=team.owner.user,
+    )
 
     def add(i: int) -> Any:
         with open(media_dir / "melody.mid", "rb") as f:
             temp, sha, size = blob_stage(f)
-        return datasets.dataset_files_add(dataset=dataset, added_by=team.owner.user,
-                                          files=[datasets.StagedFile(f"copy-{i}.mid", temp, sha, size)])
+        return datasets.dataset_files_add(
+            dataset=dataset, added_by=team.owner.user, files=[datasets.StagedFile(f"copy-{i}.mid", temp, sha, size)]
+        )
 
     results = run_together(6, add)
     assert sum(isinstance(r, list) for r in results) == 1

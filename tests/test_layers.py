@@ -16,8 +16,14 @@ def _lint_imports(*, config: Path, platform: Path) -> subprocess.CompletedProces
     below, not the package this process has imported already), generation/ and ledgerline_verify/
     in the repo."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(platform), str(ROOT)])}
-    return subprocess.run([str(LINT_IMPORTS), str(config), "--no-cache"], cwd=config.parent, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [str(LINT_IMPORTS), str(config), "--no-cache"],
+        cwd=config.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_code_keeps_its_layers() -> None:
@@ -27,8 +33,11 @@ def test_the_code_keeps_its_layers() -> None:
 
 def test_a_reintroduced_cycle_breaks_the_layers(tmp_path: Path) -> None:
     """datasets sits below works: datasets importing works is what the check is there to refuse."""
-    shutil.copytree(ROOT / "platform" / "ledgerline", tmp_path / "platform" / "ledgerline",
-                    ignore=shutil.ignore_patterns("migrations", "static", "templates", "__pycache__"))
+    shutil.copytree(
+        ROOT / "platform" / "ledgerline",
+        tmp_path / "platform" / "ledgerline",
+        ignore=shutil.ignore_patterns("migrations", "static", "templates", "__pycache__"),
+    )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     models = tmp_path / "platform" / "ledgerline" / "datasets" / "models.py"
     models.write_text(models.read_text() + "\nfrom ledgerline.works import models as _works  # noqa\n")

@@ -34,8 +34,9 @@ class Server:
         return self.log.read_text()
 
 
-def request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict[str, str],
-                                                                                                   bytes]:
+def request(
+    url: str, body: bytes | None = None, content_type: str = "application/json"
+) -> tuple[int, dict[str, str], bytes]:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": content_type} if body else {})
     try:
         with urllib.request.urlopen(req, timeout=60) as response:
@@ -47,8 +48,7 @@ def request(url: str, body: bytes | None = None, content_type: str = "applicatio
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env = ledgerline_env(tmp_path_factory.mktemp("serve-var"), SIGNING_KEY_PASSPHRASE="serve test passphrase")
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
     with ledgerline_served(env, "--web-workers", "1") as (url, process, log):
         yield Server(url, process, log)
 

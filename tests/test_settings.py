@@ -43,7 +43,18 @@ def test_an_empty_database_url_means_the_sqlite_default(tmp_path: Path) -> None:
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "DATABASE_URL": "", "LEDGERLINE_VAR_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                          "from django.conf import settings; print(settings.DATABASES['default']['NAME'])"],
-                         cwd=root, env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.DATABASES['default']['NAME'])",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip().splitlines()[-1] == str(tmp_path / "ledgerline.sqlite3")

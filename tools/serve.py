@@ -27,17 +27,39 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
     platform = str(ROOT / "platform")
     return {
         "web": [
-            str(BIN / "gunicorn"), "ledgerline.wsgi:application", "--chdir", platform,
-            "--bind", f"{args.host}:{args.port}", "--workers", str(args.web_workers),
+            str(BIN / "gunicorn"),
+            "ledgerline.wsgi:application",
+            "--chdir",
+            platform,
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            str(args.web_workers),
             # gthread: long uploads and verifications do not count against the worker's timeout.
-            "--worker-class", "gthread", "--threads", str(args.threads), "--timeout", "120",
-            "--graceful-timeout", "20", "--access-logfile", "-",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "20",
+            "--access-logfile",
+            "-",
             # Its control socket sits at one path in $HOME: a second site on the machine would fight for it.
             "--no-control-socket",
         ],
         "worker": [
-            str(BIN / "celery"), "--workdir", platform, "-A", "ledgerline", "worker",
-            "--queues", "default,gpu", "--pool=solo", "--loglevel=WARNING",
+            str(BIN / "celery"),
+            "--workdir",
+            platform,
+            "-A",
+            "ledgerline",
+            "worker",
+            "--queues",
+            "default,gpu",
+            "--pool=solo",
+            "--loglevel=WARNING",
         ],
     }
 
@@ -66,8 +88,10 @@ class Supervisor:
             lived = time.monotonic() - self.started[name]
             self.backoff[name] = 1.0 if lived >= HEALTHY_SECONDS else min(self.backoff[name] * 2, MAX_BACKOFF)
             self.due[name] = time.monotonic() + self.backoff[name]
-            say(f"{name} exited with status {status} after {lived:.0f} s; starting it again in "
-                f"{self.backoff[name]:.0f} s")
+            say(
+                f"{name} exited with status {status} after {lived:.0f} s; starting it again in "
+                f"{self.backoff[name]:.0f} s"
+            )
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self.stop)

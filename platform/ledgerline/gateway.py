@@ -19,8 +19,17 @@ from ledgerline_verify.unixfs import CID
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 # Anyone can pin anything, and the gateway serves it from the site's own origin: only types that
 # never run (a page, a script, an SVG would run as ours, past the site's script-src 'self').
-_INERT = ("audio/", "image/png", "image/jpeg", "image/gif", "image/webp", "application/json", "application/pdf",
-          "text/plain", "text/csv")
+_INERT = (
+    "audio/",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/json",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+)
 # And a document it serves is sandboxed: no scripts, an origin of its own.
 _SANDBOX = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
 
@@ -112,12 +121,14 @@ def _gateway(request: HttpRequest, cid: str, path: str) -> HttpResponseBase:
     return response
 
 
-def _stream(ipfs: Ipfs, target: CID, path: str, head: bytes, start: int, end: int,
-            status: int) -> StreamingHttpResponse:
+def _stream(
+    ipfs: Ipfs, target: CID, path: str, head: bytes, start: int, end: int, status: int
+) -> StreamingHttpResponse:
     # Blocks are checked as they stream: a corrupted one further in ends the response early
     # (the client sees a short body against Content-Length), never wrong bytes.
-    response = StreamingHttpResponse(ipfs.read(target, start, end), status=status,
-                                     content_type=_content_type(path, head))
+    response = StreamingHttpResponse(
+        ipfs.read(target, start, end), status=status, content_type=_content_type(path, head)
+    )
     response["Content-Length"] = str(end - start)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = f'"{target}"'
@@ -128,7 +139,12 @@ def _stream(ipfs: Ipfs, target: CID, path: str, head: bytes, start: int, end: in
 
 def _listing(request: HttpRequest, cid: str, path: str, entries: list) -> HttpResponse:
     base = f"/ipfs/{cid}/{path.strip('/')}".rstrip("/")
-    rows = "".join(f'<li><a href="{escape(base)}/{escape(e.name)}">{escape(e.name)}</a> '
-                   f'<code>{escape(str(e.cid))}</code> {e.tsize} B</li>' for e in entries)
-    return HttpResponse(f"<!doctype html><title>{escape(base)}</title><h1>{escape(base)}</h1><ul>{rows}</ul>",
-                        content_type="text/html; charset=utf-8")
+    rows = "".join(
+        f'<li><a href="{escape(base)}/{escape(e.name)}">{escape(e.name)}</a> '
+        f"<code>{escape(str(e.cid))}</code> {e.tsize} B</li>"
+        for e in entries
+    )
+    return HttpResponse(
+        f"<!doctype html><title>{escape(base)}</title><h1>{escape(base)}</h1><ul>{rows}</ul>",
+        content_type="text/html; charset=utf-8",
+    )

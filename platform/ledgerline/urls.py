@@ -15,8 +15,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 # Swagger UI and Redoc style their pages with <style> elements and style attributes and draw icons
 # from data: URLs; Redoc runs its search in a worker made from a blob: URL. Their pages alone allow that.
 swagger_policy = csp_relaxed(style_src=["'self'", "'unsafe-inline'"], img_src=["'self'", "data:"])
-redoc_policy = csp_relaxed(style_src=["'self'", "'unsafe-inline'"], img_src=["'self'", "data:"],
-                           worker_src=["'self'", "blob:"])
+redoc_policy = csp_relaxed(
+    style_src=["'self'", "'unsafe-inline'"], img_src=["'self'", "data:"], worker_src=["'self'", "blob:"]
+)
 
 urlpatterns = [
     path("", include("ledgerline.portal.urls")),

@@ -31,8 +31,9 @@ def test_a_forged_forwarded_header_does_not_reset_the_limit(db: Any, two_verific
     assert _verify(client, HTTP_X_FORWARDED_FOR="10.99.0.3, 10.99.0.4") == 429
 
 
-def test_behind_a_proxy_the_address_it_forwards_is_counted(db: Any, settings: Any,
-                                                           two_verifications_a_minute: None) -> None:
+def test_behind_a_proxy_the_address_it_forwards_is_counted(
+    db: Any, settings: Any, two_verifications_a_minute: None
+) -> None:
     settings.NUM_PROXIES = 1
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     client = APIClient()
@@ -70,10 +71,18 @@ def test_one_address_guessing_many_accounts_is_locked_out(team: Any) -> None:
 
 def test_a_forged_forwarded_header_does_not_escape_the_lockout(team: Any) -> None:
     for i in range(5):
-        Client().post("/login/", {"username": f"nobody{i}", "password": "x"}, REMOTE_ADDR="198.51.100.20",
-                      HTTP_X_FORWARDED_FOR=f"10.0.0.{i}")
-    locked = Client().post("/login/", {"username": "owner", "password": PASSWORD}, REMOTE_ADDR="198.51.100.20",
-                           HTTP_X_FORWARDED_FOR="10.0.0.99")
+        Client().post(
+            "/login/",
+            {"username": f"nobody{i}", "password": "x"},
+            REMOTE_ADDR="198.51.100.20",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        )
+    locked = Client().post(
+        "/login/",
+        {"username": "owner", "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.20",
+        HTTP_X_FORWARDED_FOR="10.0.0.99",
+    )
     assert locked.status_code == 429
 
 

@@ -9,8 +9,13 @@ from rest_framework.test import APIClient
 def test_errors_share_one_format(team: Any) -> None:
     response = team.owner.client.post("/api/v1/datasets/", {"licence_spdx": "MIT"}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": {"code": "invalid", "message": "name: This field is required.",
-                                         "fields": {"name": ["This field is required."]}}}
+    assert response.json() == {
+        "error": {
+            "code": "invalid",
+            "message": "name: This field is required.",
+            "fields": {"name": ["This field is required."]},
+        }
+    }
 
 
 def test_a_missing_licence_is_explained(team: Any) -> None:
@@ -53,8 +58,14 @@ def test_the_openapi_schema_describes_every_endpoint(team: Any) -> None:
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    for path in ["/api/v1/datasets/", "/api/v1/datasets/{dataset_id}/files/", "/api/v1/keys/",
-                 "/api/v1/dataset-versions/{version_id}/proof/", "/api/v1/works/", "/api/v1/training-runs/"]:
+    for path in [
+        "/api/v1/datasets/",
+        "/api/v1/datasets/{dataset_id}/files/",
+        "/api/v1/keys/",
+        "/api/v1/dataset-versions/{version_id}/proof/",
+        "/api/v1/works/",
+        "/api/v1/training-runs/",
+    ]:
         assert path in schema["paths"], path
 
 
@@ -95,11 +106,13 @@ def test_a_work_without_a_seed_gets_one_recorded(team: Any) -> None:
     ("field", "value", "message"),
     [("config", {"steps": 2**60}, "config: not plain JSON"), ("config", {"note": "a\u0000b"}, "NUL")],
 )
-def test_run_configs_that_cannot_be_signed_are_a_400(team: Any, upload: Any, field: str, value: Any,
-                                                     message: str) -> None:
+def test_run_configs_that_cannot_be_signed_are_a_400(
+    team: Any, upload: Any, field: str, value: Any, message: str
+) -> None:
     dataset_id, _ = upload("melody.mid")
     version = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/versions/", {}, format="json").json()
-    response = team.owner.client.post("/api/v1/training-runs/", {
-        "name": "r", "dataset_versions": [version["id"]], field: value}, format="json")
+    response = team.owner.client.post(
+        "/api/v1/training-runs/", {"name": "r", "dataset_versions": [version["id"]], field: value}, format="json"
+    )
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]

@@ -52,8 +52,9 @@ def test_brackets_inside_strings_do_not_count(team: Any) -> None:
 
 def test_a_json_body_over_the_size_limit_is_a_413(db: Any, settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
-    response = APIClient().generic("POST", "/api/v1/verify", '{"manifest": "' + "x" * 2000 + '"}',
-                                   content_type="application/json")
+    response = APIClient().generic(
+        "POST", "/api/v1/verify", '{"manifest": "' + "x" * 2000 + '"}', content_type="application/json"
+    )
     assert response.status_code == 413
     assert "over 1,000 bytes" in response.json()["error"]["message"]
 
@@ -66,8 +67,9 @@ def test_a_deep_json_field_in_a_multipart_upload_is_refused(team: Any, upload: A
 
 def test_a_deep_line_in_a_usage_report_is_a_line_error(team: Any) -> None:
     body = (DEEP + "\n").encode()
-    response = team.owner.client.generic("POST", "/api/v1/usage-events/bulk/", body,
-                                         content_type="application/x-ndjson")
+    response = team.owner.client.generic(
+        "POST", "/api/v1/usage-events/bulk/", body, content_type="application/x-ndjson"
+    )
     assert response.status_code == 400
     assert "deeper than 64 levels" in str(response.json())
 

@@ -26,15 +26,22 @@ def world(team: Any, upload: Any, media_dir: Path) -> World:
     artifact = model_record(team.organisation)
     run = artifact.run
     generation = Generation.objects.create(organisation=team.organisation, title="g", model=artifact, count=1, seed=1)
-    work = Work.objects.create(organisation=team.organisation, title="w", model=artifact, seed=1,
-                               generation=generation)
+    work = Work.objects.create(organisation=team.organisation, title="w", model=artifact, seed=1, generation=generation)
     teammate_token = team.teammate.user.memberships.get().tokens.get()
-    return World(ids={
-        "dataset": dataset_id, "file": files.json()[0]["id"], "version": version["id"], "run": str(run.pk),
-        "model": str(artifact.pk), "work": str(work.pk), "generation": str(generation.pk),
-        "sha": sha256sum(media_dir / "melody.mid"),
-        "org": team.organisation.slug, "token": str(teammate_token.pk),
-    })
+    return World(
+        ids={
+            "dataset": dataset_id,
+            "file": files.json()[0]["id"],
+            "version": version["id"],
+            "run": str(run.pk),
+            "model": str(artifact.pk),
+            "work": str(work.pk),
+            "generation": str(generation.pk),
+            "sha": sha256sum(media_dir / "melody.mid"),
+            "org": team.organisation.slug,
+            "token": str(teammate_token.pk),
+        }
+    )
 
 
 ROLES = ["owner", "teammate", "auditor", "outsider", "anonymous"]
@@ -51,8 +58,7 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("delete", "/api/v1/tokens/{token}/", None, (204, 204, 403, 404, 401)),
     ("get", "/api/v1/datasets/{dataset}/", None, READ),
     ("patch", "/api/v1/datasets/{dataset}/", {"description": "new"}, (200, 200, 403, 404, 401)),
-    ("post", "/api/v1/datasets/", {"organisation": "{org}", "name": "n", "licence_spdx": "MIT"},
-     WRITE),
+    ("post", "/api/v1/datasets/", {"organisation": "{org}", "name": "n", "licence_spdx": "MIT"}, WRITE),
     ("get", "/api/v1/datasets/{dataset}/files/", None, READ),
     ("post", "/api/v1/datasets/{dataset}/files/", "upload", WRITE),
     ("get", "/api/v1/dataset-files/{file}/", None, READ),
@@ -64,14 +70,16 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("get", "/api/v1/dataset-versions/{version}/proof/?path=melody.mid", None, READ),
     ("get", "/api/v1/dataset-versions/{version}/croissant/", None, READ),
     ("get", "/api/v1/training-runs/{run}/", None, READ),
-    ("post", "/api/v1/training-runs/", {"organisation": "{org}", "name": "r", "dataset_versions": ["{version}"]},
-     WRITE),
+    (
+        "post",
+        "/api/v1/training-runs/",
+        {"organisation": "{org}", "name": "r", "dataset_versions": ["{version}"]},
+        WRITE,
+    ),
     ("get", "/api/v1/works/{work}/", None, READ),
-    ("post", "/api/v1/works/", {"organisation": "{org}", "title": "t", "model": "{model}", "seed": 7},
-     WRITE),
+    ("post", "/api/v1/works/", {"organisation": "{org}", "title": "t", "model": "{model}", "seed": 7}, WRITE),
     ("get", "/api/v1/generations/{generation}/", None, READ),
-    ("post", "/api/v1/generations/", {"organisation": "{org}", "title": "t", "model": "{model}", "count": 2},
-     WRITE),
+    ("post", "/api/v1/generations/", {"organisation": "{org}", "title": "t", "model": "{model}", "count": 2}, WRITE),
     ("get", "/api/v1/audit-log/", None, (200, 200, 200, 200, 401)),
 ]
 
@@ -92,8 +100,9 @@ def _fill(value: Any, ids: dict[str, str]) -> Any:
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("method", "url", "body", "expected"), ENDPOINTS, ids=[f"{e[0]} {e[1]}" for e in ENDPOINTS])
-def test_each_endpoint_checks_who_asks(team: Any, world: World, media_dir: Path, role: str, method: str, url: str,
-                                       body: Any, expected: tuple[int, ...]) -> None:
+def test_each_endpoint_checks_who_asks(
+    team: Any, world: World, media_dir: Path, role: str, method: str, url: str, body: Any, expected: tuple[int, ...]
+) -> None:
     client = _client(team, role)
     if body == "upload":
         with open(media_dir / "tone.wav", "rb") as f:
@@ -105,13 +114,11 @@ def test_each_endpoint_checks_who_asks(team: Any, world: World, media_dir: Path,
         assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-LISTS = ["/api/v1/datasets/", "/api/v1/training-runs/", "/api/v1/generations/", "/api/v1/works/",
-         "/api/v1/audit-log/"]
+LISTS = ["/api/v1/datasets/", "/api/v1/training-runs/", "/api/v1/generations/", "/api/v1/works/", "/api/v1/audit-log/"]
 
 
 @pytest.mark.parametrize("url", LISTS)
-def test_lists_show_members_their_organisations_objects_and_outsiders_none(team: Any, world: World,
-                                                                           url: str) -> None:
+def test_lists_show_members_their_organisations_objects_and_outsiders_none(team: Any, world: World, url: str) -> None:
     for role in ["owner", "teammate", "auditor"]:
         results = _client(team, role).get(url).json()["results"]
         assert results, f"{role} sees nothing at {url}"
@@ -128,16 +135,19 @@ def test_a_token_acts_only_in_its_own_organisation(team: Any, world: World) -> N
     # The teammate also joins the other label; their Acme token must still not reach it.
     other = Organisation.objects.get(slug="other-label")
     services.membership_add(organisation=other, user=team.teammate.user, role=Role.ARTIST)
-    response = team.teammate.client.post("/api/v1/datasets/", {"organisation": "other-label", "name": "x",
-                                                               "licence_spdx": "MIT"}, format="json")
+    response = team.teammate.client.post(
+        "/api/v1/datasets/", {"organisation": "other-label", "name": "x", "licence_spdx": "MIT"}, format="json"
+    )
     assert response.status_code == 404
-    theirs = team.outsider.client.post("/api/v1/datasets/", {"name": "theirs", "licence_spdx": "MIT"},
-                                       format="json").json()["id"]
+    theirs = team.outsider.client.post(
+        "/api/v1/datasets/", {"name": "theirs", "licence_spdx": "MIT"}, format="json"
+    ).json()["id"]
     assert team.teammate.client.get(f"/api/v1/datasets/{theirs}/").status_code == 404
     assert team.teammate.client.patch(f"/api/v1/datasets/{theirs}/", {"name": "mine"}, format="json").status_code == 404
     assert theirs not in str(team.teammate.client.get("/api/v1/datasets/").json())
     assert [m["organisation"] for m in team.teammate.client.get("/api/v1/me/").json()["memberships"]] == [
-        "acme-records"]
+        "acme-records"
+    ]
 
 
 def test_a_revoked_token_is_refused(team: Any, world: World) -> None:

@@ -24,7 +24,10 @@ def schema(db: Any) -> dict[str, Any]:
 
 def test_bearer_tokens_are_a_security_scheme(schema: dict[str, Any]) -> None:
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer ll_...`."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token: `Authorization: Bearer ll_...`.",
+    }
     assert {"bearerAuth": []} in schema["paths"]["/api/v1/datasets/"]["get"]["security"]
 
 
@@ -90,8 +93,11 @@ def test_a_period_out_of_the_calendar_is_a_400(team: Team) -> None:
 def test_a_wrong_address_with_a_token_is_a_json_404(team: Team) -> None:
     client = APIClient(enforce_csrf_checks=True)
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {team.owner.token}")
-    for response in (client.post("/api/v1/no-such/", {}, format="json"), client.get("/api/v1/datasets/not-an-id/"),
-                     client.get("/api/v1/datasets/%0A/")):
+    for response in (
+        client.post("/api/v1/no-such/", {}, format="json"),
+        client.get("/api/v1/datasets/not-an-id/"),
+        client.get("/api/v1/datasets/%0A/"),
+    ):
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"]["code"] == "not_found"
@@ -102,8 +108,7 @@ def test_a_session_without_its_csrf_token_gets_the_error_body(team: Team) -> Non
     client.force_login(team.owner.user)
     response = client.post("/api/v1/no-such/", "{}", content_type="application/json")
     assert response.status_code == 404  # no such endpoint, whatever the CSRF token
-    response = client.post("/api/v1/datasets/", '{"name": "x", "licence_spdx": "MIT"}',
-                           content_type="application/json")
+    response = client.post("/api/v1/datasets/", '{"name": "x", "licence_spdx": "MIT"}', content_type="application/json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
     assert "CSRF" in response.json()["error"]["message"]
@@ -113,14 +118,20 @@ def test_a_usage_report_is_imported_under_a_session(team: Team) -> None:
     # The portal's way in: a session and its CSRF token (DRF's CSRF check reads the body first).
     client = Client(enforce_csrf_checks=True)
     client.get("/login/")
-    assert client.post("/login/", {"username": "owner", "password": PASSWORD,
-                                   "csrfmiddlewaretoken": client.cookies["csrftoken"].value}).status_code == 302
+    assert (
+        client.post(
+            "/login/",
+            {"username": "owner", "password": PASSWORD, "csrfmiddlewaretoken": client.cookies["csrftoken"].value},
+        ).status_code
+        == 302
+    )
     csrf = client.cookies["csrftoken"].value
     header = "event_id,isrc,service,territory,usage_type,units,revenue,currency,period_start,period_end\n"
     for kind in ("text/csv", "application/x-ndjson"):
         body = header if kind == "text/csv" else "\n"
-        response = client.generic("POST", "/api/v1/usage-events/bulk/", body.encode(), content_type=kind,
-                                  HTTP_X_CSRFTOKEN=csrf)
+        response = client.generic(
+            "POST", "/api/v1/usage-events/bulk/", body.encode(), content_type=kind, HTTP_X_CSRFTOKEN=csrf
+        )
         assert response.status_code == 200, (kind, response.content)
         assert response.json()["lines"] == 0
 
@@ -130,8 +141,9 @@ def test_a_file_too_big_to_verify_here_is_a_413(db: Any, settings: Any) -> None:
     big = APIClient().post("/api/v1/verify", {"file": SimpleUploadedFile("big.wav", b"x" * 1001)}, format="multipart")
     assert big.status_code == 413
     assert "ledgerline_verify" in big.json()["error"]["message"]
-    small = APIClient().post("/api/v1/verify", {"file": SimpleUploadedFile("small.bin", b"x" * 1000)},
-                             format="multipart")
+    small = APIClient().post(
+        "/api/v1/verify", {"file": SimpleUploadedFile("small.bin", b"x" * 1000)}, format="multipart"
+    )
     assert small.status_code == 201
     portal = Client().post("/verify/", {"file": SimpleUploadedFile("big.wav", b"x" * 1001)})
     assert portal.status_code == 413 and b"ledgerline_verify" in portal.content

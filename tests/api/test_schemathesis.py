@@ -19,18 +19,22 @@ SCHEMATHESIS = Path(PYTHON).with_name("schemathesis")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")),
-                       reason="its server runs on SQLite: the SQLite pass runs it"),
+    pytest.mark.skipif(
+        bool(os.environ.get("DATABASE_URL")), reason="its server runs on SQLite: the SQLite pass runs it"
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     # Thousands of requests in a minute: the rate limits are the abuse tests' to check.
-    return ledgerline_env(tmp_path_factory.mktemp("schemathesis-var"),
-                          SIGNING_KEY_PASSPHRASE="schemathesis test passphrase",
-                          LEDGERLINE_VERIFY_RATE_ANON="100000/min", LEDGERLINE_VERIFY_RATE_USER="100000/min",
-                          LEDGERLINE_TOKEN_CREATE_RATE="100000/hour")
+    return ledgerline_env(
+        tmp_path_factory.mktemp("schemathesis-var"),
+        SIGNING_KEY_PASSPHRASE="schemathesis test passphrase",
+        LEDGERLINE_VERIFY_RATE_ANON="100000/min",
+        LEDGERLINE_VERIFY_RATE_USER="100000/min",
+        LEDGERLINE_TOKEN_CREATE_RATE="100000/hour",
+    )
 
 
 def manage(env: dict[str, str], *args: str) -> str:
@@ -59,10 +63,27 @@ def demo_admin_token(env: dict[str, str]) -> str:
 def test_the_api_keeps_to_its_schema_under_schemathesis(server: str, env: dict[str, str]) -> None:
     token = demo_admin_token(env)
     done = subprocess.run(
-        [str(SCHEMATHESIS), "--no-color", "run", f"{server}/api/schema/", "--url", server,
-         "-H", f"Authorization: Bearer {token}", "--max-examples", "5", "--seed", "1", "--workers", "1",
-         "--continue-on-failure"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        [
+            str(SCHEMATHESIS),
+            "--no-color",
+            "run",
+            f"{server}/api/schema/",
+            "--url",
+            server,
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--max-examples",
+            "5",
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--continue-on-failure",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]
     generated, passed = map(int, re.search(r"(\d+) generated, (\d+) passed", done.stdout).groups())  # type: ignore[union-attr]

@@ -25,12 +25,17 @@ _SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 Box = list  # [type: bytes, body: bytes | list[Box]]
 
 
-def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None,
-                 issuer_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+def _certificate(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+) -> x509.Certificate:
     ca = issuer is None
     now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe")])
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, subject), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Probe")]
+    )
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -40,15 +45,26 @@ def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Cer
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if not ca:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]),
-                                        critical=False).add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        ).add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -56,8 +72,9 @@ def signed_wav() -> bytes:
     """A short silent WAV signed by a throwaway CA's certificate, with one small CBOR assertion."""
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca = _certificate("Probe CA", ca_key, None, ca_key)
-    chain = b"".join(c.public_bytes(serialization.Encoding.PEM)
-                     for c in (_certificate("Probe", key, ca, ca_key), ca)).decode()
+    chain = b"".join(
+        c.public_bytes(serialization.Encoding.PEM) for c in (_certificate("Probe", key, ca, ca_key), ca)
+    ).decode()
 
     def sign(data: bytes) -> bytes:
         r, s = utils.decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
@@ -71,10 +88,13 @@ def signed_wav() -> bytes:
         out.writeframes(b"\0\0" * 800)
     definition = {
         "claim_generator_info": [{"name": "probe", "version": "1"}],
-        "title": "probe", "format": "audio/wav",
+        "title": "probe",
+        "format": "audio/wav",
         "assertions": [
-            {"label": "c2pa.actions.v2",
-             "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": _SOURCE}]}},
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": _SOURCE}]},
+            },
             {"label": PROBE_LABEL, "data": {"a": [1, {"b": 2}]}},
         ],
     }
@@ -92,7 +112,7 @@ def _c2pa_chunk(wav: bytes) -> tuple[int, int]:
     """Where the `C2PA` chunk's header starts and where its body ends."""
     at = 12
     while at + 8 <= len(wav):
-        chunk, size = wav[at:at + 4], struct.unpack("<I", wav[at + 4:at + 8])[0]
+        chunk, size = wav[at : at + 4], struct.unpack("<I", wav[at + 4 : at + 8])[0]
         if chunk == b"C2PA":
             return at, at + 8 + size
         at += 8 + size + (size & 1)
@@ -102,8 +122,8 @@ def _c2pa_chunk(wav: bytes) -> tuple[int, int]:
 def _boxes(data: bytes) -> list[Box]:
     found, at = [], 0
     while at + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[at:at + 8])
-        body = data[at + 8:at + size]
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        body = data[at + 8 : at + size]
         found.append([kind, _boxes(body) if kind == b"jumb" else body])
         at += size
     return found
@@ -132,7 +152,7 @@ def _with_store(wav: bytes, store: bytes) -> bytes:
 
 def _store(wav: bytes) -> list[Box]:
     start, end = _c2pa_chunk(wav)
-    return _boxes(wav[start + 8:end])
+    return _boxes(wav[start + 8 : end])
 
 
 def with_probe_assertion(wav: bytes, box_type: bytes, content: bytes) -> bytes:
@@ -153,7 +173,7 @@ def with_nested_superboxes(wav: bytes, depth: int) -> bytes:
     level = 8 + len(description)  # each superbox holds its description and the ones inside it
     nested = b"".join(struct.pack(">I4s", (depth - i) * level, b"jumb") + description for i in range(depth))
     start, end = _c2pa_chunk(wav)
-    store = wav[start + 8:end]
+    store = wav[start + 8 : end]
     size = struct.unpack(">I", store[:4])[0]
     return _with_store(wav, struct.pack(">I", size + len(nested)) + store[4:size] + nested + store[size:])
 

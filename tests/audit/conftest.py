@@ -38,17 +38,29 @@ def release(team: Team, files: list[Path], capture: Callable[..., Any], *, count
     versions = [client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()]
     [model] = trained_run(client, capture, [v["id"] for v in versions], TINY)["artifacts"]
     with capture(execute=True):
-        generation = client.post("/api/v1/generations/", {
-            "title": "Chorale", "model": model["id"], "count": count, "seed": 11,
-            "parameters": {"length": 96, "originality_max_run": 1000, "licence": "CC-BY-4.0"}}, format="json").json()
+        generation = client.post(
+            "/api/v1/generations/",
+            {
+                "title": "Chorale",
+                "model": model["id"],
+                "count": count,
+                "seed": 11,
+                "parameters": {"length": 96, "originality_max_run": 1000, "licence": "CC-BY-4.0"},
+            },
+            format="json",
+        ).json()
     works = client.get(f"/api/v1/generations/{generation['id']}/").json()["works"]
     assert [w["status"] for w in works] == ["confirmed"] * count, [w["error"] for w in works]
     return Released(team, model, versions, works, files)
 
 
 @pytest.fixture
-def released(team: Team, chorale_files: list[Path], embedded: None,  # noqa: F811
-             django_capture_on_commit_callbacks: Any) -> Released:
+def released(
+    team: Team,
+    chorale_files: list[Path],  # noqa: F811
+    embedded: None,  # noqa: F811
+    django_capture_on_commit_callbacks: Any,
+) -> Released:
     return release(team, chorale_files[:8], django_capture_on_commit_callbacks)
 
 

@@ -42,8 +42,9 @@ def _read_in_subprocess(path: Path) -> subprocess.CompletedProcess[str]:
         "except NoCredentials as exc:\n"
         "    print('NoCredentials', exc)\n"
     )
-    return subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", script, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_an_honest_signed_wav_is_read(signed: bytes) -> None:
@@ -52,12 +53,17 @@ def test_an_honest_signed_wav_is_read(signed: bytes) -> None:
     assert credentials["manifest"]["claim_generator_info"][0]["name"] == "probe"
 
 
-@pytest.mark.parametrize("box_type, content", [
-    (b"cbor", b"\x81" * 200 + b"\x00"),
-    (b"json", b"[" * 200 + b"]" * 200),
-], ids=["cbor", "json"])
+@pytest.mark.parametrize(
+    "box_type, content",
+    [
+        (b"cbor", b"\x81" * 200 + b"\x00"),
+        (b"json", b"[" * 200 + b"]" * 200),
+    ],
+    ids=["cbor", "json"],
+)
 def test_credentials_with_an_assertion_too_deep_to_decode_are_unreadable(
-        signed: bytes, box_type: bytes, content: bytes) -> None:
+    signed: bytes, box_type: bytes, content: bytes
+) -> None:
     # c2pa-rs stops decoding at 128 levels and leaves the active manifest out of the store it
     # writes: that is credentials we cannot read, not an error of ours.
     with pytest.raises(NoCredentials, match="active manifest"):
@@ -71,15 +77,20 @@ def test_a_wav_whose_credentials_cannot_be_decoded_gets_a_verdict(db: Any, signe
     assert response.json()["verdict"] != "verified"
 
 
-@pytest.mark.parametrize("build, reason", [
-    (lambda wav: c2pa_files.with_nested_superboxes(wav, DEEP), "JUMB box nesting depth exceeds"),
-    (lambda wav: c2pa_files.with_probe_assertion(wav, b"cbor", b"\x81" * DEEP + b"\x00"), "active manifest"),
-    (lambda wav: c2pa_files.with_probe_assertion(wav, b"cbor", b"\xa1\x00" * DEEP + b"\x00"), "active manifest"),
-    (lambda wav: c2pa_files.with_probe_assertion(wav, b"json", b"[" * DEEP + b"]" * DEEP), "active manifest"),
-    (lambda wav: c2pa_files.with_claim(wav, b"\x81" * DEEP + b"\x00"), "CBOR nesting depth"),
-], ids=["superboxes", "cbor-arrays", "cbor-maps", "json", "claim"])
+@pytest.mark.parametrize(
+    "build, reason",
+    [
+        (lambda wav: c2pa_files.with_nested_superboxes(wav, DEEP), "JUMB box nesting depth exceeds"),
+        (lambda wav: c2pa_files.with_probe_assertion(wav, b"cbor", b"\x81" * DEEP + b"\x00"), "active manifest"),
+        (lambda wav: c2pa_files.with_probe_assertion(wav, b"cbor", b"\xa1\x00" * DEEP + b"\x00"), "active manifest"),
+        (lambda wav: c2pa_files.with_probe_assertion(wav, b"json", b"[" * DEEP + b"]" * DEEP), "active manifest"),
+        (lambda wav: c2pa_files.with_claim(wav, b"\x81" * DEEP + b"\x00"), "CBOR nesting depth"),
+    ],
+    ids=["superboxes", "cbor-arrays", "cbor-maps", "json", "claim"],
+)
 def test_credentials_nested_100000_deep_are_refused_without_a_crash(
-        signed: bytes, tmp_path: Path, build: Any, reason: str) -> None:
+    signed: bytes, tmp_path: Path, build: Any, reason: str
+) -> None:
     path = tmp_path / "deep.wav"
     path.write_bytes(build(signed))
     result = _read_in_subprocess(path)
@@ -118,7 +129,8 @@ def test_hostile_midi_structures_are_refused_or_read_without_a_crash(tmp_path: P
     # MIDI nests nothing, and both readers (symusic in C++ for uploads, mido for comparing
     # scores) read events in loops: these are refused or read, at the site's recursion limit.
     cases = {
-        "tracks": b"MThd" + struct.pack(">IHHH", 6, 1, 65535, 96)
+        "tracks": b"MThd"
+        + struct.pack(">IHHH", 6, 1, 65535, 96)
         + (b"MTrk" + struct.pack(">I", 12) + b"\x00\x90\x40\x40\x00\x80\x40\x00\x00\xff\x2f\x00") * 65535,
         "sysex": _score(b"\x00\xf0\x8f\xff\xff\x7f" + b"\x00" * 100),
         "meta": _score(b"\x00\xff\x01\x8f\xff\xff\x7f" + b"a" * 100),
@@ -139,7 +151,8 @@ def test_hostile_midi_structures_are_refused_or_read_without_a_crash(tmp_path: P
         "            pass\n"
         "    print(path.stem)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"a reader died ({result.returncode}): {result.stderr[-2000:]}"
     assert sorted(result.stdout.split()) == sorted(cases)

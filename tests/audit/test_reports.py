@@ -88,12 +88,15 @@ def test_the_public_endpoint_is_rate_limited(released: Released, monkeypatch: py
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("body", "message"), [
-    ({}, "Hand in one of"),
-    ({"content_sha256": "abc"}, "64 hexadecimal digits"),
-    ({"token_id": 0}, "token_id"),
-    ({"token_id": 1, "content_sha256": "ab" * 32}, "Hand in one of"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Hand in one of"),
+        ({"content_sha256": "abc"}, "64 hexadecimal digits"),
+        ({"token_id": 0}, "token_id"),
+        ({"token_id": 1, "content_sha256": "ab" * 32}, "Hand in one of"),
+    ],
+)
 def test_bad_requests_are_refused_with_why(team: Any, body: dict[str, Any], message: str) -> None:
     response = APIClient().post("/api/v1/verify", body, format="json")
     assert response.status_code == 400 and message in response.json()["error"]["message"]
@@ -103,7 +106,8 @@ def test_bad_requests_are_refused_with_why(team: Any, body: dict[str, Any], mess
 @pytest.mark.django_db
 def test_an_ipfs_node_that_is_down_is_a_503_and_records_nothing(released: Released, settings: Any) -> None:
     settings.IPFS_API_URL = f"http://127.0.0.1:{free_port()}"
-    response = APIClient().post("/api/v1/verify", {"file": SimpleUploadedFile("x.wav", b"RIFF....WAVE")},
-                                format="multipart")
+    response = APIClient().post(
+        "/api/v1/verify", {"file": SimpleUploadedFile("x.wav", b"RIFF....WAVE")}, format="multipart"
+    )
     assert response.status_code == 503 and "does not answer" in response.json()["error"]["message"]
     assert not Verification.objects.exists()

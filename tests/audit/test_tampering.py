@@ -43,15 +43,17 @@ def _both(released: Released, verifier: Verifier, subject: Subject, **body: Any)
 def flip_audio_byte(wav: bytes) -> bytes:
     """One byte of the samples changed (the C2PA manifest and the headers untouched)."""
     at = wav.index(b"data") + 8 + 1000
-    return wav[:at] + bytes([wav[at] ^ 0x01]) + wav[at + 1:]
+    return wav[:at] + bytes([wav[at] ^ 0x01]) + wav[at + 1 :]
 
 
 def signed_by_another_key(signed: dict[str, Any]) -> dict[str, Any]:
     key = ec.generate_private_key(ec.SECP256R1())
     manifest = signed["manifest"]
     value = base64.b64encode(key.sign(canonical_json(manifest), ec.ECDSA(hashes.SHA256()))).decode()
-    return {"manifest": manifest, "signature": {"key_id": keys.key_id_of(key.public_key()),
-                                                "algorithm": keys.ALGORITHM, "value": value}}
+    return {
+        "manifest": manifest,
+        "signature": {"key_id": keys.key_id_of(key.public_key()), "algorithm": keys.ALGORITHM, "value": value},
+    }
 
 
 @pytest.mark.django_db
@@ -72,16 +74,18 @@ def test_a_changed_manifest_or_signature_is_caught(released: Released, verifier:
     signed = released.works[0]["manifest"]
     changed = copy.deepcopy(signed)
     changed["manifest"]["generation"]["seed"] += 1
-    report, engine = _both(released, verifier, Subject(manifest=canonical_json(changed)),
-                           manifest=canonical_json(changed).decode())
+    report, engine = _both(
+        released, verifier, Subject(manifest=canonical_json(changed)), manifest=canonical_json(changed).decode()
+    )
     assert report["broken_link"] == engine.first_failure.link == "manifest"
     assert "differs in generation" in report["summary"]
     assert "does not match the manifest's bytes" in _check(report, "signature")["reason"]
 
     forged = copy.deepcopy(signed)
     forged["signature"]["value"] = base64.b64encode(b"\x30" + bytes(70)).decode()
-    report, engine = _both(released, verifier, Subject(manifest=canonical_json(forged)),
-                           manifest=canonical_json(forged).decode())
+    report, engine = _both(
+        released, verifier, Subject(manifest=canonical_json(forged)), manifest=canonical_json(forged).decode()
+    )
     assert report["broken_link"] == engine.first_failure.link == "manifest"
     assert "signature differs" in report["summary"]
     assert _check(report, "signature")["status"] == "fail"
@@ -90,8 +94,9 @@ def test_a_changed_manifest_or_signature_is_caught(released: Released, verifier:
 @pytest.mark.django_db
 def test_a_manifest_signed_by_another_key_is_caught(released: Released, verifier: Verifier) -> None:
     other = signed_by_another_key(released.works[1]["manifest"])
-    report, engine = _both(released, verifier, Subject(manifest=canonical_json(other)),
-                           manifest=canonical_json(other).decode())
+    report, engine = _both(
+        released, verifier, Subject(manifest=canonical_json(other)), manifest=canonical_json(other).decode()
+    )
     assert report["verdict"] == engine.verdict == "failed"
     signature = _check(report, "signature")
     assert signature["status"] == "fail" and "not anchored on the Ledgerline contract" in signature["reason"]
@@ -103,9 +108,12 @@ def test_metadata_pointing_elsewhere_breaks_the_metadata_link(released: Released
     first, second = released.works
     token = first["token"]["token_id"]
     doctored = {str(w["token"]["token_id"]): w for w in released.works}
-    folder = {f"{t}.json": canonical_json({"content_sha256": second["content_sha256"],
-                                           "manifest": f"ipfs://{second['cid']}/manifest.json"})
-              for t in doctored}
+    folder = {
+        f"{t}.json": canonical_json(
+            {"content_sha256": second["content_sha256"], "manifest": f"ipfs://{second['cid']}/manifest.json"}
+        )
+        for t in doctored
+    }
     cid = ipfs_connect().add_directory(folder, name="doctored metadata").cid
     batch_metadata_set(ledger=Ledger.connect(), token_id=token, metadata_cid=str(cid))  # the admin key misused
     report, engine = _both(released, verifier, Subject(token_id=token), token_id=token)
@@ -127,10 +135,15 @@ def test_a_token_on_another_contract_counts_for_nothing(released: Released, veri
     forged = ledger.contract(ledger.w3.eth.get_transaction_receipt(record.tx_hash)["contractAddress"])
     fake = b"RIFF" + bytes(4) + b"WAVE" + b"a forgery nobody minted on Ledgerline's contract"
     content = verifier.chain.token_of_content  # the trusted contract's lookup
-    call = forged.functions.mintBatch(ledger.account.address, [bytes.fromhex(keys_sha(fake))], "bafyforged",
-                                      ledger.account.address, 0)
-    _execute(ledger, kind="forged mint", payload={}, tx={"to": forged.address, "data": call._encode_transaction_data(),
-                                                         "value": 0})
+    call = forged.functions.mintBatch(
+        ledger.account.address, [bytes.fromhex(keys_sha(fake))], "bafyforged", ledger.account.address, 0
+    )
+    _execute(
+        ledger,
+        kind="forged mint",
+        payload={},
+        tx={"to": forged.address, "data": call._encode_transaction_data(), "value": 0},
+    )
     assert forged.functions.tokenOfContent(bytes.fromhex(keys_sha(fake))).call() == 1 and content(keys_sha(fake)) == 0
     report, engine = _both(released, verifier, Subject(data=fake), file=_upload("forged.wav", fake))
     assert report["verdict"] == engine.verdict == "unknown"
@@ -172,19 +185,24 @@ def test_a_corrupted_ipfs_block_is_caught(released: Released, verifier: Verifier
     path = store._path(manifest)
     block = path.read_bytes()
     path.write_bytes(block.replace(b'"seed":11', b'"seed":12') if b'"seed":11' in block else block[:-1] + b" ")
-    report, engine = _both(released, verifier, Subject(token_id=work["token"]["token_id"]),
-                           token_id=work["token"]["token_id"])
+    report, engine = _both(
+        released, verifier, Subject(token_id=work["token"]["token_id"]), token_id=work["token"]["token_id"]
+    )
     assert report["broken_link"] == engine.first_failure.link == "manifest"
     assert "corrupt" in report["summary"] and str(manifest) in report["summary"]
 
 
 @pytest.mark.django_db
-def test_consent_withdrawn_after_training_is_caught(released: Released, verifier: Verifier,
-                                                    django_capture_on_commit_callbacks: Any) -> None:
+def test_consent_withdrawn_after_training_is_caught(
+    released: Released, verifier: Verifier, django_capture_on_commit_callbacks: Any
+) -> None:
     trained = DatasetFile.objects.get(path=released.files[0].name)
     with django_capture_on_commit_callbacks(execute=True):
-        response = released.team.owner.client.put(f"/api/v1/dataset-files/{trained.pk}/consent/",
-                                                  {"consent": {"cawg.ai_training": "notAllowed"}}, format="json")
+        response = released.team.owner.client.put(
+            f"/api/v1/dataset-files/{trained.pk}/consent/",
+            {"consent": {"cawg.ai_training": "notAllowed"}},
+            format="json",
+        )
     assert response.status_code == 200, response.json()
     token = released.works[0]["token"]["token_id"]
     report, engine = _both(released, verifier, Subject(token_id=token), token_id=token)
@@ -224,7 +242,9 @@ def test_a_rotated_key_keeps_its_signatures_and_signs_nothing_after(
     late = copy.deepcopy(work["manifest"]["manifest"])
     late["signed_at"] = "2999-01-01T00:00:00+00:00"
     private = keys.KeyStore.default().load(old)
-    signed = {"manifest": late, "signature": {**work["manifest"]["signature"],
-                                              "value": keys.sign(private, canonical_json(late))}}
+    signed = {
+        "manifest": late,
+        "signature": {**work["manifest"]["signature"], "value": keys.sign(private, canonical_json(late))},
+    }
     report = verifier.verify(Subject(manifest=canonical_json(signed)))
     assert "after the key was retired" in report.check("signature").reason

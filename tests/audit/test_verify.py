@@ -10,8 +10,19 @@ from ledgerline.works.models import WorkOutput
 from tests.audit.conftest import Released
 from tests.pipeline.conftest import ipfs_bytes
 
-LINKS = ["content", "token", "metadata", "manifest", "signature", "model", "datasets", "consent", "licence",
-         "credentials", "originality"]
+LINKS = [
+    "content",
+    "token",
+    "metadata",
+    "manifest",
+    "signature",
+    "model",
+    "datasets",
+    "consent",
+    "licence",
+    "credentials",
+    "originality",
+]
 
 
 def _statuses(report: dict[str, Any]) -> dict[str, str]:
@@ -29,8 +40,11 @@ def test_a_released_work_verifies_by_file_token_hash_and_manifest(released: Rele
     assert by_file["subject"]["token_id"] == work["token"]["token_id"]
     assert by_file["full"] is False and "lineage" not in by_file and "manifest" not in by_file
 
-    for body in ({"token_id": work["token"]["token_id"]}, {"content_sha256": work["content_sha256"]},
-                 {"manifest": canonical_json(work["manifest"]).decode()}):
+    for body in (
+        {"token_id": work["token"]["token_id"]},
+        {"content_sha256": work["content_sha256"]},
+        {"manifest": canonical_json(work["manifest"]).decode()},
+    ):
         report = released.verify(**body)
         assert report["verdict"] == "verified", (body, report["summary"])
         assert report["subject"]["content_sha256"] == work["content_sha256"]

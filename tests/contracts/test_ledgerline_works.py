@@ -39,8 +39,9 @@ def works(w3: Web3, accounts: dict[str, str]) -> Contract:
     return w3.eth.contract(address=address, abi=data["abi"])
 
 
-def mint_call(works: Contract, to: str, hashes: list[bytes], *, receiver: str | None = None, bps: int = 500,
-              cid: str = CID) -> Any:
+def mint_call(
+    works: Contract, to: str, hashes: list[bytes], *, receiver: str | None = None, bps: int = 500, cid: str = CID
+) -> Any:
     return works.functions.mintBatch(to, hashes, cid, receiver or to, bps)
 
 
@@ -70,7 +71,8 @@ def test_a_batch_gives_each_work_its_own_token(works: Contract, accounts: dict[s
     assert works.functions.tokenURI(2).call() == f"ipfs://{CID}/2.json"
     transfers = logs(works, "Transfer", receipt)
     assert [(t.args["from"], t.args.to, t.args.tokenId) for t in transfers] == [
-        ("0x" + "00" * 20, accounts["artist"], token) for token in (1, 2, 3)]
+        ("0x" + "00" * 20, accounts["artist"], token) for token in (1, 2, 3)
+    ]
     [batch] = logs(works, "BatchMinted", receipt)
     assert batch.args.contentHashes == [content(i) for i in range(3)]
 
@@ -110,17 +112,25 @@ def test_buyers_cant_mint(works: Contract, accounts: dict[str, str]) -> None:
     assert reverts_with(works, grant, accounts["artist"]) == "AccessControlUnauthorizedAccount"
 
 
-@pytest.mark.parametrize(("hashes", "cid", "bps"), [([], CID, 0), ([b"\x01" * 32], "", 0),
-                                                     ([b"\x01" * 32], CID, 10_001)])
-def test_bad_batches_are_refused(works: Contract, accounts: dict[str, str], hashes: list[bytes], cid: str,
-                                 bps: int) -> None:
+@pytest.mark.parametrize(
+    ("hashes", "cid", "bps"), [([], CID, 0), ([b"\x01" * 32], "", 0), ([b"\x01" * 32], CID, 10_001)]
+)
+def test_bad_batches_are_refused(
+    works: Contract, accounts: dict[str, str], hashes: list[bytes], cid: str, bps: int
+) -> None:
     call = mint_call(works, accounts["artist"], hashes, cid=cid, bps=bps)
     assert reverts_with(works, call, accounts["admin"]) == "InvalidBatch"
 
 
 def test_royalties_come_from_the_batch_or_the_default(works: Contract, accounts: dict[str, str]) -> None:
-    mint(works, accounts["artist"], [content(1), content(2)], sender=accounts["admin"], receiver=accounts["buyer"],
-         bps=750)
+    mint(
+        works,
+        accounts["artist"],
+        [content(1), content(2)],
+        sender=accounts["admin"],
+        receiver=accounts["buyer"],
+        bps=750,
+    )
     assert works.functions.royaltyInfo(2, 10_000).call() == [accounts["buyer"], 750]
     works.functions.setDefaultRoyalty(accounts["admin"], 100).transact({"from": accounts["admin"]})
     mint(works, accounts["artist"], [content(3)], sender=accounts["admin"], receiver="0x" + "00" * 20, bps=0)
@@ -212,13 +222,22 @@ def test_consent_withdrawals_are_listed_per_dataset_root(works: Contract, accoun
     assert works.functions.consentWithdrawnAt(root, files[0]).call() == listed[0][1]
     assert reverts_with(works, works.functions.withdrawConsent(root, files[0]), accounts["admin"]) == "AlreadyAnchored"
     assert reverts_with(works, works.functions.withdrawConsent(root, files[0]), accounts["stranger"]) == (
-        "AccessControlUnauthorizedAccount")
+        "AccessControlUnauthorizedAccount"
+    )
     assert works.functions.consentWithdrawals(hashlib.sha256(b"other").digest()).call() == []
 
 
-@pytest.mark.parametrize(("interface", "supported"), [("0x80ac58cd", True), ("0x5b5e139f", True),
-                                                      ("0x2a55205a", True), ("0x49064906", True),
-                                                      ("0x7965db0b", True), ("0xffffffff", False)])
+@pytest.mark.parametrize(
+    ("interface", "supported"),
+    [
+        ("0x80ac58cd", True),
+        ("0x5b5e139f", True),
+        ("0x2a55205a", True),
+        ("0x49064906", True),
+        ("0x7965db0b", True),
+        ("0xffffffff", False),
+    ],
+)
 def test_it_declares_its_interfaces(works: Contract, interface: str, supported: bool) -> None:
     assert works.functions.supportsInterface(bytes.fromhex(interface[2:])).call() is supported
 

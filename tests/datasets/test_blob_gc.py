@@ -31,8 +31,7 @@ def test_gc_removes_old_unreferenced_files_only(upload: Any, settings: Any, tmp_
     assert kept.exists() and fresh.exists() and not orphan.exists()
 
 
-def test_adopting_across_volumes_never_exposes_a_partial_blob(settings: Any, tmp_path: Path,
-                                                              monkeypatch: Any) -> None:
+def test_adopting_across_volumes_never_exposes_a_partial_blob(settings: Any, tmp_path: Path, monkeypatch: Any) -> None:
     real_replace = os.replace
     calls: list[str] = []
 

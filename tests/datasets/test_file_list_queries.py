@@ -21,8 +21,10 @@ def queries_to_list(team: Team, dataset_id: str) -> int:
 
 
 def files_add(team: Team, dataset_id: str, tmp_path: Path, count: int, first_seed: int) -> None:
-    paths = [(f"m{seed}.mid", samples.melody_midi(tmp_path / f"{seed}.mid", seed=seed))
-             for seed in range(first_seed, first_seed + count)]
+    paths = [
+        (f"m{seed}.mid", samples.melody_midi(tmp_path / f"{seed}.mid", seed=seed))
+        for seed in range(first_seed, first_seed + count)
+    ]
     datasets.dataset_files_import(dataset=Dataset.objects.get(pk=dataset_id), paths=paths, added_by=team.owner.user)
 
 

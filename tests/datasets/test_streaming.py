@@ -35,8 +35,13 @@ def test_a_large_upload_is_never_held_in_memory(team: Any) -> None:
     digest = hashlib.sha256()
     size = 512 * MiB
     body, length = multipart_file("LedgerlineBoundary", "long.wav", long_wav(size, digest), size + 44)
-    environ = upload_environ(path=f"/api/v1/datasets/{dataset_id}/files/", body=body, length=length,
-                             boundary="LedgerlineBoundary", token=team.owner.token)
+    environ = upload_environ(
+        path=f"/api/v1/datasets/{dataset_id}/files/",
+        body=body,
+        length=length,
+        boundary="LedgerlineBoundary",
+        token=team.owner.token,
+    )
     tracemalloc.start()
     try:
         response = ClientHandler(enforce_csrf_checks=False)(environ)

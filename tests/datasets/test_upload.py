@@ -35,8 +35,7 @@ def expected_duration(path: Path) -> float:
 
 @pytest.mark.parametrize(
     ("name", "media_type"),
-    [("melody.mid", "audio/midi"), ("tone.wav", "audio/wav"), ("tone.flac", "audio/flac"),
-     ("tone.mp3", "audio/mpeg")],
+    [("melody.mid", "audio/midi"), ("tone.wav", "audio/wav"), ("tone.flac", "audio/flac"), ("tone.mp3", "audio/mpeg")],
 )
 def test_it_records_hash_size_type_and_duration(upload: Any, media_dir: Path, name: str, media_type: str) -> None:
     _, response = upload(name)
@@ -59,15 +58,19 @@ def test_files_inherit_the_datasets_licence_and_consent(upload: Any) -> None:
 
 def test_a_file_can_carry_its_own_licence_consent_and_rights(upload: Any) -> None:
     _, response = upload(
-        "melody.mid", licence_spdx="MIT", consent='{"ai_generative_training": {"use": "constrained", '
-        '"constraint_info": "only for this label"}}',
-        rights_holders='[{"name": "J. S. Bach", "share": "0.75"}, {"name": "Editor", "share": "0.25"}]')
+        "melody.mid",
+        licence_spdx="MIT",
+        consent='{"ai_generative_training": {"use": "constrained", "constraint_info": "only for this label"}}',
+        rights_holders='[{"name": "J. S. Bach", "share": "0.75"}, {"name": "Editor", "share": "0.25"}]',
+    )
     assert response.status_code == 201, response.json()
     [file] = response.json()
     assert file["licence_spdx"] == "MIT"
     assert file["consent"]["cawg.ai_generative_training"]["constraint_info"] == "only for this label"
-    assert {r["name"]: r["share"] for r in file["rights_holders"]} == {"J. S. Bach": "0.75000000",
-                                                                      "Editor": "0.25000000"}
+    assert {r["name"]: r["share"] for r in file["rights_holders"]} == {
+        "J. S. Bach": "0.75000000",
+        "Editor": "0.25000000",
+    }
 
 
 def test_the_same_content_is_stored_once(team: Any, upload: Any, settings: Any) -> None:
@@ -123,19 +126,26 @@ def test_a_bad_file_is_refused_by_name_and_reason_and_nothing_is_kept(
 
 def _multipart(boundary: str, filename: str, content: bytes) -> bytes:
     return (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-        f"Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
 
 
 @pytest.mark.parametrize("cut", [0.3, 0.999])
-def test_a_truncated_upload_is_refused_and_nothing_is_kept(team: Any, upload: Any, media_dir: Path,
-                                                           settings: Any, cut: float) -> None:
+def test_a_truncated_upload_is_refused_and_nothing_is_kept(
+    team: Any, upload: Any, media_dir: Path, settings: Any, cut: float
+) -> None:
     dataset_id, _ = upload("melody.mid")
     before_temp = temp_files(settings)
     body = _multipart("XyZ", "tone.wav", (media_dir / "tone.wav").read_bytes())
     response = team.owner.client.generic(
-        "POST", f"/api/v1/datasets/{dataset_id}/files/", body[: int(len(body) * cut)],
+        "POST",
+        f"/api/v1/datasets/{dataset_id}/files/",
+        body[: int(len(body) * cut)],
         content_type="multipart/form-data; boundary=XyZ",
     )
     assert response.status_code == 400
@@ -147,8 +157,9 @@ def test_a_truncated_upload_is_refused_and_nothing_is_kept(team: Any, upload: An
 def test_a_complete_hand_made_multipart_body_is_accepted(team: Any, upload: Any, media_dir: Path) -> None:
     dataset_id, _ = upload("melody.mid")
     body = _multipart("XyZ", "tone.wav", (media_dir / "tone.wav").read_bytes())
-    response = team.owner.client.generic("POST", f"/api/v1/datasets/{dataset_id}/files/", body,
-                                         content_type="multipart/form-data; boundary=XyZ")
+    response = team.owner.client.generic(
+        "POST", f"/api/v1/datasets/{dataset_id}/files/", body, content_type="multipart/form-data; boundary=XyZ"
+    )
     assert response.status_code == 201, response.json()
 
 
@@ -159,12 +170,12 @@ def test_a_complete_hand_made_multipart_body_is_accepted(team: Any, upload: Any,
         ({"licence_spdx": "Not-A-Licence-1.0"}, "not an SPDX licence expression"),
         ({"consent": "{not json"}, "must be JSON"),
         ({"consent": '{"ai_training": {"use": "maybe"}}'}, "'use' must be one of"),
-        ({"rights_holders": '[{"name": "A", "share": "0.5"}, {"name": "B", "share": "0.4"}]'},
-         "add up to exactly 1"),
+        ({"rights_holders": '[{"name": "A", "share": "0.5"}, {"name": "B", "share": "0.4"}]'}, "add up to exactly 1"),
     ],
 )
-def test_bad_metadata_is_refused_with_a_clear_message(upload: Any, fields: dict[str, str], message: str,
-                                                       settings: Any) -> None:
+def test_bad_metadata_is_refused_with_a_clear_message(
+    upload: Any, fields: dict[str, str], message: str, settings: Any
+) -> None:
     _, response = upload("melody.mid", **fields)
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
@@ -180,8 +191,7 @@ def test_a_path_already_in_the_dataset_is_refused(upload: Any) -> None:
 
 def test_an_upload_without_files_is_refused(team: Any, upload: Any) -> None:
     dataset_id, _ = upload("melody.mid")
-    response = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/files/", {"path": "x.mid"},
-                                      format="multipart")
+    response = team.owner.client.post(f"/api/v1/datasets/{dataset_id}/files/", {"path": "x.mid"}, format="multipart")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"file": ["Attach one or more files as multipart 'file' parts."]}
 
@@ -219,8 +229,9 @@ def assert_nothing_kept(settings: Any, before_entries: int, before_temp: set[Pat
         ({"rights_holders": '[{"share": "1"}]'}, "rights_holders"),
     ],
 )
-def test_hostile_metadata_is_a_400_and_leaves_nothing(team: Any, upload: Any, settings: Any,
-                                                     fields: dict[str, str], message: str) -> None:
+def test_hostile_metadata_is_a_400_and_leaves_nothing(
+    team: Any, upload: Any, settings: Any, fields: dict[str, str], message: str
+) -> None:
     dataset_id = dataset_create(team)
     before_entries, before_temp = AuditEntry.objects.count(), temp_files(settings)
     _, response = upload("melody.mid", dataset_id=dataset_id, **fields)

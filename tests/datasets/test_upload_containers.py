@@ -42,7 +42,7 @@ def chunk(kind: bytes, body: bytes, *, big_endian: bool = False) -> bytes:
 
 def short_wav(media: Path) -> bytes:
     """An 18,044-byte WAV: the first 18,000 bytes of tone.wav's samples under their own header."""
-    return samples.pcm16_wav_header(18000) + (media / "tone.wav").read_bytes()[44:44 + 18000]
+    return samples.pcm16_wav_header(18000) + (media / "tone.wav").read_bytes()[44 : 44 + 18000]
 
 
 def midi_tracks(midi: bytes) -> int:
@@ -51,54 +51,85 @@ def midi_tracks(midi: bytes) -> int:
 
 def without_last_end_of_track(midi: bytes) -> bytes:
     at = midi.rfind(b"MTrk")
-    size = struct.unpack(">I", midi[at + 4:at + 8])[0]
+    size = struct.unpack(">I", midi[at + 4 : at + 8])[0]
     assert midi.endswith(b"\xff\x2f\x00")
-    return midi[:at + 4] + struct.pack(">I", size - 4) + midi[at + 8:-4]
+    return midi[: at + 4] + struct.pack(">I", size - 4) + midi[at + 8 : -4]
 
 
 Tamper = Callable[[Path], bytes]
 REFUSED: list[tuple[str, Tamper, str]] = [
-    ("take.wav", lambda m: (m / "tone.wav").read_bytes()[:4] + struct.pack("<I", 100)
-     + (m / "tone.wav").read_bytes()[8:] + ZIP,
-     f"the RIFF header says the file is 108 bytes but it holds {529244 + len(ZIP):,}: "
-     f"{529244 + len(ZIP) - 108:,} bytes follow the end of the RIFF chunk"),
-    ("take.wav", lambda m: (m / "tone.wav").read_bytes() + ZIP,
-     f"the RIFF header says the file is 529,244 bytes but it holds {529244 + len(ZIP):,}: "
-     f"{len(ZIP):,} bytes follow the end of the RIFF chunk"),
-    ("take.wav", lambda m: short_wav(m)[:40] + struct.pack("<I", 0x7FFFFFF0) + short_wav(m)[44:],
-     "the 'data' chunk at byte 36 claims 2,147,483,632 bytes but only 18,000 follow it"),
-    ("take.wav", lambda m: riff_resized((m / "tone.wav").read_bytes() + chunk(b"ZIPC", ZIP)),
-     "an unknown chunk 'ZIPC' at byte 529,244"),
-    ("take.wav", lambda m: riff_resized((m / "tone.wav").read_bytes()[:40] + struct.pack("<I", 529199)
-                                        + (m / "tone.wav").read_bytes()[44:-1]),
-     "the 'data' chunk holds 529,199 bytes, not a whole number of 4-byte frames"),
-    ("take.wav", lambda m: (m / "tone.wav").read_bytes()[:12] + (m / "tone.wav").read_bytes()[36:]
-     + (m / "tone.wav").read_bytes()[12:36],
-     "the 'data' chunk at byte 12 comes before any 'fmt ' chunk"),
-    ("take.mid", lambda m: (m / "melody.mid").read_bytes()[:14] + chunk(b"ZIPC", ZIP, big_endian=True)
-     + (m / "melody.mid").read_bytes()[14:],
-     "an unknown chunk 'ZIPC' at byte 14: a MIDI file holds only an MThd chunk and then MTrk chunks"),
+    (
+        "take.wav",
+        lambda m: (m / "tone.wav").read_bytes()[:4] + struct.pack("<I", 100) + (m / "tone.wav").read_bytes()[8:] + ZIP,
+        f"the RIFF header says the file is 108 bytes but it holds {529244 + len(ZIP):,}: "
+        f"{529244 + len(ZIP) - 108:,} bytes follow the end of the RIFF chunk",
+    ),
+    (
+        "take.wav",
+        lambda m: (m / "tone.wav").read_bytes() + ZIP,
+        f"the RIFF header says the file is 529,244 bytes but it holds {529244 + len(ZIP):,}: "
+        f"{len(ZIP):,} bytes follow the end of the RIFF chunk",
+    ),
+    (
+        "take.wav",
+        lambda m: short_wav(m)[:40] + struct.pack("<I", 0x7FFFFFF0) + short_wav(m)[44:],
+        "the 'data' chunk at byte 36 claims 2,147,483,632 bytes but only 18,000 follow it",
+    ),
+    (
+        "take.wav",
+        lambda m: riff_resized((m / "tone.wav").read_bytes() + chunk(b"ZIPC", ZIP)),
+        "an unknown chunk 'ZIPC' at byte 529,244",
+    ),
+    (
+        "take.wav",
+        lambda m: riff_resized(
+            (m / "tone.wav").read_bytes()[:40] + struct.pack("<I", 529199) + (m / "tone.wav").read_bytes()[44:-1]
+        ),
+        "the 'data' chunk holds 529,199 bytes, not a whole number of 4-byte frames",
+    ),
+    (
+        "take.wav",
+        lambda m: (
+            (m / "tone.wav").read_bytes()[:12]
+            + (m / "tone.wav").read_bytes()[36:]
+            + (m / "tone.wav").read_bytes()[12:36]
+        ),
+        "the 'data' chunk at byte 12 comes before any 'fmt ' chunk",
+    ),
+    (
+        "take.mid",
+        lambda m: (
+            (m / "melody.mid").read_bytes()[:14]
+            + chunk(b"ZIPC", ZIP, big_endian=True)
+            + (m / "melody.mid").read_bytes()[14:]
+        ),
+        "an unknown chunk 'ZIPC' at byte 14: a MIDI file holds only an MThd chunk and then MTrk chunks",
+    ),
     ("take.mid", lambda m: (m / "melody.mid").read_bytes() + ZIP, "an unknown chunk 'PK\\x03\\x04' at byte"),
     ("take.mid", lambda m: (m / "melody.mid").read_bytes() + b"\x00" * 5, "5 bytes follow the last chunk"),
-    ("take.mid", lambda m: (m / "melody.mid").read_bytes()[:10] + struct.pack(">H", 1)
-     + (m / "melody.mid").read_bytes()[12:], "the header announces 1 track but the file holds 2"),
-    ("take.mid", lambda m: without_last_end_of_track((m / "melody.mid").read_bytes()),
-     "track 2 (at byte"),
-    ("take.flac", lambda m: (m / "tone.flac").read_bytes() + ZIP,
-     "the file does not end where its last audio frame does"),
-    ("take.mp3", lambda m: (m / "tone.mp3").read_bytes() + ZIP,
-     f"{len(ZIP):,} bytes at byte"),
+    (
+        "take.mid",
+        lambda m: (m / "melody.mid").read_bytes()[:10] + struct.pack(">H", 1) + (m / "melody.mid").read_bytes()[12:],
+        "the header announces 1 track but the file holds 2",
+    ),
+    ("take.mid", lambda m: without_last_end_of_track((m / "melody.mid").read_bytes()), "track 2 (at byte"),
+    (
+        "take.flac",
+        lambda m: (m / "tone.flac").read_bytes() + ZIP,
+        "the file does not end where its last audio frame does",
+    ),
+    ("take.mp3", lambda m: (m / "tone.mp3").read_bytes() + ZIP, f"{len(ZIP):,} bytes at byte"),
 ]
 
 
 def upload_bytes(team: Any, name: str, data: bytes, dataset_id: str | None = None) -> Any:
     dataset_id = dataset_id or dataset_create(team)
-    return team.owner.client.post(f"/api/v1/datasets/{dataset_id}/files/",
-                                  {"file": SimpleUploadedFile(name, data)}, format="multipart")
+    return team.owner.client.post(
+        f"/api/v1/datasets/{dataset_id}/files/", {"file": SimpleUploadedFile(name, data)}, format="multipart"
+    )
 
 
-@pytest.mark.parametrize(("name", "tamper", "message"), REFUSED,
-                         ids=[f"{n}:{m[:40]}" for n, _, m in REFUSED])
+@pytest.mark.parametrize(("name", "tamper", "message"), REFUSED, ids=[f"{n}:{m[:40]}" for n, _, m in REFUSED])
 def test_a_file_that_is_not_what_its_container_says_is_refused_and_nothing_is_kept(
     team: Any, media_dir: Path, settings: Any, name: str, tamper: Tamper, message: str
 ) -> None:
@@ -126,12 +157,14 @@ def with_list_chunk(media: Path) -> bytes:
 
 def written(fmt: str, subtype: str, channels: int, frames: int) -> Callable[[Path], bytes]:
     """Audio as libsndfile writes it: the chunks real tools put in a WAV."""
+
     def make(_media: Path) -> bytes:
         out = io.BytesIO()
         t = np.arange(frames) / 44100
         tone = np.repeat((0.3 * np.sin(2 * np.pi * 440 * t))[:, None], channels, axis=1)
         soundfile.write(out, tone, 44100, format=fmt, subtype=subtype)
         return out.getvalue()
+
     return make
 
 
@@ -168,12 +201,20 @@ def test_a_wav_ledgerline_signed_with_c2pa_credentials_is_accepted(team: Any, me
 
     definition = {
         "claim_generator_info": [{"name": "ledgerline-tests", "version": "1"}],
-        "title": "tone", "format": "audio/wav",
-        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]}}],
+        "title": "tone",
+        "format": "audio/wav",
+        "assertions": [
+            {
+                "label": "c2pa.actions.v2",
+                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
+            }
+        ],
     }
-    signed = wav_sign((media_dir / "tone.wav").read_bytes(), definition=definition,
-                      signing_key=signing_key_active(organisation=team.organisation))
+    signed = wav_sign(
+        (media_dir / "tone.wav").read_bytes(),
+        definition=definition,
+        signing_key=signing_key_active(organisation=team.organisation),
+    )
     assert b"C2PA" in signed[529244:529248]
     response = upload_bytes(team, "signed.wav", signed)
     assert response.status_code == 201, response.json()

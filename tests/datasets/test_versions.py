@@ -24,8 +24,10 @@ def test_a_version_commits_to_its_files_by_path_order(team: Any, upload: Any, me
     version = freeze(team, dataset_id)
     assert version["number"] == 1 and version["file_count"] == 3
     # Recompute the root from the files alone, as an outsider would.
-    leaves = [version_leaf(path=name, sha256=sha256sum(media_dir / name), size=(media_dir / name).stat().st_size)
-              for name in sorted(["tone.wav", "melody.mid", "other.mid"], key=str.encode)]
+    leaves = [
+        version_leaf(path=name, sha256=sha256sum(media_dir / name), size=(media_dir / name).stat().st_size)
+        for name in sorted(["tone.wav", "melody.mid", "other.mid"], key=str.encode)
+    ]
     assert version["merkle_root"] == merkle_root(leaves).hex()
 
 
@@ -35,8 +37,9 @@ def test_a_files_proof_verifies_against_the_root(team: Any, upload: Any, media_d
     response = team.auditor.client.get(f"/api/v1/dataset-versions/{version['id']}/proof/", {"path": "other.mid"})
     assert response.status_code == 200
     proof = response.json()
-    leaf = version_leaf(path="other.mid", sha256=sha256sum(media_dir / "other.mid"),
-                        size=(media_dir / "other.mid").stat().st_size)
+    leaf = version_leaf(
+        path="other.mid", sha256=sha256sum(media_dir / "other.mid"), size=(media_dir / "other.mid").stat().st_size
+    )
     assert proof["leaf"].encode() == leaf
     checked = InclusionProof(proof["leaf_index"], proof["tree_size"], [bytes.fromhex(h) for h in proof["audit_path"]])
     root = bytes.fromhex(version["merkle_root"])
@@ -48,8 +51,9 @@ def test_a_files_proof_verifies_against_the_root(team: Any, upload: Any, media_d
 def test_a_proof_can_be_asked_for_by_hash(team: Any, upload: Any, media_dir: Path) -> None:
     dataset_id, _ = upload("tone.wav", "melody.mid")
     version = freeze(team, dataset_id)
-    response = team.owner.client.get(f"/api/v1/dataset-versions/{version['id']}/proof/",
-                                     {"sha256": sha256sum(media_dir / "tone.wav")})
+    response = team.owner.client.get(
+        f"/api/v1/dataset-versions/{version['id']}/proof/", {"sha256": sha256sum(media_dir / "tone.wav")}
+    )
     assert response.json()["leaf_index"] == 1  # "melody.mid" < "tone.wav"
 
 
@@ -92,22 +96,24 @@ def test_croissant_export_lists_every_file_with_its_sha256(team: Any, upload: An
     assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0"
     assert doc["license"] == "https://spdx.org/licenses/CC-BY-4.0.html"
     assert {f["name"]: f["sha256"] for f in doc["distribution"]} == {
-        "melody.mid": sha256sum(media_dir / "melody.mid"), "tone.wav": sha256sum(media_dir / "tone.wav")}
+        "melody.mid": sha256sum(media_dir / "melody.mid"),
+        "tone.wav": sha256sum(media_dir / "tone.wav"),
+    }
     assert "ai_training: allowed" in doc["rai:dataUseCases"]
     assert doc["identifier"] == f"merkle-sha256:{version['merkle_root']}"
 
 
 @pytest.mark.slow
-def test_croissant_export_passes_mlcommons_validator_without_warnings(team: Any, upload: Any,
-                                                                       tmp_path: Path) -> None:
+def test_croissant_export_passes_mlcommons_validator_without_warnings(team: Any, upload: Any, tmp_path: Path) -> None:
     dataset_id, _ = upload("tone.wav", "melody.mid")
     version = freeze(team, dataset_id)
     doc = team.owner.client.get(f"/api/v1/dataset-versions/{version['id']}/croissant/").json()
     path = tmp_path / "croissant.json"
     path.write_text(json.dumps(doc))
     validator = Path(sys.executable).parent / "mlcroissant"
-    result = subprocess.run([str(validator), "validate", "--jsonld", str(path)], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [str(validator), "validate", "--jsonld", str(path)], capture_output=True, text=True, timeout=300
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "Done." in output
@@ -116,12 +122,19 @@ def test_croissant_export_passes_mlcommons_validator_without_warnings(team: Any,
 
 def test_a_version_keeps_the_terms_it_was_frozen_with(team: Any, upload: Any) -> None:
     dataset_id, _ = upload("melody.mid")
-    team.owner.client.patch(f"/api/v1/datasets/{dataset_id}/", {
-        "rights_holders": [{"name": "Composer", "share": "1"}]}, format="json")
+    team.owner.client.patch(
+        f"/api/v1/datasets/{dataset_id}/", {"rights_holders": [{"name": "Composer", "share": "1"}]}, format="json"
+    )
     version = freeze(team, dataset_id)
-    team.owner.client.patch(f"/api/v1/datasets/{dataset_id}/", {
-        "licence_spdx": "MIT", "consent": {"ai_training": "notAllowed"},
-        "rights_holders": [{"name": "Someone else", "share": "1"}]}, format="json")
+    team.owner.client.patch(
+        f"/api/v1/datasets/{dataset_id}/",
+        {
+            "licence_spdx": "MIT",
+            "consent": {"ai_training": "notAllowed"},
+            "rights_holders": [{"name": "Someone else", "share": "1"}],
+        },
+        format="json",
+    )
     doc = team.owner.client.get(f"/api/v1/dataset-versions/{version['id']}/croissant/").json()
     assert doc["license"] == "https://spdx.org/licenses/CC-BY-4.0.html"
     assert "ai_training: allowed" in doc["rai:dataUseCases"]

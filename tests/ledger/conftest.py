@@ -33,9 +33,16 @@ def anvil(*, state: Path | None = None, port: int | None = None) -> Iterator[str
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(process, lambda: requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
-                                                                "params": []}, timeout=1),
-                      what="anvil", timeout=30, retry_on=requests.ConnectionError, interval=0.1)
+        wait_until_up(
+            process,
+            lambda: requests.post(
+                url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1
+            ),
+            what="anvil",
+            timeout=30,
+            retry_on=requests.ConnectionError,
+            interval=0.1,
+        )
         yield url
     finally:
         process.send_signal(signal.SIGINT)  # lets anvil write its --state file
@@ -51,14 +58,19 @@ def keyfile_for_new_account(path: Path) -> str:
 
 
 def fund(url: str, address: str) -> None:
-    requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance",
-                             "params": [address, hex(10**22)]}, timeout=5).raise_for_status()
+    requests.post(
+        url, json={"jsonrpc": "2.0", "id": 1, "method": "anvil_setBalance", "params": [address, hex(10**22)]}, timeout=5
+    ).raise_for_status()
 
 
 def chain_env(backend: str, root: Path, url: str = "") -> dict[str, str]:
     """The environment (for settings or a subprocess) that points Ledgerline at a backend."""
-    env = {"CHAIN_STATE_DIR": str(root / "chain"), "CHAIN_ACCOUNT_KEYFILE": str(root / "keys" / "chain.json"),
-           "CHAIN_ACCOUNT_PASSPHRASE": PASSPHRASE, "CHAIN_RPC_URL": url if backend == "anvil" else ""}
+    env = {
+        "CHAIN_STATE_DIR": str(root / "chain"),
+        "CHAIN_ACCOUNT_KEYFILE": str(root / "keys" / "chain.json"),
+        "CHAIN_ACCOUNT_PASSPHRASE": PASSPHRASE,
+        "CHAIN_RPC_URL": url if backend == "anvil" else "",
+    }
     return env
 
 
@@ -82,5 +94,6 @@ def _nothing() -> Iterator[str]:
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`python manage.py ...` in its own process, as the site or a worker would run it."""
     full = {**os.environ, **env}
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=full,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=full, capture_output=True, text=True, timeout=120
+    )

@@ -32,9 +32,14 @@ def ledger(db: Any, chain: dict[str, str]) -> Ledger:
 
 
 def mint(ledger: Ledger, *texts: str, bps: int = 500) -> list[Token]:
-    return services.contents_mint(ledger=ledger, content_hashes=[sha(t) for t in texts], metadata_cid=CID,
-                                  to=ledger.account.address, royalty_receiver=ledger.account.address,
-                                  royalty_bps=bps)
+    return services.contents_mint(
+        ledger=ledger,
+        content_hashes=[sha(t) for t in texts],
+        metadata_cid=CID,
+        to=ledger.account.address,
+        royalty_receiver=ledger.account.address,
+        royalty_bps=bps,
+    )
 
 
 def test_each_work_is_minted_once_however_often_asked(ledger: Ledger) -> None:
@@ -52,8 +57,10 @@ def test_each_work_is_minted_once_however_often_asked(ledger: Ledger) -> None:
 def test_anchors_are_recorded_once(ledger: Ledger) -> None:
     first = services.dataset_anchor(ledger=ledger, merkle_root=sha("root"), manifest_uri="ipfs://bafym")
     assert services.dataset_anchor(ledger=ledger, merkle_root=sha("root"), manifest_uri="ipfs://bafym") == first
-    assert services.model_anchor(ledger=ledger, weights_sha256=sha("w"), datasets_commitment=sha("root"),
-                                 manifest_uri="") > 0
+    assert (
+        services.model_anchor(ledger=ledger, weights_sha256=sha("w"), datasets_commitment=sha("root"), manifest_uri="")
+        > 0
+    )
     assert ChainTransaction.objects.filter(kind__startswith="anchor").count() == 2
 
 
@@ -77,8 +84,10 @@ def test_anvil_keeps_its_tokens_across_restarts_with_its_state_file(db: Any, set
     state, port = tmp_path / "anvil-state.json", None
     env = chain_env("anvil", tmp_path)
     address = keyfile_for_new_account(Path(env["CHAIN_ACCOUNT_KEYFILE"]))
-    settings.CHAIN_ACCOUNT_KEYFILE, settings.CHAIN_ACCOUNT_PASSPHRASE = Path(env["CHAIN_ACCOUNT_KEYFILE"]), env[
-        "CHAIN_ACCOUNT_PASSPHRASE"]
+    settings.CHAIN_ACCOUNT_KEYFILE, settings.CHAIN_ACCOUNT_PASSPHRASE = (
+        Path(env["CHAIN_ACCOUNT_KEYFILE"]),
+        env["CHAIN_ACCOUNT_PASSPHRASE"],
+    )
     with anvil(state=state) as url:
         port = int(url.rsplit(":", 1)[1])
         settings.CHAIN_RPC_URL = url
@@ -97,8 +106,11 @@ def test_a_crash_between_send_and_record_leaves_exactly_one_token(tmp_path: Path
     from contextlib import nullcontext
 
     with anvil() if backend == "anvil" else nullcontext("") as url:
-        env = {**chain_env(backend, tmp_path, url or ""), "LEDGERLINE_VAR_DIR": str(tmp_path / "var"),
-               "DATABASE_URL": ""}
+        env = {
+            **chain_env(backend, tmp_path, url or ""),
+            "LEDGERLINE_VAR_DIR": str(tmp_path / "var"),
+            "DATABASE_URL": "",
+        }
         if backend == "anvil":
             fund(url, keyfile_for_new_account(Path(env["CHAIN_ACCOUNT_KEYFILE"])))
         assert manage("migrate", "-v0", env=env).returncode == 0
@@ -119,8 +131,7 @@ def test_a_crash_between_send_and_record_leaves_exactly_one_token(tmp_path: Path
 
 
 @pytest.mark.parametrize("chain", ["anvil"], indirect=True)
-def test_an_outsider_checks_a_work_with_plain_web3_and_the_committed_abi(ledger: Ledger,
-                                                                          chain: dict[str, str]) -> None:
+def test_an_outsider_checks_a_work_with_plain_web3_and_the_committed_abi(ledger: Ledger, chain: dict[str, str]) -> None:
     [token] = mint(ledger, "released track", bps=750)
     # Nothing from Ledgerline below: the node, the contract address and the committed ABI.
     w3 = Web3(HTTPProvider(chain["CHAIN_RPC_URL"]))
@@ -159,11 +170,14 @@ def test_transient_errors_are_retried_with_backoff() -> None:
 
 def test_pending_records_are_settled_by_resume(ledger: Ledger) -> None:
     contract = services.works_contract(ledger=ledger)
-    call = contract.functions.mintBatch(ledger.account.address, [bytes.fromhex(sha("x"))], CID,
-                                        ledger.account.address, 0)
-    record = ledger.prepare(kind="mint", payload={"contract": contract.address, "content_hashes": [sha("x")],
-                                                  "metadata_cid": CID},
-                            tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+    call = contract.functions.mintBatch(
+        ledger.account.address, [bytes.fromhex(sha("x"))], CID, ledger.account.address, 0
+    )
+    record = ledger.prepare(
+        kind="mint",
+        payload={"contract": contract.address, "content_hashes": [sha("x")], "metadata_cid": CID},
+        tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0},
+    )
     # Signed and recorded, never sent: resume sends it and records the token.
     assert [r.pk for r in services.transactions_resume(ledger=ledger)] == [record.pk]
     record.refresh_from_db()
@@ -174,27 +188,40 @@ def test_pending_records_are_settled_by_resume(ledger: Ledger) -> None:
 def test_a_transaction_the_chain_refuses_is_named_and_not_recorded(ledger: Ledger) -> None:
     mint(ledger, "once")
     contract = services.works_contract(ledger=ledger)
-    call = contract.functions.mintBatch(ledger.account.address, [bytes.fromhex(sha("once"))], CID,
-                                        ledger.account.address, 0)
+    call = contract.functions.mintBatch(
+        ledger.account.address, [bytes.fromhex(sha("once"))], CID, ledger.account.address, 0
+    )
     before = ChainTransaction.objects.count()
     with pytest.raises(LedgerlineError, match="refuses this mint transaction: DuplicateContent"):
-        ledger.prepare(kind="mint", payload={}, tx={"to": contract.address, "data": call._encode_transaction_data(),
-                                                   "value": 0})
+        ledger.prepare(
+            kind="mint", payload={}, tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0}
+        )
     assert ChainTransaction.objects.count() == before
 
 
 @pytest.mark.parametrize("value", ["xyz", "ab" * 31, "0x" + "zz" * 32])
 def test_a_malformed_content_hash_is_a_clear_error(ledger: Ledger, value: str) -> None:
     with pytest.raises(LedgerlineError, match="is not a SHA-256 content hash"):
-        services.contents_mint(ledger=ledger, content_hashes=[value], metadata_cid=CID, to=ledger.account.address,
-                               royalty_receiver=ledger.account.address, royalty_bps=0)
+        services.contents_mint(
+            ledger=ledger,
+            content_hashes=[value],
+            metadata_cid=CID,
+            to=ledger.account.address,
+            royalty_receiver=ledger.account.address,
+            royalty_bps=0,
+        )
 
 
 def test_hashes_are_normalised_before_minting(ledger: Ledger) -> None:
     upper = "0x" + sha("norm").upper()
-    [token] = services.contents_mint(ledger=ledger, content_hashes=[upper], metadata_cid=CID,
-                                     to=ledger.account.address, royalty_receiver=ledger.account.address,
-                                     royalty_bps=0)
+    [token] = services.contents_mint(
+        ledger=ledger,
+        content_hashes=[upper],
+        metadata_cid=CID,
+        to=ledger.account.address,
+        royalty_receiver=ledger.account.address,
+        royalty_bps=0,
+    )
     assert token.content_sha256 == sha("norm")
 
 
@@ -207,12 +234,23 @@ def test_a_recorded_contract_missing_from_the_chain_is_reported(ledger: Ledger, 
 def test_a_nonce_taken_by_another_transaction_fails_the_record(ledger: Ledger) -> None:
     contract = services.works_contract(ledger=ledger)
     call = contract.functions.anchorDataset(bytes.fromhex(sha("r1")), "")
-    stale = ledger.prepare(kind="anchor_dataset", payload={}, tx={
-        "to": contract.address, "data": call._encode_transaction_data(), "value": 0})
+    stale = ledger.prepare(
+        kind="anchor_dataset",
+        payload={},
+        tx={"to": contract.address, "data": call._encode_transaction_data(), "value": 0},
+    )
     # Before it is sent, the same key spends that nonce elsewhere (an operator's wallet, say).
-    rival = ledger.account.sign_transaction({
-        "to": "0x" + "11" * 20, "value": 1, "gas": 21_000, "nonce": stale.nonce, "chainId": ledger.chain_id,
-        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9})
+    rival = ledger.account.sign_transaction(
+        {
+            "to": "0x" + "11" * 20,
+            "value": 1,
+            "gas": 21_000,
+            "nonce": stale.nonce,
+            "chainId": ledger.chain_id,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+        }
+    )
     ledger.w3.eth.wait_for_transaction_receipt(ledger.w3.eth.send_raw_transaction(rival.raw_transaction))
     assert services.transactions_resume(ledger=ledger) == [stale]
     stale.refresh_from_db()

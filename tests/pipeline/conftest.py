@@ -74,13 +74,15 @@ def upload_files(client: Any, dataset_id: str, paths: list[Path], **fields: Any)
     return response.json()
 
 
-def trained_run(client: Any, capture: Any, versions: list[str], config: dict[str, Any], *, name: str = "tiny",
-                **fields: Any) -> dict[str, Any]:
+def trained_run(
+    client: Any, capture: Any, versions: list[str], config: dict[str, Any], *, name: str = "tiny", **fields: Any
+) -> dict[str, Any]:
     """A run requested through the API and trained as it is queued (``capture``:
     django_capture_on_commit_callbacks); its JSON, once it has succeeded."""
     with capture(execute=True):
         created = client.post(
-            "/api/v1/training-runs/", {"name": name, "config": config, "dataset_versions": versions, **fields},
+            "/api/v1/training-runs/",
+            {"name": name, "config": config, "dataset_versions": versions, **fields},
             format="json",
         )
     assert created.status_code == 201, created.json()

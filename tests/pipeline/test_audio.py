@@ -69,7 +69,6 @@ def test_interpolated_sounds_are_minted_with_their_lineage(
     assert ratios == [0.0, 0.5, 1.0]
 
 
-
 @pytest.mark.django_db
 def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     team: Any, embedded: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
@@ -82,8 +81,11 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
 
     client, capture = team.owner.client, django_capture_on_commit_callbacks
     tones = dataset_create(team, name="Tones", rights_holders=[{"name": "Tone Maker", "share": "1"}])
-    upload_files(client, tones, [samples.tone_audio(tmp_path / f"{n}.wav", seconds=3.0, frequency=f)
-                                 for n, f in (("low", 220), ("high", 880))])
+    upload_files(
+        client,
+        tones,
+        [samples.tone_audio(tmp_path / f"{n}.wav", seconds=3.0, frequency=f) for n, f in (("low", 220), ("high", 880))],
+    )
     pretraining = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
     base = trained_run(client, capture, [pretraining["id"]], SMALL, name="pretrained")
     [base_model] = base["artifacts"]
@@ -113,8 +115,11 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     assert signed_config["pretrained"]["weights_sha256"] == base_model["sha256"]  # inside the signed folder
 
     with capture(execute=True):
-        created = client.post("/api/v1/generations/", {
-            "title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid2"]}}, format="json")
+        created = client.post(
+            "/api/v1/generations/",
+            {"title": "Glide", "model": model["id"], "parameters": {"between": ["mid0", "mid2"]}},
+            format="json",
+        )
     assert created.status_code == 201, created.json()
     [work] = client.get(f"/api/v1/generations/{created.json()['id']}/").json()["works"]
     assert work["status"] == "confirmed", work["error"]
@@ -124,12 +129,15 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
     assert pretrained["weights_sha256"] == base_model["sha256"]
     assert pretrained["merkle_roots"] == [pretraining["merkle_root"]]
     assert {d["merkle_root"]: d["inherited_from"] for d in manifest["datasets"]} == {
-        own["merkle_root"]: None, pretraining["merkle_root"]: base_model["sha256"]}
+        own["merkle_root"]: None,
+        pretraining["merkle_root"]: base_model["sha256"],
+    }
     # Both datasets' holders are paid, by the clips each model trained on: 6 of the base's, 3 of its own.
     shares = {p["name"]: float(p["share"]) for p in manifest["royalties"]["payees"]}
     assert shares["Tone Maker"] == pytest.approx(2 * shares["Voice Owner"]) and shares["Voice Owner"] > 0
-    ingredients = {i["instance_id"] for i in credentials_read(ipfs_bytes(work["cid"], "work.wav"))["manifest"]
-                   ["ingredients"]}
+    ingredients = {
+        i["instance_id"] for i in credentials_read(ipfs_bytes(work["cid"], "work.wav"))["manifest"]["ingredients"]
+    }
     assert f"sha256:{base_model['sha256']}" in ingredients and f"merkle:{pretraining['merkle_root']}" in ingredients
 
     verifier = platform_verifier()
@@ -147,12 +155,16 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
 
     # Consent withdrawn for a file the pretrained model learnt from: it cannot be continued again,
     # neither by a new request nor by a run that was queued before the withdrawal.
-    queued = client.post("/api/v1/training-runs/", {"name": "queued", "config": SMALL, "dataset_versions": [own["id"]],
-                                                    "base_model": base_model["id"]}, format="json").json()
+    queued = client.post(
+        "/api/v1/training-runs/",
+        {"name": "queued", "config": SMALL, "dataset_versions": [own["id"]], "base_model": base_model["id"]},
+        format="json",
+    ).json()
     low = DatasetFile.objects.get(dataset_id=tones, path="low.wav")
     with capture(execute=True):
-        withdrawn = client.put(f"/api/v1/dataset-files/{low.pk}/consent/",
-                               {"consent": {"cawg.ai_training": "notAllowed"}}, format="json")
+        withdrawn = client.put(
+            f"/api/v1/dataset-files/{low.pk}/consent/", {"consent": {"cawg.ai_training": "notAllowed"}}, format="json"
+        )
     assert withdrawn.status_code == 200, withdrawn.json()
     assert "was trained on low.wav" in refused()
     stale = training_run_execute(run_id=queued["id"])
@@ -176,14 +188,33 @@ def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_contin
     with pytest.raises(CommandError, match="may not create"):
         call_command("pretrained", "--organisation", slug, "--user", "auditor", "--count", "8")
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("pretrained", "--organisation", slug, "--user", "owner", "--count", "8", "--epochs", "1",
-                     "--batch-size", "4", "--latent", "8", "--channels", "32")
+        call_command(
+            "pretrained",
+            "--organisation",
+            slug,
+            "--user",
+            "owner",
+            "--count",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--latent",
+            "8",
+            "--channels",
+            "32",
+        )
     dataset = Dataset.objects.get(organisation=team.organisation)
     with pytest.raises(CommandError, match="already has the dataset"):
         call_command("pretrained", "--organisation", slug, "--user", "owner", "--count", "8")
     assert dataset.licence_spdx == "CC0-1.0" and dataset.files.count() == 8
     assert {Path(p).parent.name for p in dataset.files.values_list("path", flat=True)} == {
-        "am", "fm", "additive", "subtractive"}
+        "am",
+        "fm",
+        "additive",
+        "subtractive",
+    }
     pretrained = TrainingRun.objects.get(organisation=team.organisation)
     assert pretrained.status == "succeeded", pretrained.error
     assert sorted(pretrained.metrics["training_tokens"].values()) == [1] * 8  # one-second clips, one each
@@ -192,6 +223,12 @@ def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_contin
     tones = dataset_create(team, name="Tones", rights_holders=[{"name": "Tone Maker", "share": "1"}])
     upload_files(client, tones, [samples.tone_audio(tmp_path / "low.wav", seconds=2.0, frequency=220)])
     version = client.post(f"/api/v1/datasets/{tones}/versions/", {}, format="json").json()
-    continued = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], SMALL, name="fine-tuned",
-                            base_model=str(pretrained.artifacts.get().pk))
+    continued = trained_run(
+        client,
+        django_capture_on_commit_callbacks,
+        [version["id"]],
+        SMALL,
+        name="fine-tuned",
+        base_model=str(pretrained.artifacts.get().pk),
+    )
     assert [v["dataset"] for v in continued["inherited_dataset_versions"]] == [str(dataset.pk)]

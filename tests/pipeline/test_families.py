@@ -100,11 +100,13 @@ def test_a_new_family_goes_through_the_platform_by_the_registry_alone(
     model = run["artifacts"][0]
     assert model["anchored_at"] and model["cid"] and model["key_id"]
 
-    bad = client.post("/api/v1/generations/", {"title": "x", "model": model["id"], "parameters": {"pitch": 5}},
-                      format="json")
+    bad = client.post(
+        "/api/v1/generations/", {"title": "x", "model": model["id"], "parameters": {"pitch": 5}}, format="json"
+    )
     assert bad.status_code == 400 and "pitch must be a whole number" in bad.json()["error"]["message"]
-    other = client.post("/api/v1/generations/", {"title": "x", "model": model["id"],
-                                                 "parameters": {"temperature": 1.0}}, format="json")
+    other = client.post(
+        "/api/v1/generations/", {"title": "x", "model": model["id"], "parameters": {"temperature": 1.0}}, format="json"
+    )
     assert other.status_code == 400 and "'temperature' does not apply" in other.json()["error"]["message"]
     with django_capture_on_commit_callbacks(execute=True):
         created = client.post(

@@ -68,8 +68,9 @@ def test_chorales_to_confirmed_tokens(
     # Royalties: the label's policy and ISRC registrant code, before the works are made.
     policy = {"data_share": "0.4", "platform_share": "0.05", "resale_bps": 750}
     assert client.put("/api/v1/organisations/acme-records/royalty-policy/", policy, format="json").status_code == 200
-    registrant = client.put("/api/v1/organisations/acme-records/isrc-registrant/", {"country": "GB", "code": "A1C"},
-                            format="json")
+    registrant = client.put(
+        "/api/v1/organisations/acme-records/isrc-registrant/", {"country": "GB", "code": "A1C"}, format="json"
+    )
     assert registrant.status_code == 200, registrant.json()
     tokens_trained = TrainingRun.objects.get(pk=run["id"]).metrics["training_tokens"]
     # The training side of the allowed chorales only: held-out and withheld files have no training tokens.
@@ -118,8 +119,9 @@ def _royalties_check(client: Any, works: list[dict[str, Any]], contract: Any) ->
         assert fee == 750 and receiver == Ledger.connect().account.address
         assert royalties["isrc"].startswith(f"GBA1C{year:02d}")
         isrcs.add(royalties["isrc"])
-        lines.append(f"r{n},{isrc_format(royalties['isrc'])},Spotify,GB,OnDemandStream,9000,100.00,EUR,"
-                     "2026-10-01,2026-10-31")
+        lines.append(
+            f"r{n},{isrc_format(royalties['isrc'])},Spotify,GB,OnDemandStream,9000,100.00,EUR,2026-10-01,2026-10-31"
+        )
     assert len(isrcs) == 3
     imported = client.generic("POST", "/api/v1/usage-events/bulk/", "\n".join(lines).encode(), content_type="text/csv")
     assert imported.status_code == 201 and imported.json()["accepted"] == 3, imported.json()
@@ -137,7 +139,8 @@ def test_a_work_over_the_originality_limit_is_held_with_its_reason(
     upload_files(client, dataset, chorale_files[:6])
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
     model = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], {**TINY, "max_steps": 20})[
-        "artifacts"][0]
+        "artifacts"
+    ][0]
     with django_capture_on_commit_callbacks(execute=True):
         work = client.post(
             "/api/v1/works/",
@@ -159,13 +162,22 @@ def test_a_primer_starts_every_piece_and_is_recorded(
     files = upload_files(client, dataset, chorale_files[:6])
     version = client.post(f"/api/v1/datasets/{dataset}/versions/", {}, format="json").json()
     model = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], {**TINY, "max_steps": 20})[
-        "artifacts"][0]
+        "artifacts"
+    ][0]
     primer = files[0]["sha256"]
     made = {}
     for name, extra in (("primed", {"primer": primer}), ("plain", {})):
         with django_capture_on_commit_callbacks(execute=True):
-            work = client.post("/api/v1/works/", {"title": name, "model": model["id"], "seed": 5, "parameters": {
-                "length": 64, "originality_max_run": 1000, **extra}}, format="json").json()
+            work = client.post(
+                "/api/v1/works/",
+                {
+                    "title": name,
+                    "model": model["id"],
+                    "seed": 5,
+                    "parameters": {"length": 64, "originality_max_run": 1000, **extra},
+                },
+                format="json",
+            ).json()
         made[name] = client.get(f"/api/v1/works/{work['id']}/").json()
         assert made[name]["status"] == "confirmed", made[name]["error"]
     assert made["primed"]["manifest"]["manifest"]["generation"]["parameters"]["primer"] == primer

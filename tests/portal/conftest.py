@@ -28,8 +28,10 @@ def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)"
     with sync_playwright() as playwright:
         # The fake media stream: a microphone that plays a beeping tone, granted without asking.
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+        )
         yield launched
         launched.close()
 

@@ -28,11 +28,17 @@ def policy(response: Any) -> dict[str, list[str]]:
 def _portal_urls(team: Team) -> list[str]:
     """A URL for every pattern of the portal, its parts taken from real records."""
     model = model_record(team.organisation)
-    work = Work.objects.create(organisation=team.organisation, title="Take", model=model, seed=1,
-                               status=WorkStatus.HELD)
+    work = Work.objects.create(
+        organisation=team.organisation, title="Take", model=model, seed=1, status=WorkStatus.HELD
+    )
     verification = Verification.objects.create(subject_kind="file", verdict="unknown", result={"checks": []})
-    parts = {"dataset_id": dataset_create(team), "run_id": model.run_id, "work_id": work.pk,
-             "verification_id": verification.pk, "slug": team.organisation.slug}
+    parts = {
+        "dataset_id": dataset_create(team),
+        "run_id": model.run_id,
+        "work_id": work.pk,
+        "verification_id": verification.pk,
+        "slug": team.organisation.slug,
+    }
     urls = []
     for pattern in portal_urls:
         assert isinstance(pattern, URLPattern)
@@ -59,8 +65,14 @@ def test_every_portal_page_sends_the_strict_policy(team: Team, client: Any) -> N
 
 @pytest.mark.django_db
 def test_errors_static_files_and_signed_out_pages_send_it_too(client: Any) -> None:
-    for url in ("/login/", "/verify/", "/no-such-page/", f"/works/{uuid.uuid4()}/", "/static/portal/api.js",
-                "/healthz"):
+    for url in (
+        "/login/",
+        "/verify/",
+        "/no-such-page/",
+        f"/works/{uuid.uuid4()}/",
+        "/static/portal/api.js",
+        "/healthz",
+    ):
         assert policy(client.get(url))["script-src"] == ["'self'"], url
 
 

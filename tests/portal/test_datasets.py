@@ -12,8 +12,9 @@ from tests.portal.conftest import shot, sign_in
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_member_uploads_files_and_freezes_a_version(team: Team, media_dir: Path, live_server: Any,
-                                                      page: Page) -> None:
+def test_a_member_uploads_files_and_freezes_a_version(
+    team: Team, media_dir: Path, live_server: Any, page: Page
+) -> None:
     dataset = dataset_create(team, name="Field recordings")
     sign_in(page, live_server, "owner")
     page.click("text=Datasets")

@@ -16,8 +16,9 @@ from tests.portal.test_works_and_verification import DROP
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sign_in_upload_train_generate_play_and_verify(team: Team, chorale_files: list[Path], embedded: None,
-                                                       live_server: Any, page: Page) -> None:
+def test_sign_in_upload_train_generate_play_and_verify(
+    team: Team, chorale_files: list[Path], embedded: None, live_server: Any, page: Page
+) -> None:
     page.set_default_timeout(120_000)  # training and minting run inside the requests here
     sign_in(page, live_server, "owner")
     page.click("text=Datasets")

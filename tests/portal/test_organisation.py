@@ -43,8 +43,9 @@ def test_artists_see_no_admin_forms_and_outsiders_nothing(team: Team, live_serve
     page.goto(f"{live_server.url}/organisations/acme-records/")
     assert page.locator("#members").count() == 1
     assert page.locator("#member-form").count() == page.locator("#rotate").count() == 0
-    response = page.request.post(f"{live_server.url}/organisations/acme-records/", form={"username": "outsider",
-                                                                                         "role": "admin"})
+    response = page.request.post(
+        f"{live_server.url}/organisations/acme-records/", form={"username": "outsider", "role": "admin"}
+    )
     assert response.status == 403  # CSRF or role: no member is added either way
     page.context.clear_cookies()
     sign_in(page, live_server, "outsider")

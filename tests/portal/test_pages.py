@@ -13,8 +13,12 @@ from tests.royalties.conftest import catalogue  # noqa: F401 (a fixture)
 @pytest.mark.django_db
 def test_the_works_list_pages_through_the_organisations_works(team: Team, client: Any) -> None:
     model = model_record(team.organisation)
-    Work.objects.bulk_create([Work(organisation=team.organisation, title=f"Take {i}", model=model, seed=i,
-                                   status=WorkStatus.HELD) for i in range(60)])
+    Work.objects.bulk_create(
+        [
+            Work(organisation=team.organisation, title=f"Take {i}", model=model, seed=i, status=WorkStatus.HELD)
+            for i in range(60)
+        ]
+    )
     client.force_login(team.auditor.user)
     first, second = client.get("/works/"), client.get("/works/?page=2")
     assert first.status_code == second.status_code == 200
@@ -27,7 +31,8 @@ def test_the_works_list_pages_through_the_organisations_works(team: Team, client
 
 @pytest.mark.django_db
 def test_the_royalties_page_shows_each_payees_statement_and_each_works_revenue(
-    catalogue: Any, client: Any  # noqa: F811 (the fixture)
+    catalogue: Any,  # noqa: F811 (the fixture)
+    client: Any,
 ) -> None:
     from tests.royalties.test_statements import _october
 

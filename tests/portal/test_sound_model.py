@@ -14,8 +14,9 @@ from tests.portal.conftest import shot, sign_in
 
 
 @pytest.mark.django_db(transaction=True)
-def test_train_a_sound_model_and_interpolate_on_its_latent_map(team: Team, embedded: None, live_server: Any,
-                                                              page: Page, tmp_path: Any) -> None:
+def test_train_a_sound_model_and_interpolate_on_its_latent_map(
+    team: Team, embedded: None, live_server: Any, page: Page, tmp_path: Any
+) -> None:
     page.set_default_timeout(180_000)
     dataset = dataset_create(team, name="Tones")
     sign_in(page, live_server, "owner")

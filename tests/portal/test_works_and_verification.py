@@ -62,8 +62,9 @@ def test_anyone_verifies_a_dropped_file_link_by_link(released: Released, live_se
 
     page.goto(f"{live_server.url}/verify/")
     with page.expect_navigation():
-        page.set_input_files("#file", files=[{"name": "changed.wav", "mimeType": "audio/wav",
-                                              "buffer": flip_audio_byte(audio)}])
+        page.set_input_files(
+            "#file", files=[{"name": "changed.wav", "mimeType": "audio/wav", "buffer": flip_audio_byte(audio)}]
+        )
     assert page.inner_text("#verdict") == "failed"
     assert "changed after it was signed" in page.inner_text("#summary")
     assert page.locator("tr[data-link=content] .badge").inner_text() == "fail"
@@ -73,8 +74,7 @@ def test_anyone_verifies_a_dropped_file_link_by_link(released: Released, live_se
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_outsider_cannot_reach_another_organisations_work(released: Released, live_server: Any,
-                                                             page: Page) -> None:
+def test_an_outsider_cannot_reach_another_organisations_work(released: Released, live_server: Any, page: Page) -> None:
     sign_in(page, live_server, "outsider")
     response = page.goto(f"{live_server.url}/works/{released.works[0]['id']}/")
     assert response is not None and response.status == 404

@@ -63,8 +63,10 @@ def test_a_rehashed_edit_is_still_detected_by_the_next_entry(history: int) -> No
 
     entry.data = {"forged": True}
     forged_hash = audit_entry_hash(entry)
-    _raw("UPDATE provenance_auditentry SET data = %s, entry_hash = %s WHERE seq = %s",
-         ['{"forged": true}', forged_hash, 2])
+    _raw(
+        "UPDATE provenance_auditentry SET data = %s, entry_hash = %s WHERE seq = %s",
+        ['{"forged": true}', forged_hash, 2],
+    )
     assert "entry #3 does not follow #2" in str(audit_verify().problem)
 
 

@@ -23,8 +23,12 @@ def test_it_serialises_the_rfc_example() -> None:
 
 def test_it_sorts_keys_by_utf16_code_units() -> None:
     value = {
-        "\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
-        "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control",
+        "\u20ac": "Euro Sign",
+        "\r": "Carriage Return",
+        "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        "1": "One",
+        "\U0001f600": "Emoji: Grinning Face",
+        "\u0080": "Control",
         "\u00f6": "Latin Small Letter O With Diaeresis",
     }
     keys = list(json.loads(canonical_json(value)))

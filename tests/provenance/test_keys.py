@@ -94,8 +94,9 @@ def test_public_keys_are_published_without_an_account(team: Any, client: Any) ->
     assert "PRIVATE" not in str(body)
 
 
-def test_without_a_passphrase_one_is_made_once_and_the_deploy_check_warns(organisation: Organisation,
-                                                                           settings: Any) -> None:
+def test_without_a_passphrase_one_is_made_once_and_the_deploy_check_warns(
+    organisation: Organisation, settings: Any
+) -> None:
     from django.core.management import call_command
     from django.core.management.base import SystemCheckError
 
@@ -110,8 +111,9 @@ def test_without_a_passphrase_one_is_made_once_and_the_deploy_check_warns(organi
         call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "security")
 
 
-def test_no_private_key_material_reaches_the_audit_log_or_the_logs(organisation: Organisation,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_no_private_key_material_reaches_the_audit_log_or_the_logs(
+    organisation: Organisation, caplog: pytest.LogCaptureFixture
+) -> None:
     from ledgerline.provenance.models import AuditEntry
 
     with caplog.at_level("DEBUG"):

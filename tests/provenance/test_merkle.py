@@ -7,9 +7,19 @@ import pytest
 from ledgerline.provenance.merkle import InclusionProof, inclusion_proof, merkle_root, verify_inclusion
 
 # The leaves and roots of the reference tests in certificate-transparency (merkle_tree_test).
-LEAVES = [bytes.fromhex(h) for h in [
-    "", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f",
-]]
+LEAVES = [
+    bytes.fromhex(h)
+    for h in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
+]
 ROOTS = [
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",

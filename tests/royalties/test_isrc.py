@@ -7,8 +7,9 @@ from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean, isrc_format, isrc
 from tests.royalties.conftest import released_works
 
 
-@pytest.mark.parametrize("value", ["USRC17607839", "US-RC1-76-07839", "isrc us-rc1-76-07839", " GBAYE0601498 ",
-                                   "IS-RCX-26-00001"])  # Iceland, registrant RCX: not a prefix
+@pytest.mark.parametrize(
+    "value", ["USRC17607839", "US-RC1-76-07839", "isrc us-rc1-76-07839", " GBAYE0601498 ", "IS-RCX-26-00001"]
+)  # Iceland, registrant RCX: not a prefix
 def test_isrcs_are_read_in_any_usual_spelling(value: str) -> None:
     assert len(isrc_clean(value)) == 12
     assert isrc_format(value).count("-") == 3
@@ -39,15 +40,15 @@ def test_released_works_get_isrcs_from_the_registrant_code(catalogue: Any) -> No
     assert team.owner.client.put(url, {"country": "gb", "code": "a1c"}, format="json").status_code == 200
 
     year = timezone.now().year % 100
-    codes = [team.teammate.client.post(f"/api/v1/works/{w.pk}/isrc/", {}, format="json").json()["isrc"]
-             for w in works[:2]]
+    codes = [
+        team.teammate.client.post(f"/api/v1/works/{w.pk}/isrc/", {}, format="json").json()["isrc"] for w in works[:2]
+    ]
     assert codes == [f"GBA1C{year:02d}00001", f"GBA1C{year:02d}00002"]
     again = team.teammate.client.post(f"/api/v1/works/{works[0].pk}/isrc/", {}, format="json")
     assert again.json()["isrc"] == codes[0]  # a work keeps its ISRC
     taken = team.teammate.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {"isrc": codes[1]}, format="json")
     assert taken.status_code == 409 and "already another work's" in taken.json()["error"]["message"]
-    given = team.teammate.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {"isrc": "us-s1z-99-00001"},
-                                      format="json")
+    given = team.teammate.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {"isrc": "us-s1z-99-00001"}, format="json")
     assert given.json()["isrc"] == "USS1Z9900001"
     assert team.outsider.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {}, format="json").status_code == 404
     assert team.auditor.client.post(f"/api/v1/works/{works[2].pk}/isrc/", {}, format="json").status_code == 403

@@ -33,15 +33,20 @@ def test_the_split_follows_training_tokens_and_the_policy(catalogue: Catalogue) 
     signed = catalogue.works[0]
     signed.manifest = {"manifest": {"royalties": work_split(signed)}}
     signed.save()
-    changed = catalogue.team.owner.client.put("/api/v1/organisations/acme-records/royalty-policy/",
-                                              {"data_share": "0.5", "platform_share": "0.1", "resale_bps": 750},
-                                              format="json")
+    changed = catalogue.team.owner.client.put(
+        "/api/v1/organisations/acme-records/royalty-policy/",
+        {"data_share": "0.5", "platform_share": "0.1", "resale_bps": 750},
+        format="json",
+    )
     assert changed.status_code == 200, changed.json()
     assert _shares(catalogue.team.owner.client, signed)["Ada"] == Decimal("0.075")
     later = released_works(catalogue.model, 1, first_token=20)[0]
-    assert _shares(catalogue.team.owner.client, later) == {"Ada": Decimal("0.125"), "Bo": Decimal("0.125"),
-                                                          "Ledgerline": Decimal("0.1"),
-                                                          "Acme Records": Decimal("0.65")}
+    assert _shares(catalogue.team.owner.client, later) == {
+        "Ada": Decimal("0.125"),
+        "Bo": Decimal("0.125"),
+        "Ledgerline": Decimal("0.1"),
+        "Acme Records": Decimal("0.65"),
+    }
     assert work_split(later)["resale_bps"] == 750
 
 

@@ -45,9 +45,18 @@ def report(catalogue: Catalogue, drawn: list[Any]) -> dict[tuple[int, str], Deci
     effective: dict[str, Decimal] = {}  # latest event id -> what its chain counts now
     for n, (w, currency, revenue, month, kind, new) in enumerate(drawn):
         work = catalogue.works[w]
-        line = {"event_id": f"e{n}", "token_id": work.token.token_id, "service": "Spotify", "territory": "DE",
-                "usage_type": "Stream", "units": 1, "revenue": str(revenue), "currency": currency,
-                "period_start": f"2026-{month}-05", "period_end": f"2026-{month}-20"}
+        line = {
+            "event_id": f"e{n}",
+            "token_id": work.token.token_id,
+            "service": "Spotify",
+            "territory": "DE",
+            "usage_type": "Stream",
+            "units": 1,
+            "revenue": str(revenue),
+            "currency": currency,
+            "period_start": f"2026-{month}-05",
+            "period_end": f"2026-{month}-20",
+        }
         target = latest.get((w, currency, month))
         if kind != "usage" and target in effective:
             line.update(kind=kind, corrects=target, revenue=str(new))
@@ -137,7 +146,8 @@ def test_a_statement_in_json_csv_and_pdf(catalogue: Catalogue) -> None:
     # left go to the platform (.725) and the label (.6), not to Ada or Bo (.5875).
     assert data["totals"] == {"EUR": "7.50", "JPY": "25", "USD": "0.92"}
     assert [(line["revenue"], line["amount"]) for line in data["lines"] if line["currency"] == "USD"] == [
-        ("12.345", "0.925875")]
+        ("12.345", "0.925875")
+    ]
 
     every = client.get("/api/v1/statements/?period=2026-10").json()["results"]
     totals: dict[str, Decimal] = defaultdict(Decimal)

@@ -32,8 +32,12 @@ def blocks(
     work_terms = conditions_clean(work or {}, base=spdx_conditions(work_spdx))
     data_terms = conditions_clean(data, base=spdx_conditions(data_spdx)) if data else spdx_conditions(data_spdx)
     # One dataset with rights holders, all the training tokens: its holders get all of data_share.
-    found = licence_blocks(work=work_terms, work_spdx=work_spdx,
-                           data=[(Version(data_spdx), data_terms, Fraction(Decimal(data_share)))], today=TODAY)
+    found = licence_blocks(
+        work=work_terms,
+        work_spdx=work_spdx,
+        data=[(Version(data_spdx), data_terms, Fraction(Decimal(data_share)))],
+        today=TODAY,
+    )
     return [b.condition for b in found]
 
 
@@ -170,29 +174,37 @@ def test_a_version_keeps_the_conditions_it_was_frozen_with(catalogue: Catalogue)
 
 
 @pytest.mark.django_db
-def test_a_dataset_asking_a_revenue_share_gets_it_from_its_part_of_the_tokens(catalogue: Catalogue,
-                                                                             upload: Any) -> None:
+def test_a_dataset_asking_a_revenue_share_gets_it_from_its_part_of_the_tokens(
+    catalogue: Catalogue, upload: Any
+) -> None:
     team = catalogue.team
-    shared = version_freeze(team, upload, ("melody.mid",), name="Shared", rights_holders=[
-        {"name": "Cy", "identifier": "", "share": "1"}], licence_conditions={"revenue_share": "0.2"})
+    shared = version_freeze(
+        team,
+        upload,
+        ("melody.mid",),
+        name="Shared",
+        rights_holders=[{"name": "Cy", "identifier": "", "share": "1"}],
+        licence_conditions={"revenue_share": "0.2"},
+    )
     model = model_record(team.organisation)
-    training_run(model, [shared, catalogue.versions["public"]], {"Shared/melody.mid": 50,
-                                                                 "Public domain/tone.wav": 50})
+    training_run(model, [shared, catalogue.versions["public"]], {"Shared/melody.mid": 50, "Public domain/tone.wav": 50})
     check = team.owner.client.post("/api/v1/licence-check/", {"model": str(model.pk)}, format="json").json()
     # The policy gives the data 0.3; Shared has half the tokens, so its holders would get 0.15.
     assert [b["condition"] for b in check["blocks"]] == ["revenue_share"]
     assert "asks 0.2 of revenue for its rights holders; they would get 0.15" in check["blocks"][0]["reason"]
-    team.owner.client.put("/api/v1/organisations/acme-records/royalty-policy/", {"data_share": "0.4"},
-                          format="json")
-    assert team.owner.client.post("/api/v1/licence-check/", {"model": str(model.pk)},
-                                  format="json").json()["allowed"] is True
+    team.owner.client.put("/api/v1/organisations/acme-records/royalty-policy/", {"data_share": "0.4"}, format="json")
+    assert (
+        team.owner.client.post("/api/v1/licence-check/", {"model": str(model.pk)}, format="json").json()["allowed"]
+        is True
+    )
 
 
 @pytest.mark.django_db
 def test_a_version_without_readable_conditions_gets_them_spelt_out_once(catalogue: Catalogue, upload: Any) -> None:
     team = catalogue.team
-    custom = version_freeze(team, upload, ("melody.mid",), name="Deal", licence_spdx="",
-                            licence_terms="Our own deal, see the contract.")
+    custom = version_freeze(
+        team, upload, ("melody.mid",), name="Deal", licence_spdx="", licence_terms="Our own deal, see the contract."
+    )
     catalogue.model.run.dataset_versions.add(custom)
     check = team.owner.client.post("/api/v1/licence-check/", {"model": str(catalogue.model.pk)}, format="json")
     assert [b["condition"] for b in check.json()["blocks"]] == ["licence"]
@@ -205,8 +217,9 @@ def test_a_version_without_readable_conditions_gets_them_spelt_out_once(catalogu
     assert team.owner.client.put(url, body, format="json").status_code == 200
     check = team.owner.client.post("/api/v1/licence-check/", {"model": str(catalogue.model.pk)}, format="json")
     assert check.json()["allowed"] is True
-    again = team.owner.client.put(url, {"licence_conditions": {"commercial_use": False, "derivatives": True}},
-                                  format="json")
+    again = team.owner.client.put(
+        url, {"licence_conditions": {"commercial_use": False, "derivatives": True}}, format="json"
+    )
     assert again.status_code == 409 and "a frozen version keeps them" in again.json()["error"]["message"]
     composers = f"/api/v1/dataset-versions/{catalogue.versions['composers'].pk}/licence-conditions/"
     assert team.owner.client.put(composers, body, format="json").status_code == 409  # CC-BY-4.0 is known

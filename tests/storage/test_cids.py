@@ -26,8 +26,9 @@ def test_cidv0_dags_match_kubo_itself(sample_files: dict[str, Path], tmp_path: P
 
 
 @pytest.mark.slow
-def test_cidv1_dags_match_a_kubo_rpc_daemon(sample_files: dict[str, Path], jsipfs: str, db: Any,
-                                            tmp_path: Path) -> None:
+def test_cidv1_dags_match_a_kubo_rpc_daemon(
+    sample_files: dict[str, Path], jsipfs: str, db: Any, tmp_path: Path
+) -> None:
     import warnings
 
     import ipfshttpclient
@@ -42,15 +43,17 @@ def test_cidv1_dags_match_a_kubo_rpc_daemon(sample_files: dict[str, Path], jsipf
         assert ours(path, 1) == theirs, name
 
 
-def test_folders_leave_out_dotfiles_by_default_as_the_ipfs_cli_does(sample_files: dict[str, Path],
-                                                                   tmp_path: Path) -> None:
+def test_folders_leave_out_dotfiles_by_default_as_the_ipfs_cli_does(
+    sample_files: dict[str, Path], tmp_path: Path
+) -> None:
     without = shutil.copytree(sample_files["tree"], tmp_path / "tree", ignore=shutil.ignore_patterns(".*"))
     assert ours(sample_files["tree"], 1, hidden=False) == ours(without, 1)
     assert ours(sample_files["tree"], 1, hidden=False) != ours(sample_files["tree"], 1)
 
 
-def test_the_embedded_store_and_a_daemon_agree_through_the_client(jsipfs: str, db: Any, settings: Any,
-                                                                    sample_files: dict[str, Path]) -> None:
+def test_the_embedded_store_and_a_daemon_agree_through_the_client(
+    jsipfs: str, db: Any, settings: Any, sample_files: dict[str, Path]
+) -> None:
     embedded, daemon = EmbeddedIpfs(Path(settings.IPFS_BLOCKS_DIR)), KuboIpfs(jsipfs)
     with open(sample_files["256KiB+1"], "rb") as a, open(sample_files["256KiB+1"], "rb") as b:
         assert embedded.add(a, name="x").cid == daemon.add(b, name="x").cid
@@ -58,11 +61,14 @@ def test_the_embedded_store_and_a_daemon_agree_through_the_client(jsipfs: str, d
     assert embedded.add_directory(folder, name="batch").cid == daemon.add_directory(folder, name="batch").cid
 
 
-@pytest.mark.parametrize(("text", "version"), [
-    ("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", 0),
-    ("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", 1),
-    ("bafybeibawc3q42dg5s22t23qmyzydmzkobvom3bh5m2lgxjpnip4hn3xni", 1),
-])
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", 0),
+        ("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", 1),
+        ("bafybeibawc3q42dg5s22t23qmyzydmzkobvom3bh5m2lgxjpnip4hn3xni", 1),
+    ],
+)
 def test_cids_round_trip_through_their_strings(text: str, version: int) -> None:
     cid = CID.parse(text)
     assert cid.version == version and str(cid) == text and CID.from_bytes(bytes(cid)) == cid

@@ -65,7 +65,7 @@ def test_a_large_file_is_added_without_holding_it_in_memory(node: EmbeddedIpfs) 
 
     def chunks() -> Iterator[bytes]:
         for i in range(size // MiB):
-            piece = block[i % 7:] + block[:i % 7]  # no two chunks alike
+            piece = block[i % 7 :] + block[: i % 7]  # no two chunks alike
             digest.update(piece)
             yield piece
 
@@ -84,16 +84,18 @@ def test_a_large_file_is_added_without_holding_it_in_memory(node: EmbeddedIpfs) 
 
 
 @pytest.mark.slow
-def test_a_car_export_imports_into_a_real_daemon_with_the_same_root(node: EmbeddedIpfs, jsipfs: str,
-                                                                     tmp_path: Path) -> None:
+def test_a_car_export_imports_into_a_real_daemon_with_the_same_root(
+    node: EmbeddedIpfs, jsipfs: str, tmp_path: Path
+) -> None:
     content = data(700_000, 9)
     cid = node.add(io.BytesIO(content), name="x").cid
     car = tmp_path / "export.car"
     with open(car, "wb") as f:
         node.export_car(cid, f)
     with open(car, "rb") as f:
-        response = requests.post(f"{jsipfs}/api/v0/dag/import",
-                                 files={"file": ("export.car", f, "application/vnd.ipld.car")}, timeout=60)
+        response = requests.post(
+            f"{jsipfs}/api/v0/dag/import", files={"file": ("export.car", f, "application/vnd.ipld.car")}, timeout=60
+        )
     response.raise_for_status()
     roots = [json.loads(line)["Root"]["Cid"]["/"] for line in response.text.splitlines() if line.strip()]
     assert [CID.parse(root) for root in roots] == [cid]

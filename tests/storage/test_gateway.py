@@ -36,11 +36,18 @@ def test_it_serves_a_file_with_its_cid_as_etag(client: Any, track: tuple[str, by
     assert "immutable" in response["Cache-Control"]
 
 
-@pytest.mark.parametrize(("header", "start", "end"), [("bytes=0-9", 0, 10), ("bytes=262140-262150", 262140, 262151),
-                                                      ("bytes=-100", 700_004 - 100, 700_004),
-                                                      ("bytes=699990-", 699990, 700_004)])
-def test_range_requests_get_exactly_those_bytes(client: Any, track: tuple[str, bytes], header: str, start: int,
-                                                end: int) -> None:
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=0-9", 0, 10),
+        ("bytes=262140-262150", 262140, 262151),
+        ("bytes=-100", 700_004 - 100, 700_004),
+        ("bytes=699990-", 699990, 700_004),
+    ],
+)
+def test_range_requests_get_exactly_those_bytes(
+    client: Any, track: tuple[str, bytes], header: str, start: int, end: int
+) -> None:
     cid, content = track
     response = client.get(f"/ipfs/{cid}", HTTP_RANGE=header)
     assert response.status_code == 206
@@ -61,8 +68,9 @@ def test_an_invalid_range_is_ignored_as_rfc_9110_says(client: Any, track: tuple[
 
 
 def test_paths_in_a_directory_resolve_with_content_types(client: Any, node: EmbeddedIpfs) -> None:
-    folder = node.add_directory({"1.json": json.dumps({"name": "work 1"}).encode(), "take.mid": b"MThd" + b"\0" * 50},
-                                name="batch")
+    folder = node.add_directory(
+        {"1.json": json.dumps({"name": "work 1"}).encode(), "take.mid": b"MThd" + b"\0" * 50}, name="batch"
+    )
     listing = client.get(f"/ipfs/{folder.cid}")
     assert listing.status_code == 200 and b"1.json" in listing.content and b"take.mid" in listing.content
     metadata = client.get(f"/ipfs/{folder.cid}/1.json")
@@ -73,8 +81,14 @@ def test_paths_in_a_directory_resolve_with_content_types(client: Any, node: Embe
 
 
 def test_what_anyone_pinned_never_runs_as_the_site(client: Any, node: EmbeddedIpfs) -> None:
-    folder = node.add_directory({"index.html": b"<script src=x.js></script>", "x.js": b"alert(document.cookie)",
-                                 "y.svg": b"<svg onload=alert(1)>"}, name="pinned")
+    folder = node.add_directory(
+        {
+            "index.html": b"<script src=x.js></script>",
+            "x.js": b"alert(document.cookie)",
+            "y.svg": b"<svg onload=alert(1)>",
+        },
+        name="pinned",
+    )
     for name in ("index.html", "x.js", "y.svg"):
         response = client.get(f"/ipfs/{folder.cid}/{name}")
         assert response["Content-Type"] == "application/octet-stream", name
@@ -90,8 +104,9 @@ def test_unknown_and_malformed_cids_are_clear(client: Any, db: Any) -> None:
     assert bad.status_code == 400 and b"is not a CID" in bad.content
 
 
-def test_a_corrupted_first_block_is_a_502_not_wrong_bytes(client: Any, track: tuple[str, bytes],
-                                                          node: EmbeddedIpfs) -> None:
+def test_a_corrupted_first_block_is_a_502_not_wrong_bytes(
+    client: Any, track: tuple[str, bytes], node: EmbeddedIpfs
+) -> None:
     from tests.storage.test_embedded import first_leaf_path
 
     cid, _ = track

@@ -13,8 +13,9 @@ class LockoutBackend(AxesStandaloneBackend):
     without a request (a shell, a management command, the test client's login) reaches no
     HTTP client to lock out, so it passes on to the password check."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     **kwargs: Any) -> None:
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> None:
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
@@ -23,7 +24,11 @@ class LockoutBackend(AxesStandaloneBackend):
 def lockout_response(request: HttpRequest, response: HttpResponse | None, credentials: Any) -> HttpResponse:
     """The page a locked-out sign-in gets: a 429 that says why and for how long."""
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    page = render(request, "portal/locked_out.html",
-                  {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": max(seconds // 60, 1)}, status=429)
+    page = render(
+        request,
+        "portal/locked_out.html",
+        {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": max(seconds // 60, 1)},
+        status=429,
+    )
     page["Retry-After"] = str(seconds)
     return page

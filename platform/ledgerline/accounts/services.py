@@ -20,19 +20,28 @@ def organisation_create(*, name: str, admin: User, slug: str = "") -> Organisati
         raise Conflict(f"An organisation called {slug!r} already exists.")
     organisation = Organisation.objects.create(name=name, slug=slug)
     Membership.objects.create(organisation=organisation, user=admin, role=Role.ADMIN)
-    audit_append(organisation=organisation, actor=admin, action="organisation.create", obj=organisation,
-                 data={"name": name, "slug": slug})
+    audit_append(
+        organisation=organisation,
+        actor=admin,
+        action="organisation.create",
+        obj=organisation,
+        data={"name": name, "slug": slug},
+    )
     return organisation
 
 
 @transaction.atomic
-def membership_add(*, organisation: Organisation, user: User, role: str,
-                   added_by: User | None = None) -> Membership:
+def membership_add(*, organisation: Organisation, user: User, role: str, added_by: User | None = None) -> Membership:
     if Membership.objects.filter(organisation=organisation, user=user).exists():
         raise Conflict(f"{user} is already a member of {organisation}.")
     membership = Membership.objects.create(organisation=organisation, user=user, role=role)
-    audit_append(organisation=organisation, actor=added_by, action="membership.add", obj=membership,
-                 data={"user": user.get_username(), "role": role})
+    audit_append(
+        organisation=organisation,
+        actor=added_by,
+        action="membership.add",
+        obj=membership,
+        data={"user": user.get_username(), "role": role},
+    )
     return membership
 
 
@@ -47,8 +56,13 @@ def api_token_create(*, membership: Membership, name: str) -> tuple[ApiToken, st
     token = ApiToken.objects.create(
         membership=membership, name=name, prefix=secret[:10], secret_sha256=secret_sha256(secret)
     )
-    audit_append(organisation=membership.organisation, actor=membership.user, action="api_token.create",
-                 obj=token, data={"name": name, "prefix": token.prefix})
+    audit_append(
+        organisation=membership.organisation,
+        actor=membership.user,
+        action="api_token.create",
+        obj=token,
+        data={"name": name, "prefix": token.prefix},
+    )
     return token, secret
 
 
@@ -57,6 +71,11 @@ def api_token_revoke(*, token: ApiToken, revoked_by: User) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at", "updated_at"])
-        audit_append(organisation=token.membership.organisation, actor=revoked_by, action="api_token.revoke",
-                     obj=token, data={"prefix": token.prefix})
+        audit_append(
+            organisation=token.membership.organisation,
+            actor=revoked_by,
+            action="api_token.revoke",
+            obj=token,
+            data={"prefix": token.prefix},
+        )
     return token

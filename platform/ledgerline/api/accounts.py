@@ -28,8 +28,9 @@ class MeApi(ApiView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         memberships = sorted(self.actor.memberships.values(), key=lambda m: m.organisation.slug)
-        return Response(self.OutputSerializer({"username": self.actor.user.get_username(),
-                                               "memberships": memberships}).data)
+        return Response(
+            self.OutputSerializer({"username": self.actor.user.get_username(), "memberships": memberships}).data
+        )
 
 
 class MemberListApi(ApiView):
@@ -38,8 +39,9 @@ class MemberListApi(ApiView):
         membership = next((m for m in self.actor.memberships.values() if m.organisation.slug == slug), None)
         if membership is None:
             raise NotFound()
-        return self.paginated(request, selectors.membership_list(organisation=membership.organisation),
-                              MembershipOutput)
+        return self.paginated(
+            request, selectors.membership_list(organisation=membership.organisation), MembershipOutput
+        )
 
 
 class TokenOutput(serializers.Serializer[ApiToken]):
@@ -96,7 +98,8 @@ class TokenDetailApi(ApiView):
     def delete(self, request: Request, token_id: str) -> Response:
         token = self.visible(
             ApiToken.objects.select_related("membership__organisation", "membership__user").filter(
-                membership__organisation_id__in=self.actor.organisation_ids, revoked_at__isnull=True),
+                membership__organisation_id__in=self.actor.organisation_ids, revoked_at__isnull=True
+            ),
             pk=token_id,
         )
         if token.membership.user_id != self.actor.user.pk:

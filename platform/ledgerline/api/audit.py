@@ -31,10 +31,17 @@ TOKEN_ID_MAX = 2**256 - 1  # an ERC-721 token id is a uint256
 
 def _one_of(*variants: dict[str, Any]) -> dict[str, Any]:
     """A request schema that names exactly what VerifyApi accepts: one subject, nothing else."""
-    return {"oneOf": [
-        {"type": "object", "required": sorted(set(v) - {"regenerate"}), "properties": v, "additionalProperties": False}
-        for v in variants
-    ]}
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": sorted(set(v) - {"regenerate"}),
+                "properties": v,
+                "additionalProperties": False,
+            }
+            for v in variants
+        ]
+    }
 
 
 _TOKEN = {"type": "integer", "minimum": 1, "maximum": TOKEN_ID_MAX}
@@ -127,9 +134,14 @@ class VerifyApi(PublicApi):
 def _subject(values: dict[str, Any]) -> tuple[Subject, str]:
     given = [name for name in ("file", "token_id", "content_sha256", "manifest") if values.get(name) is not None]
     if not given or (len(given) > 1 and set(given) != {"file", "token_id"}):
-        raise ValidationError({"non_field_errors": [
-            "Hand in one of: a file, a token_id, a content_sha256 or a manifest (a MIDI file may come with the "
-            "token_id of its work)."]})
+        raise ValidationError(
+            {
+                "non_field_errors": [
+                    "Hand in one of: a file, a token_id, a content_sha256 or a manifest (a MIDI file may come with the "
+                    "token_id of its work)."
+                ]
+            }
+        )
     if values.get("content_sha256") is not None:
         if not HEX64.match(values["content_sha256"]):
             raise ValidationError({"content_sha256": ["must be a SHA-256: 64 hexadecimal digits"]})
@@ -176,7 +188,8 @@ class VerificationReportApi(PublicApi):
         if suffix == "pdf":
             response = HttpResponse(reports.report_pdf(view), content_type="application/pdf")
         else:
-            response = HttpResponse(render_to_string("audit/report.html", {"report": view}),
-                                    content_type="text/html; charset=utf-8")
+            response = HttpResponse(
+                render_to_string("audit/report.html", {"report": view}), content_type="text/html; charset=utf-8"
+            )
         response["Content-Disposition"] = f'attachment; filename="ledgerline-verification-{verification.pk}.{suffix}"'
         return response

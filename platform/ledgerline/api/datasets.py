@@ -38,8 +38,10 @@ def _rights(raw: Any) -> list[services.RightsShareInput] | None:
     parsed = RightsShareSerializer(data=raw, many=True)
     if not parsed.is_valid():
         raise ValidationError({"rights_holders": parsed.errors})
-    return [services.RightsShareInput(name=r["name"], identifier=r["identifier"], share=r["share"])
-            for r in parsed.validated_data]
+    return [
+        services.RightsShareInput(name=r["name"], identifier=r["identifier"], share=r["share"])
+        for r in parsed.validated_data
+    ]
 
 
 class DatasetOutput(serializers.Serializer[Any]):
@@ -64,11 +66,13 @@ class DatasetListApi(ApiView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
         licence_spdx = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
         licence_terms = serializers.CharField(required=False, allow_blank=True, default="")
-        licence_conditions = serializers.JSONField(required=False, default=dict,
-                                                   help_text="commercial_use, derivatives, ... (datasets.terms)")
+        licence_conditions = serializers.JSONField(
+            required=False, default=dict, help_text="commercial_use, derivatives, ... (datasets.terms)"
+        )
         consent = serializers.JSONField(required=False, default=dict)
-        rights_holders = serializers.ListField(child=serializers.DictField(), required=False, default=list,
-                                               help_text="[{name, identifier, share}]")
+        rights_holders = serializers.ListField(
+            child=serializers.DictField(), required=False, default=list, help_text="[{name, identifier, share}]"
+        )
 
     @extend_schema(responses=DatasetOutput(many=True))
     def get(self, request: Request) -> Response:
@@ -89,8 +93,9 @@ class DatasetListApi(ApiView):
             created_by=self.actor.user,
             licence_conditions=data.validated_data["licence_conditions"],
         )
-        return created(selectors.dataset_list(organisation_ids=[dataset.organisation_id]).get(pk=dataset.pk),
-                       DatasetOutput)
+        return created(
+            selectors.dataset_list(organisation_ids=[dataset.organisation_id]).get(pk=dataset.pk), DatasetOutput
+        )
 
 
 class DatasetDetailApi(ApiView):
@@ -101,8 +106,9 @@ class DatasetDetailApi(ApiView):
         licence_terms = serializers.CharField(required=False, allow_blank=True)
         licence_conditions = serializers.JSONField(required=False)
         consent = serializers.JSONField(required=False)
-        rights_holders = serializers.ListField(child=serializers.DictField(), required=False,
-                                               help_text="[{name, identifier, share}]")
+        rights_holders = serializers.ListField(
+            child=serializers.DictField(), required=False, help_text="[{name, identifier, share}]"
+        )
 
     def get_dataset(self, dataset_id: str) -> Any:
         return self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
@@ -120,12 +126,19 @@ class DatasetDetailApi(ApiView):
         values = data.validated_data
         licence = None
         if "licence_spdx" in values or "licence_terms" in values:
-            licence = services.Licence(values.get("licence_spdx", dataset.licence_spdx),
-                                       values.get("licence_terms", dataset.licence_terms))
-        services.dataset_update(dataset=dataset, updated_by=self.actor.user, name=values.get("name"),
-                                description=values.get("description"), licence=licence,
-                                consent=values.get("consent"), rights=_rights(values.get("rights_holders")),
-                                licence_conditions=values.get("licence_conditions"))
+            licence = services.Licence(
+                values.get("licence_spdx", dataset.licence_spdx), values.get("licence_terms", dataset.licence_terms)
+            )
+        services.dataset_update(
+            dataset=dataset,
+            updated_by=self.actor.user,
+            name=values.get("name"),
+            description=values.get("description"),
+            licence=licence,
+            consent=values.get("consent"),
+            rights=_rights(values.get("rights_holders")),
+            licence_conditions=values.get("licence_conditions"),
+        )
         return Response(DatasetOutput(self.get_dataset(dataset_id)).data)
 
 
@@ -170,13 +183,19 @@ class DatasetFileListApi(ApiView):
         return self.paginated(request, files, FileOutput)
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {
-            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
-            "path": {"type": "string", "description": "path in the dataset (one file only); default: its name"},
-            "licence_spdx": {"type": "string"}, "licence_terms": {"type": "string"},
-            "consent": {"type": "string", "description": "JSON, as cawg.training-mining entries"},
-            "rights_holders": {"type": "string", "description": "JSON list of {name, identifier, share}"},
-        }}},
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "path": {"type": "string", "description": "path in the dataset (one file only); default: its name"},
+                    "licence_spdx": {"type": "string"},
+                    "licence_terms": {"type": "string"},
+                    "consent": {"type": "string", "description": "JSON, as cawg.training-mining entries"},
+                    "rights_holders": {"type": "string", "description": "JSON list of {name, identifier, share}"},
+                },
+            }
+        },
         responses={201: FileOutput(many=True)},
     )
     def post(self, request: Request, dataset_id: str) -> Response:
@@ -193,12 +212,22 @@ class DatasetFileListApi(ApiView):
         if request.data.get("licence_spdx") or request.data.get("licence_terms"):
             licence = services.Licence(request.data.get("licence_spdx", ""), request.data.get("licence_terms", ""))
         staged = [
-            services.StagedFile(name=path or upload.name or "upload", temp_path=Path(upload.temporary_file_path()),
-                                sha256=upload.sha256, size=upload.size or 0)
+            services.StagedFile(
+                name=path or upload.name or "upload",
+                temp_path=Path(upload.temporary_file_path()),
+                sha256=upload.sha256,
+                size=upload.size or 0,
+            )
             for upload in uploads
         ]
-        files = services.dataset_files_add(dataset=dataset, files=staged, added_by=self.actor.user, licence=licence,
-                                           consent=_json_field(request, "consent"), rights=rights_data)
+        files = services.dataset_files_add(
+            dataset=dataset,
+            files=staged,
+            added_by=self.actor.user,
+            licence=licence,
+            consent=_json_field(request, "consent"),
+            rights=rights_data,
+        )
         return Response(FileOutput(files, many=True).data, status=201)
 
 
@@ -234,8 +263,9 @@ class DatasetFileConsentApi(DatasetFileDetailApi):
         self.actor.require_writer(file.dataset.organisation_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        file = services.dataset_file_consent_set(file=file, consent=data.validated_data["consent"],
-                                                 updated_by=self.actor.user)
+        file = services.dataset_file_consent_set(
+            file=file, consent=data.validated_data["consent"], updated_by=self.actor.user
+        )
         return Response(FileOutput(file).data)
 
 
@@ -249,8 +279,7 @@ class BlobContentApi(ApiView):
             raise NotFound()
         path, media_type = held
         content = open(blobs.blob_path(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
-        response = FileResponse(content, content_type=media_type, as_attachment=True,
-                                filename=path.rsplit("/", 1)[-1])
+        response = FileResponse(content, content_type=media_type, as_attachment=True, filename=path.rsplit("/", 1)[-1])
         response["Digest"] = f"sha-256={sha256}"
         return response
 
@@ -275,8 +304,10 @@ class VersionDetailOutput(VersionOutput):
     entries = serializers.SerializerMethodField()
 
     def get_entries(self, version: Any) -> list[dict[str, Any]]:
-        return [{"leaf_index": e.leaf_index, "path": e.path, "sha256": e.sha256, "size": e.size,
-                 "media_type": e.media_type} for e in version.entries.all()]
+        return [
+            {"leaf_index": e.leaf_index, "path": e.path, "sha256": e.sha256, "size": e.size, "media_type": e.media_type}
+            for e in version.entries.all()
+        ]
 
 
 class DatasetVersionListApi(ApiView):
@@ -295,8 +326,9 @@ class DatasetVersionListApi(ApiView):
         self.actor.require_writer(dataset.organisation_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        version = services.dataset_version_create(dataset=dataset, created_by=self.actor.user,
-                                                  note=data.validated_data["note"])
+        version = services.dataset_version_create(
+            dataset=dataset, created_by=self.actor.user, note=data.validated_data["note"]
+        )
         return created(version, VersionOutput)
 
 
@@ -309,8 +341,10 @@ class DatasetVersionDetailApi(ApiView):
 
 class DatasetVersionProofApi(ApiView):
     @extend_schema(
-        parameters=[OpenApiParameter("path", str, description="The file's path in the version (or sha256)."),
-                    OpenApiParameter("sha256", str, pattern="^[0-9a-fA-F]{64}$")],
+        parameters=[
+            OpenApiParameter("path", str, description="The file's path in the version (or sha256)."),
+            OpenApiParameter("sha256", str, pattern="^[0-9a-fA-F]{64}$"),
+        ],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request, version_id: str) -> Response:

@@ -34,8 +34,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(error_body("too_large", f"A request body over {limit:,} bytes is not accepted here."),
-                        status=413)
+        return Response(
+            error_body("too_large", f"A request body over {limit:,} bytes is not accepted here."), status=413
+        )
     if isinstance(exc, SuspiciousOperation):
         # Django's request limits (too many files or fields, body too big) and the like.
         return Response(error_body("invalid_request", str(exc) or "This request is not acceptable."), status=400)
@@ -66,8 +67,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 def api_server_error(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."),
-                        status=500)
+    return JsonResponse(error_body("server_error", "Something went wrong on our side; it has been logged."), status=500)
 
 
 @csrf_exempt  # a POST with a token to a wrong address is a 404, not a CSRF page

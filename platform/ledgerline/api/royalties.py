@@ -59,11 +59,14 @@ class RoyaltyPolicyApi(ApiView):
         return Response(PolicySerializer(policy_of(self.organisation(slug))).data)
 
     @extend_schema(
-        request=inline_serializer("PolicyInput", {
-            "data_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
-            "platform_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
-            "resale_bps": serializers.IntegerField(min_value=0, max_value=10_000, required=False),
-        }),
+        request=inline_serializer(
+            "PolicyInput",
+            {
+                "data_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
+                "platform_share": serializers.DecimalField(max_digits=13, decimal_places=12, required=False),
+                "resale_bps": serializers.IntegerField(min_value=0, max_value=10_000, required=False),
+            },
+        ),
         responses=PolicySerializer,
     )
     def put(self, request: Request, slug: str) -> Response:
@@ -143,16 +146,20 @@ class WorkRoyaltiesApi(ApiView):
 class WorkIsrcApi(WorkRoyaltiesApi):
     class InputSerializer(Input):
         isrc = serializers.RegexField(
-            f"^$|{ISRC_PATTERN}", required=False, allow_blank=True,
+            f"^$|{ISRC_PATTERN}",
+            required=False,
+            allow_blank=True,
             help_text="An ISRC assigned elsewhere; left out or empty, the next one.",
-            error_messages={"invalid": "not an ISRC: 12 characters, CC-XXX-YY-NNNNN (country, registrant, year, "
-                                       "designation)"},
+            error_messages={
+                "invalid": "not an ISRC: 12 characters, CC-XXX-YY-NNNNN (country, registrant, year, designation)"
+            },
         )
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: inline_serializer("IsrcOutput", {"work": serializers.UUIDField(),
-                                                         "isrc": serializers.CharField()})},
+        responses={
+            201: inline_serializer("IsrcOutput", {"work": serializers.UUIDField(), "isrc": serializers.CharField()})
+        },
     )
     def post(self, request: Request, work_id: str) -> Response:
         """Assign the work's ISRC: the one given ({"isrc": ...}) or the next of the registrant code."""
@@ -432,10 +439,15 @@ def _summary(statement: statements.Statement) -> dict[str, Any]:
 
 class StatementDetailApi(ApiView):
     @extend_schema(
-        parameters=[OpenApiParameter("period", str, OpenApiParameter.PATH, pattern=PERIOD_PATTERN),
-                    OpenApiParameter("suffix", str, OpenApiParameter.PATH, enum=["json", "csv", "pdf"])],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.BINARY,
-                   (200, "application/pdf"): OpenApiTypes.BINARY},
+        parameters=[
+            OpenApiParameter("period", str, OpenApiParameter.PATH, pattern=PERIOD_PATTERN),
+            OpenApiParameter("suffix", str, OpenApiParameter.PATH, enum=["json", "csv", "pdf"]),
+        ],
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        },
     )
     def get(self, request: Request, period: str, payee: str, suffix: str = "json") -> Response | HttpResponse:
         """One payee's statement: JSON, .csv or .pdf."""

@@ -20,11 +20,14 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 class Error(serializers.Serializer[Any]):
-    error = inline_serializer("ErrorDetail", {  # inline: a field named "fields" would hide Serializer.fields
-        "code": serializers.CharField(),
-        "message": serializers.CharField(help_text="What went wrong, for a person to read."),
-        "fields": serializers.DictField(help_text="Each field at fault and its problems."),
-    })
+    error = inline_serializer(
+        "ErrorDetail",
+        {  # inline: a field named "fields" would hide Serializer.fields
+            "code": serializers.CharField(),
+            "message": serializers.CharField(help_text="What went wrong, for a person to read."),
+            "fields": serializers.DictField(help_text="Each field at fault and its problems."),
+        },
+    )
 
 
 WRITES = ("POST", "PUT", "PATCH")

@@ -36,10 +36,14 @@ class FlagField(serializers.BooleanField):
 class Input(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping) and not isinstance(data, QueryDict):  # JSON: forms carry only text
-            wrong = {name: [f"must be {what}"] for name, field in self.fields.items()
-                     for kind, types, what in _JSON_TYPES
-                     if isinstance(field, kind) and data.get(name) is not None
-                     and (not isinstance(data[name], types) or (types == (int,) and isinstance(data[name], bool)))}
+            wrong = {
+                name: [f"must be {what}"]
+                for name, field in self.fields.items()
+                for kind, types, what in _JSON_TYPES
+                if isinstance(field, kind)
+                and data.get(name) is not None
+                and (not isinstance(data[name], types) or (types == (int,) and isinstance(data[name], bool)))
+            }
             if wrong:
                 raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)

@@ -62,8 +62,13 @@ class RunOutput(serializers.Serializer[TrainingRun]):
         if run.base_model_id is None:
             return []
         return [
-            {"id": str(line.version.pk), "dataset": str(line.version.dataset_id), "number": line.version.number,
-             "merkle_root": line.version.merkle_root, "via": str(line.via.pk)}
+            {
+                "id": str(line.version.pk),
+                "dataset": str(line.version.dataset_id),
+                "number": line.version.number,
+                "merkle_root": line.version.merkle_root,
+                "via": str(line.via.pk),
+            }
             for line in selectors.lineage_versions(run)
             if line.via is not None
         ]

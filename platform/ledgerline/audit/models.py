@@ -12,10 +12,17 @@ class Verification(BaseModel):
     """One verdict. `result` is the full report; anyone with its id reads the public part of it,
     members of the work's organisation read all of it (lineage included)."""
 
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
-    organisation = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+", help_text="the organisation of the work it names, if any")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="the organisation of the work it names, if any",
+    )
     work = models.ForeignKey("works.Work", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     subject_kind = models.CharField(max_length=16)  # file, token, hash, manifest
     subject_sha256 = models.CharField(max_length=64, blank=True)

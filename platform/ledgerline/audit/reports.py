@@ -19,8 +19,13 @@ def report_pdf(report: dict[str, Any]) -> bytes:
     pdf.multi_cell(0, 5, _latin(report["summary"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     subject = report.get("subject") or {}
-    for label, key in (("File", "name"), ("SHA-256 of the file", "sha256"), ("Content hash", "content_sha256"),
-                       ("Token", "token_id"), ("Contract", "contract")):
+    for label, key in (
+        ("File", "name"),
+        ("SHA-256 of the file", "sha256"),
+        ("Content hash", "content_sha256"),
+        ("Token", "token_id"),
+        ("Contract", "contract"),
+    ):
         if subject.get(key) not in (None, ""):
             pdf.cell(0, 5, _latin(f"{label}: {subject[key]}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.cell(0, 5, f"Verification {report['id']}, {report['created_at']}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -30,10 +35,16 @@ def report_pdf(report: dict[str, Any]) -> bytes:
         for check in report.get("checks") or []:
             table.row([check["link"], STATUS.get(check["status"], check["status"]), _latin(check["reason"])])
     pdf.ln(4)
-    pdf.multi_cell(0, 5, _latin(
-        "Reach the same verdict without Ledgerline: python -m ledgerline_verify FILE --rpc <chain node> "
-        f"--ipfs <IPFS node> --contract {subject.get('contract', '<contract>')}"), new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0,
+        5,
+        _latin(
+            "Reach the same verdict without Ledgerline: python -m ledgerline_verify FILE --rpc <chain node> "
+            f"--ipfs <IPFS node> --contract {subject.get('contract', '<contract>')}"
+        ),
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     return bytes(pdf.output())
 
 

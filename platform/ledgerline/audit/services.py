@@ -84,13 +84,16 @@ def verification_file_read(upload: UploadedFile) -> bytes:
     """The bytes of a file handed in to be verified (it is checked in memory), or TooLarge."""
     limit = settings.LEDGERLINE_VERIFY_MAX_BYTES
     if (upload.size or 0) > limit:
-        raise TooLarge(f"A file over {limit:,} bytes is not verified here; for a larger one, run "
-                       "python -m ledgerline_verify on your own machine.")
+        raise TooLarge(
+            f"A file over {limit:,} bytes is not verified here; for a larger one, run "
+            "python -m ledgerline_verify on your own machine."
+        )
     return upload.read()
 
 
-def verification_create(*, subject: Subject, kind: str, user: User | None, regenerate: bool = False,
-                        member_of: list[Any] | None = None) -> Verification:
+def verification_create(
+    *, subject: Subject, kind: str, user: User | None, regenerate: bool = False, member_of: list[Any] | None = None
+) -> Verification:
     """Verify ``subject`` and record the verdict. ``regenerate`` re-runs the model on a worker
     (members of the work's organisation only: it costs a GPU)."""
     verifier = platform_verifier()
@@ -106,13 +109,19 @@ def verification_create(*, subject: Subject, kind: str, user: User | None, regen
     database = verdict.check("database")
     if database is not None and database.status == FAIL:  # the public's verdict rests on the chain and IPFS alone
         others = [c for c in verdict.checks if c.link != "database"]
-        public, summary = decide(others, registered=True, unregistered="",
-                                 token=f"token {verdict.subject['token_id']} on {verdict.subject['contract']}")
+        public, summary = decide(
+            others,
+            registered=True,
+            unregistered="",
+            token=f"token {verdict.subject['token_id']} on {verdict.subject['contract']}",
+        )
         broken = next((c.link for c in others if c.status == FAIL), None)
         result["public"] = {"verdict": public, "summary": summary, "broken_link": broken}
     if regenerate and (work is None or work.organisation_id not in (member_of or [])):
-        raise RegenerationRefused("Regeneration re-runs the model on a GPU worker: it is for members of the work's "
-                                  "organisation, on a registered work.")
+        raise RegenerationRefused(
+            "Regeneration re-runs the model on a GPU worker: it is for members of the work's "
+            "organisation, on a registered work."
+        )
     with transaction.atomic():
         verification = Verification.objects.create(
             requested_by=user,
@@ -185,9 +194,11 @@ def _database_check(run: Run) -> None:
         if run.key is not None and (key is None or _der(key.public_key_pem) != run.key.public_key_der):
             disagreements.append("signing key")
         if disagreements:
-            raise Broken(f"Ledgerline's database disagrees with the chain and IPFS about work {work.pk} "
-                         f"(token {run.token_id}): {', '.join(disagreements)}. The verdict above rests on the chain "
-                         "and IPFS; the database record was changed outside the platform.")
+            raise Broken(
+                f"Ledgerline's database disagrees with the chain and IPFS about work {work.pk} "
+                f"(token {run.token_id}): {', '.join(disagreements)}. The verdict above rests on the chain "
+                "and IPFS; the database record was changed outside the platform."
+            )
         details["status"] = work.status
         details["reason"] = f"the database's record of work {work.pk} agrees with the chain and IPFS"
 
@@ -210,15 +221,21 @@ def _near_match(verifier: Verifier, data: bytes, verdict: Verdict) -> Work | Non
     try:
         if verdict.subject.get("media_type") == "audio/midi":
             grams = fingerprint.note_grams(data)
-            rows = (row for part in _chunks(sorted(grams))
-                    for row in NoteGram.objects.filter(hash__in=part).values_list("work_id", "hash"))
+            rows = (
+                row
+                for part in _chunks(sorted(grams))
+                for row in NoteGram.objects.filter(hash__in=part).values_list("work_id", "hash")
+            )
             match = fingerprint.note_match(grams, ((str(w), h) for w, h in rows))
             kind = "note_content"
         else:
             landmarks = fingerprint.audio_landmarks(data)
             hashes = sorted({h for h, _ in landmarks})
-            found = (row for part in _chunks(hashes)
-                     for row in AudioLandmark.objects.filter(hash__in=part).values_list("work_id", "hash", "frame"))
+            found = (
+                row
+                for part in _chunks(hashes)
+                for row in AudioLandmark.objects.filter(hash__in=part).values_list("work_id", "hash", "frame")
+            )
             match = fingerprint.audio_match(landmarks, ((str(w), h, f) for w, h, f in found))
             kind = "audio_fingerprint"
     except fingerprint.Unreadable:
@@ -229,8 +246,11 @@ def _near_match(verifier: Verifier, data: bytes, verdict: Verdict) -> Work | Non
     if work is None or work.token is None:
         return None
     original = verifier.verify(Subject(token_id=work.token.token_id), extra=_database_check)
-    what = ("a transposed or re-timed copy of the score of" if kind == "note_content"
-            else "a re-encoded, trimmed or resampled copy of")
+    what = (
+        "a transposed or re-timed copy of the score of"
+        if kind == "note_content"
+        else "a re-encoded, trimmed or resampled copy of"
+    )
     verdict.match = {
         "kind": kind,
         "token_id": work.token.token_id,
@@ -240,9 +260,11 @@ def _near_match(verifier: Verifier, data: bytes, verdict: Verdict) -> Work | Non
         "offset_seconds": match.offset_seconds,
         "registered": {"verdict": original.verdict, "summary": original.summary},
     }
-    note = (f"Not the registered bytes, but {what} token {work.token.token_id} ({match.agreeing} "
-            f"{'runs of notes' if kind == 'note_content' else 'landmarks'} agree, {match.score:.0%}). The registered "
-            f"work: {original.verdict}.")
+    note = (
+        f"Not the registered bytes, but {what} token {work.token.token_id} ({match.agreeing} "
+        f"{'runs of notes' if kind == 'note_content' else 'landmarks'} agree, {match.score:.0%}). The registered "
+        f"work: {original.verdict}."
+    )
     verdict.summary = f"{verdict.summary} {note}" if verdict.verdict == FAILED else note
     return work
 
@@ -256,8 +278,9 @@ def work_fingerprint_index(*, work: Work) -> None:
     with transaction.atomic():
         AudioLandmark.objects.filter(work=work).delete()
         NoteGram.objects.filter(work=work).delete()
-        AudioLandmark.objects.bulk_create([AudioLandmark(work=work, hash=h, frame=f) for h, f in landmarks],
-                                          batch_size=2000)
+        AudioLandmark.objects.bulk_create(
+            [AudioLandmark(work=work, hash=h, frame=f) for h, f in landmarks], batch_size=2000
+        )
         NoteGram.objects.bulk_create([NoteGram(work=work, hash=g) for g in grams], batch_size=2000)
 
 
@@ -276,16 +299,34 @@ def _lineage(work: Work) -> dict[str, Any]:
     """What only the platform knows of a work: for members of its organisation."""
     run = work.model.run
     return {
-        "work": {"id": str(work.pk), "title": work.title, "status": work.status, "created_at": work.created_at,
-                 "generation": str(work.generation_id) if work.generation_id else None, "seed": work.seed},
+        "work": {
+            "id": str(work.pk),
+            "title": work.title,
+            "status": work.status,
+            "created_at": work.created_at,
+            "generation": str(work.generation_id) if work.generation_id else None,
+            "seed": work.seed,
+        },
         "organisation": {"slug": work.organisation.slug, "name": work.organisation.name},
-        "training_run": {"id": str(run.pk), "name": run.name, "config": run.config, "code_version": run.code_version,
-                         "excluded": run.excluded, "finished_at": run.finished_at,
-                         "base_model": str(run.base_model_id) if run.base_model_id else None},
+        "training_run": {
+            "id": str(run.pk),
+            "name": run.name,
+            "config": run.config,
+            "code_version": run.code_version,
+            "excluded": run.excluded,
+            "finished_at": run.finished_at,
+            "base_model": str(run.base_model_id) if run.base_model_id else None,
+        },
         "datasets": [
-            {"id": str(v.pk), "dataset": v.dataset.name, "number": v.number, "merkle_root": v.merkle_root,
-             "files": v.file_count, "licence": v.licence_spdx or v.licence_terms,
-             "inherited_from": str(via.pk) if via is not None else None}
+            {
+                "id": str(v.pk),
+                "dataset": v.dataset.name,
+                "number": v.number,
+                "merkle_root": v.merkle_root,
+                "files": v.file_count,
+                "licence": v.licence_spdx or v.licence_terms,
+                "inherited_from": str(via.pk) if via is not None else None,
+            }
             for v, via in ((line.version, line.via) for line in lineage_versions(run))
         ],
         "audit_log": [
@@ -300,8 +341,7 @@ def verification_view(verification: Verification, *, member_of: list[Any]) -> di
     database link and the lineage for members of the work's organisation."""
     full = verification.organisation_id is not None and verification.organisation_id in member_of
     result = verification.result
-    view: dict[str, Any] = {"id": str(verification.pk), "created_at": verification.created_at.isoformat(),
-                            "full": full}
+    view: dict[str, Any] = {"id": str(verification.pk), "created_at": verification.created_at.isoformat(), "full": full}
     if full:
         view.update(result)
     else:
@@ -333,24 +373,39 @@ def verification_regenerate(*, verification: Verification) -> Verification:
             check = Check("regeneration", FAIL, f"The model could not be run again: {exc.message}")
         else:
             compared = {kind: sha256_hex(data) == expected.get(kind) for kind, data in made.items()}
-            details = {"compared": {kind: {"made": sha256_hex(data), "signed": expected.get(kind)}
-                                    for kind, data in made.items()}}
+            details = {
+                "compared": {
+                    kind: {"made": sha256_hex(data), "signed": expected.get(kind)} for kind, data in made.items()
+                }
+            }
             if all(compared.values()):
-                check = Check("regeneration", PASS, f"Run again with seed {work.seed}, the model made the same "
-                              f"{' and '.join(sorted(made))} byte for byte.", details)
+                check = Check(
+                    "regeneration",
+                    PASS,
+                    f"Run again with seed {work.seed}, the model made the same "
+                    f"{' and '.join(sorted(made))} byte for byte.",
+                    details,
+                )
             else:
                 differ = sorted(kind for kind, same in compared.items() if not same)
-                check = Check("regeneration", FAIL, f"Run again with seed {work.seed}, the model made a different "
-                              f"{' and '.join(differ)} than the signed manifest lists.", details)
+                check = Check(
+                    "regeneration",
+                    FAIL,
+                    f"Run again with seed {work.seed}, the model made a different "
+                    f"{' and '.join(differ)} than the signed manifest lists.",
+                    details,
+                )
     with transaction.atomic():
         verification = Verification.objects.select_for_update().get(pk=verification.pk)
         result = dict(verification.result)
         result["checks"] = [c for c in result.get("checks", []) if c["link"] != "regeneration"]
-        result["checks"].append({"link": check.link, "status": check.status, "reason": check.reason,
-                                 "details": check.details})
+        result["checks"].append(
+            {"link": check.link, "status": check.status, "reason": check.reason, "details": check.details}
+        )
         if check.status == FAIL and result.get("verdict") != FAILED:
-            result.update(verdict=FAILED, broken_link="regeneration",
-                          summary=f"Broken at the regeneration link: {check.reason}")
+            result.update(
+                verdict=FAILED, broken_link="regeneration", summary=f"Broken at the regeneration link: {check.reason}"
+            )
         verification.result, verification.verdict = result, result["verdict"]
         verification.regeneration = {"status": check.status, "reason": check.reason}
         verification.save(update_fields=["result", "verdict", "regeneration", "updated_at"])

@@ -15,7 +15,7 @@ VALUES = ("allowed", "notAllowed", "constrained")
 def consent_validate(value: Any) -> dict[str, dict[str, str]]:
     """The consent in normal form, or ValueError with a readable reason."""
     if not isinstance(value, dict):
-        raise ValueError("consent must be an object keyed by use, e.g. {\"cawg.ai_training\": {\"use\": \"allowed\"}}")
+        raise ValueError('consent must be an object keyed by use, e.g. {"cawg.ai_training": {"use": "allowed"}}')
     result: dict[str, dict[str, str]] = {}
     for key, entry in value.items():
         use = key if key.startswith("cawg.") else f"cawg.{key}"

@@ -74,7 +74,7 @@ def croissant_export(*, version: DatasetVersion) -> dict[str, Any]:
         "copyrightHolder": holders,
         "datePublished": version.created_at.date().isoformat(),
         "citeAs": f"{dataset.organisation.name}. {dataset.name}, version {version.number} "
-                  f"(Merkle root {version.merkle_root}). Ledgerline, {version.created_at.year}.",
+        f"(Merkle root {version.merkle_root}). Ledgerline, {version.created_at.year}.",
         "identifier": f"merkle-sha256:{version.merkle_root}",
         "distribution": [
             {
@@ -89,10 +89,10 @@ def croissant_export(*, version: DatasetVersion) -> dict[str, Any]:
             for entry in entries
         ],
         "rai:dataCollection": "Files uploaded to Ledgerline by the organisation; each is hashed (SHA-256) on "
-                              "arrival and the version's files are committed by an RFC 6962 Merkle root.",
+        "arrival and the version's files are committed by an RFC 6962 Merkle root.",
         "rai:dataCollectionType": "Manual Human Curated",
         "rai:dataUseCases": f"Training consent (C2PA cawg.training-mining): {consent}.",
         "rai:personalSensitiveInformation": "None expected: music and sound recordings.",
         "rai:dataReleaseMaintenancePlan": "Versions are immutable; changes produce a new version with a new "
-                                          "Merkle root.",
+        "Merkle root.",
     }

@@ -78,15 +78,17 @@ def _midi_structure_problem(data: bytes) -> str | None:
             if tracks < ntracks:
                 return "the file ends inside a chunk header (truncated)"
             return f"{len(data) - offset:,} bytes follow the last chunk, at byte {offset:,}"
-        kind, size = data[offset:offset + 4], struct.unpack(">I", data[offset + 4:offset + 8])[0]
+        kind, size = data[offset : offset + 4], struct.unpack(">I", data[offset + 4 : offset + 8])[0]
         if kind != b"MTrk":
-            return (f"an unknown chunk {_label(kind)} at byte {offset:,}: a MIDI file holds only an MThd chunk "
-                    "and then MTrk chunks")
+            return (
+                f"an unknown chunk {_label(kind)} at byte {offset:,}: a MIDI file holds only an MThd chunk "
+                "and then MTrk chunks"
+            )
         end = offset + 8 + size
         if end > len(data):
             return f"the MTrk chunk at byte {offset:,} claims {size:,} bytes but the file ends first (truncated)"
         tracks += 1
-        if not data[offset + 8:end].endswith(b"\xff\x2f\x00"):
+        if not data[offset + 8 : end].endswith(b"\xff\x2f\x00"):
             return f"track {tracks} (at byte {offset:,}) does not end with an End of Track event"
         offset = end
     if tracks != ntracks:
@@ -121,15 +123,41 @@ def _inspect_midi(path: Path, name: str) -> MediaInfo:
 # Top-level chunks a WAVE file may carry: those of the RIFF and Broadcast Wave specifications and
 # of the tools that write WAVs (DAWs, taggers, C2PA). Readers skip a chunk they do not know, so an
 # unknown one can carry anything, a zip included; it is refused, by name.
-WAV_CHUNKS = frozenset({
-    b"fmt ", b"data", b"fact",  # the format, the samples, the sample count of compressed ones
-    b"LIST", b"cue ", b"plst", b"smpl", b"inst", b"acid", b"DISP",  # tags, markers, loops, instrument
-    b"bext", b"iXML", b"axml", b"cart", b"levl", b"mext", b"chna", b"dbmd", b"umid",  # EBU, AES, ADM
-    b"PEAK", b"id3 ", b"ID3 ", b"_PMX",  # peak envelope (libsndfile writes it for floats), ID3, XMP
-    b"JUNK", b"junk", b"PAD ", b"FLLR",  # padding, to align the samples
-    b"minf", b"elm1", b"regn",  # Pro Tools
-    b"C2PA",  # content credentials, as c2pa (and so Ledgerline's signed works) embeds them
-})
+WAV_CHUNKS = frozenset(
+    {
+        b"fmt ",
+        b"data",
+        b"fact",  # the format, the samples, the sample count of compressed ones
+        b"LIST",
+        b"cue ",
+        b"plst",
+        b"smpl",
+        b"inst",
+        b"acid",
+        b"DISP",  # tags, markers, loops, instrument
+        b"bext",
+        b"iXML",
+        b"axml",
+        b"cart",
+        b"levl",
+        b"mext",
+        b"chna",
+        b"dbmd",
+        b"umid",  # EBU, AES, ADM
+        b"PEAK",
+        b"id3 ",
+        b"ID3 ",
+        b"_PMX",  # peak envelope (libsndfile writes it for floats), ID3, XMP
+        b"JUNK",
+        b"junk",
+        b"PAD ",
+        b"FLLR",  # padding, to align the samples
+        b"minf",
+        b"elm1",
+        b"regn",  # Pro Tools
+        b"C2PA",  # content credentials, as c2pa (and so Ledgerline's signed works) embeds them
+    }
+)
 _WAV_CHUNK_NAMES = ", ".join(sorted(repr(kind.decode()) for kind in WAV_CHUNKS))
 MAX_CHUNKS = 1000  # chunks or metadata blocks: real files carry a dozen; a million would only cost time
 # Formats whose data is a whole number of frames of nBlockAlign bytes: PCM, IEEE float, A-law, µ-law.
@@ -172,8 +200,10 @@ def _wav_problem(f: BinaryIO, size: int) -> str | None:
     if riff_end > size:
         return f"the RIFF header says the file is {riff_end:,} bytes but it holds {size:,} (truncated)"
     if size > riff_end + (riff_size & 1):  # a RIFF chunk of odd size is followed by its pad byte
-        return (f"the RIFF header says the file is {riff_end:,} bytes but it holds {size:,}: "
-                f"{size - riff_end:,} bytes follow the end of the RIFF chunk")
+        return (
+            f"the RIFF header says the file is {riff_end:,} bytes but it holds {size:,}: "
+            f"{size - riff_end:,} bytes follow the end of the RIFF chunk"
+        )
     fmt: tuple[int, int] | None = None
     data = False
     for _ in range(MAX_CHUNKS):
@@ -187,11 +217,15 @@ def _wav_problem(f: BinaryIO, size: int) -> str | None:
         if kind == b"data" and rf64_data_size is not None and chunk_size == 0xFFFFFFFF:
             chunk_size = rf64_data_size
         if kind not in WAV_CHUNKS:
-            return (f"an unknown chunk {_label(kind)} at byte {offset:,} (a WAV file may carry only "
-                    f"these chunks: {_WAV_CHUNK_NAMES})")
+            return (
+                f"an unknown chunk {_label(kind)} at byte {offset:,} (a WAV file may carry only "
+                f"these chunks: {_WAV_CHUNK_NAMES})"
+            )
         if offset + 8 + chunk_size > riff_end:
-            return (f"the {_label(kind)} chunk at byte {offset:,} claims {chunk_size:,} bytes but only "
-                    f"{riff_end - offset - 8:,} follow it")
+            return (
+                f"the {_label(kind)} chunk at byte {offset:,} claims {chunk_size:,} bytes but only "
+                f"{riff_end - offset - 8:,} follow it"
+            )
         if kind == b"fmt ":
             if fmt is not None or data:
                 return f"a second 'fmt ' chunk, or one after the 'data' chunk, at byte {offset:,}"
@@ -251,7 +285,7 @@ def _coded_number(data: bytes, at: int) -> tuple[int, int]:
     if length == 1 or length > 7:
         raise ValueError("not a coded number")
     value = first & (0x7F >> length)
-    for byte in data[at + 1:at + length]:
+    for byte in data[at + 1 : at + length]:
         if byte & 0xC0 != 0x80:
             raise ValueError("not a coded number")
         value = value << 6 | byte & 0x3F
@@ -267,7 +301,7 @@ def _flac_frame_span(data: bytes, at: int, max_block: int) -> tuple[int, int]:
     number, length = _coded_number(data, at + 4)
     end = at + 4 + length
     if block_code in (6, 7):
-        block = int.from_bytes(data[end:end + block_code - 5], "big") + 1
+        block = int.from_bytes(data[end : end + block_code - 5], "big") + 1
         end += block_code - 5
     else:
         block = 192 if block_code == 1 else 576 << (block_code - 2) if block_code < 6 else 256 << (block_code - 8)
@@ -327,8 +361,7 @@ def _flac_problem(f: BinaryIO, size: int) -> str | None:
     start = max(offset, end - (max_frame or FLAC_LARGEST_FRAME))
     f.seek(start)
     if not _flac_ends_with_its_last_frame(f.read(end - start), max_block, total):
-        return ("the file does not end where its last audio frame does: other bytes follow the audio, "
-                "or it is cut short")
+        return "the file does not end where its last audio frame does: other bytes follow the audio, or it is cut short"
     return None
 
 

@@ -65,8 +65,14 @@ class RightsHolder(BaseModel):
     organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="rights_holders")
     name = models.CharField(max_length=200)
     identifier = models.CharField(max_length=100, blank=True, help_text="ISNI, IPI or another public id")
-    account = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="held_rights", help_text="its members see this holder's statements")
+    account = models.ForeignKey(
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="held_rights",
+        help_text="its members see this holder's statements",
+    )
 
     class Meta(BaseModel.Meta):
         ordering = ["name"]

@@ -40,13 +40,26 @@ def melody_midi(path: Path, *, seed: int, bars: int = 8) -> Path:
 
 def pcm16_wav_header(data_bytes: int, *, sample_rate: int = 44100, channels: int = 2) -> bytes:
     """The 44-byte header of a 16-bit PCM WAV whose samples (``data_bytes`` of them) follow."""
-    return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt "
-            + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16)
-            + b"data" + struct.pack("<I", data_bytes))
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate, sample_rate * channels * 2, channels * 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
 
 
-def tone_audio(path: Path, *, seconds: float, frequency: float = 440.0, sample_rate: int = 44100,
-               channels: int = 2, seed: int = 0, fmt: str | None = None) -> Path:
+def tone_audio(
+    path: Path,
+    *,
+    seconds: float,
+    frequency: float = 440.0,
+    sample_rate: int = 44100,
+    channels: int = 2,
+    seed: int = 0,
+    fmt: str | None = None,
+) -> Path:
     """A decaying harmonic tone with a little noise, written as WAV, FLAC or MP3 by extension."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sample_rate)) / sample_rate

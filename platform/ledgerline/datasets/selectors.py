@@ -79,7 +79,7 @@ class FileProof:
             "leaf_hash": leaf_hash(self.leaf).hex(),
             "audit_path": [node.hex() for node in self.audit_path],
             "algorithm": "RFC 6962 Merkle tree, SHA-256; leaf = RFC 8785 JSON of {path, sha256, size}; "
-                         "leaves ordered by path as UTF-8 bytes",
+            "leaves ordered by path as UTF-8 bytes",
         }
 
 

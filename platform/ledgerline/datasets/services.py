@@ -59,16 +59,19 @@ class StagedFile:
 
 def licence_validate(licence: Licence) -> Licence:
     if not licence.spdx and not licence.terms.strip():
-        raise LedgerlineError("A licence is required: an SPDX id (e.g. CC-BY-4.0) or custom terms.",
-                              fields={"licence_spdx": ["Give an SPDX id or licence_terms."]})
+        raise LedgerlineError(
+            "A licence is required: an SPDX id (e.g. CC-BY-4.0) or custom terms.",
+            fields={"licence_spdx": ["Give an SPDX id or licence_terms."]},
+        )
     if len(licence.spdx) > 200:
         raise LedgerlineError("An SPDX expression is at most 200 characters; put longer terms in licence_terms.")
     if licence.spdx:
         try:
             parsed = _spdx.parse(licence.spdx, validate=True, strict=True)
         except ExpressionError as exc:
-            raise LedgerlineError(f"{licence.spdx!r} is not an SPDX licence expression: {exc}",
-                                  fields={"licence_spdx": [str(exc)]}) from None
+            raise LedgerlineError(
+                f"{licence.spdx!r} is not an SPDX licence expression: {exc}", fields={"licence_spdx": [str(exc)]}
+            ) from None
         return Licence(spdx=str(parsed), terms=licence.terms.strip())
     return Licence(terms=licence.terms.strip())
 
@@ -90,8 +93,10 @@ def rights_validate(rights: list[RightsShareInput]) -> list[RightsShareInput]:
     if any(Decimal(r.share) <= 0 for r in rights):
         raise LedgerlineError("Every rights holder's share must be above 0.", fields={"rights_holders": ["share"]})
     if total != 1:
-        raise LedgerlineError(f"Rights holders' shares must add up to exactly 1; they add up to {total}.",
-                              fields={"rights_holders": [f"shares add up to {total}"]})
+        raise LedgerlineError(
+            f"Rights holders' shares must add up to exactly 1; they add up to {total}.",
+            fields={"rights_holders": [f"shares add up to {total}"]},
+        )
     names = [(r.name.strip(), r.identifier.strip()) for r in rights]
     if len(set(names)) != len(names) or not all(name for name, _ in names):
         raise LedgerlineError("Each rights holder needs a name, and may appear once.")
@@ -105,8 +110,13 @@ def consent_parse(value: Any) -> dict[str, dict[str, str]]:
         raise LedgerlineError(f"consent: {exc}", fields={"consent": [str(exc)]}) from None
 
 
-def _rights_save(*, organisation: Organisation, rights: list[RightsShareInput],
-                 dataset: Dataset | None = None, file: DatasetFile | None = None) -> None:
+def _rights_save(
+    *,
+    organisation: Organisation,
+    rights: list[RightsShareInput],
+    dataset: Dataset | None = None,
+    file: DatasetFile | None = None,
+) -> None:
     RightsShare.objects.filter(dataset=dataset, file=file).delete()
     for item in rights:
         holder, _ = RightsHolder.objects.get_or_create(
@@ -116,26 +126,51 @@ def _rights_save(*, organisation: Organisation, rights: list[RightsShareInput],
 
 
 @transaction.atomic
-def dataset_create(*, organisation: Organisation, name: str, description: str = "", licence: Licence,
-                   consent: Any, rights: list[RightsShareInput], created_by: User,
-                   licence_conditions: dict[str, Any] | None = None) -> Dataset:
+def dataset_create(
+    *,
+    organisation: Organisation,
+    name: str,
+    description: str = "",
+    licence: Licence,
+    consent: Any,
+    rights: list[RightsShareInput],
+    created_by: User,
+    licence_conditions: dict[str, Any] | None = None,
+) -> Dataset:
     licence = licence_validate(licence)
     dataset = Dataset.objects.create(
-        organisation=organisation, name=name.strip(), description=description, licence_spdx=licence.spdx,
-        licence_terms=licence.terms, consent=consent_parse(consent), created_by=created_by,
+        organisation=organisation,
+        name=name.strip(),
+        description=description,
+        licence_spdx=licence.spdx,
+        licence_terms=licence.terms,
+        consent=consent_parse(consent),
+        created_by=created_by,
         licence_conditions=licence_conditions_validate(licence.spdx, licence_conditions or {}),
     )
     _rights_save(organisation=organisation, rights=rights_validate(rights), dataset=dataset)
-    audit_append(organisation=organisation, actor=created_by, action="dataset.create", obj=dataset,
-                 data={"name": dataset.name, "licence_spdx": licence.spdx, "consent": dataset.consent})
+    audit_append(
+        organisation=organisation,
+        actor=created_by,
+        action="dataset.create",
+        obj=dataset,
+        data={"name": dataset.name, "licence_spdx": licence.spdx, "consent": dataset.consent},
+    )
     return dataset
 
 
 @transaction.atomic
-def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = None,
-                   description: str | None = None, licence: Licence | None = None, consent: Any = None,
-                   rights: list[RightsShareInput] | None = None,
-                   licence_conditions: dict[str, Any] | None = None) -> Dataset:
+def dataset_update(
+    *,
+    dataset: Dataset,
+    updated_by: User,
+    name: str | None = None,
+    description: str | None = None,
+    licence: Licence | None = None,
+    consent: Any = None,
+    rights: list[RightsShareInput] | None = None,
+    licence_conditions: dict[str, Any] | None = None,
+) -> Dataset:
     changes: dict[str, Any] = {}
     if name is not None:
         dataset.name = changes["name"] = name.strip()
@@ -155,8 +190,9 @@ def dataset_update(*, dataset: Dataset, updated_by: User, name: str | None = Non
     if rights is not None:
         _rights_save(organisation=dataset.organisation, rights=rights_validate(rights), dataset=dataset)
         changes["rights"] = [{"name": r.name, "identifier": r.identifier, "share": str(r.share)} for r in rights]
-    audit_append(organisation=dataset.organisation, actor=updated_by, action="dataset.update", obj=dataset,
-                 data=changes)
+    audit_append(
+        organisation=dataset.organisation, actor=updated_by, action="dataset.update", obj=dataset, data=changes
+    )
     return dataset
 
 
@@ -168,9 +204,15 @@ def file_path_clean(name: str) -> str:
     return "/".join(parts)
 
 
-def dataset_files_add(*, dataset: Dataset, files: list[StagedFile], added_by: User,
-                      licence: Licence | None = None, consent: Any = None,
-                      rights: list[RightsShareInput] | None = None) -> list[DatasetFile]:
+def dataset_files_add(
+    *,
+    dataset: Dataset,
+    files: list[StagedFile],
+    added_by: User,
+    licence: Licence | None = None,
+    consent: Any = None,
+    rights: list[RightsShareInput] | None = None,
+) -> list[DatasetFile]:
     """Add files to a dataset, all or none.
 
     Every file is checked before anything is written; one bad file refuses the request
@@ -191,8 +233,14 @@ def dataset_files_add(*, dataset: Dataset, files: list[StagedFile], added_by: Us
     if problems:
         summary = " ".join(message for messages in problems.values() for message in messages)
         raise InvalidFile(f"Nothing was added. {summary}", fields=problems)
-    return _files_save(dataset=dataset, checked=checked, added_by=added_by, licence=file_licence,
-                       consent=file_consent, rights=file_rights)
+    return _files_save(
+        dataset=dataset,
+        checked=checked,
+        added_by=added_by,
+        licence=file_licence,
+        consent=file_consent,
+        rights=file_rights,
+    )
 
 
 def _conflicts_check(*, dataset: Dataset, checked: list[tuple[StagedFile, str, media.MediaInfo]]) -> None:
@@ -214,29 +262,54 @@ def _conflicts_check(*, dataset: Dataset, checked: list[tuple[StagedFile, str, m
     if clash is not None and clash.path in by_path:
         raise Conflict(f"Nothing was added: {clash.path!r} is already in this dataset.")
     if clash is not None:
-        raise Conflict(f"Nothing was added: {by_sha256[clash.blob.sha256].name!r} has the same content as "
-                       f"{clash.path!r}, already in this dataset.")
+        raise Conflict(
+            f"Nothing was added: {by_sha256[clash.blob.sha256].name!r} has the same content as "
+            f"{clash.path!r}, already in this dataset."
+        )
 
 
 @transaction.atomic
-def _files_save(*, dataset: Dataset, checked: list[tuple[StagedFile, str, media.MediaInfo]],
-                added_by: User, licence: Licence, consent: dict[str, Any],
-                rights: list[RightsShareInput]) -> list[DatasetFile]:
+def _files_save(
+    *,
+    dataset: Dataset,
+    checked: list[tuple[StagedFile, str, media.MediaInfo]],
+    added_by: User,
+    licence: Licence,
+    consent: dict[str, Any],
+    rights: list[RightsShareInput],
+) -> list[DatasetFile]:
     Dataset.objects.select_for_update().get(pk=dataset.pk)  # one writer per dataset at a time
     _conflicts_check(dataset=dataset, checked=checked)
     added = []
     for staged, path, info in checked:
         blob, _ = Blob.objects.get_or_create(sha256=staged.sha256, defaults={"size": staged.size})
         file = DatasetFile.objects.create(
-            dataset=dataset, blob=blob, path=path, media_type=info.media_type,
-            duration_seconds=info.duration_seconds, details=info.details, licence_spdx=licence.spdx,
-            licence_terms=licence.terms, consent=consent, uploaded_by=added_by,
+            dataset=dataset,
+            blob=blob,
+            path=path,
+            media_type=info.media_type,
+            duration_seconds=info.duration_seconds,
+            details=info.details,
+            licence_spdx=licence.spdx,
+            licence_terms=licence.terms,
+            consent=consent,
+            uploaded_by=added_by,
         )
         if rights:
             _rights_save(organisation=dataset.organisation, rights=rights, file=file)
-        audit_append(organisation=dataset.organisation, actor=added_by, action="dataset_file.add", obj=file,
-                     data={"dataset": str(dataset.pk), "path": path, "sha256": staged.sha256,
-                           "size": staged.size, "media_type": info.media_type})
+        audit_append(
+            organisation=dataset.organisation,
+            actor=added_by,
+            action="dataset_file.add",
+            obj=file,
+            data={
+                "dataset": str(dataset.pk),
+                "path": path,
+                "sha256": staged.sha256,
+                "size": staged.size,
+                "media_type": info.media_type,
+            },
+        )
         added.append(file)
     # Last, so that a failure above leaves the store untouched; content already stored
     # (by anyone) is not stored again.
@@ -245,8 +318,14 @@ def _files_save(*, dataset: Dataset, checked: list[tuple[StagedFile, str, media.
     return added
 
 
-def dataset_files_import(*, dataset: Dataset, paths: list[tuple[str, Path]], added_by: User,
-                         licence: Licence | None = None, consent: Any = None) -> list[DatasetFile]:
+def dataset_files_import(
+    *,
+    dataset: Dataset,
+    paths: list[tuple[str, Path]],
+    added_by: User,
+    licence: Licence | None = None,
+    consent: Any = None,
+) -> list[DatasetFile]:
     """Register local files (name in the dataset, path on disk): each is copied into the
     store and hashed in the same pass, then added as an upload would be."""
     staged: list[StagedFile] = []
@@ -264,8 +343,13 @@ def dataset_files_import(*, dataset: Dataset, paths: list[tuple[str, Path]], add
 @transaction.atomic
 def dataset_file_remove(*, file: DatasetFile, removed_by: User) -> None:
     """Take a file out of the dataset. Versions that froze it keep their entry (and the blob)."""
-    audit_append(organisation=file.dataset.organisation, actor=removed_by, action="dataset_file.remove",
-                 obj=file, data={"dataset": str(file.dataset_id), "path": file.path, "sha256": file.blob.sha256})
+    audit_append(
+        organisation=file.dataset.organisation,
+        actor=removed_by,
+        action="dataset_file.remove",
+        obj=file,
+        data={"dataset": str(file.dataset_id), "path": file.path, "sha256": file.blob.sha256},
+    )
     file.delete()
 
 
@@ -279,8 +363,13 @@ def dataset_file_consent_set(*, file: DatasetFile, consent: Any, updated_by: Use
     file.consent = consent_parse(consent)
     file.save(update_fields=["consent", "updated_at"])
     withdrawn = before != "notAllowed" and training_use(file.consent) == "notAllowed"
-    audit_append(organisation=file.dataset.organisation, actor=updated_by, action="dataset_file.consent", obj=file,
-                 data={"consent": file.consent, "training_consent_withdrawn": withdrawn})
+    audit_append(
+        organisation=file.dataset.organisation,
+        actor=updated_by,
+        action="dataset_file.consent",
+        obj=file,
+        data={"consent": file.consent, "training_consent_withdrawn": withdrawn},
+    )
     if withdrawn:
         transaction.on_commit(lambda: enqueue("ledgerline.datasets.consent_withdrawal", str(file.pk)))
     return file
@@ -312,26 +401,39 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
     # The documented order: by path, compared as UTF-8 bytes (so any implementation agrees).
     files.sort(key=lambda f: f.path.encode())
     entries = [
-        VersionEntry(leaf_index=i, path=f.path, sha256=f.blob.sha256, size=f.blob.size, media_type=f.media_type,
-                     file=f)
+        VersionEntry(leaf_index=i, path=f.path, sha256=f.blob.sha256, size=f.blob.size, media_type=f.media_type, file=f)
         for i, f in enumerate(files)
     ]
     root = merkle_root(version_leaves(entries)).hex()
     last = DatasetVersion.objects.filter(dataset=dataset).order_by("-number").first()
-    rights = [{"holder": str(s.holder_id), "name": s.holder.name, "identifier": s.holder.identifier,
-               "share": str(s.share)} for s in dataset.shares.select_related("holder")]
+    rights = [
+        {"holder": str(s.holder_id), "name": s.holder.name, "identifier": s.holder.identifier, "share": str(s.share)}
+        for s in dataset.shares.select_related("holder")
+    ]
     version = DatasetVersion.objects.create(
-        dataset=dataset, number=(last.number + 1) if last else 1, merkle_root=root, file_count=len(files),
-        total_bytes=sum(f.blob.size for f in files), note=note, created_by=created_by,
-        licence_spdx=dataset.licence_spdx, licence_terms=dataset.licence_terms, consent=dataset.consent,
-        licence_conditions=dataset.licence_conditions, rights=rights,
+        dataset=dataset,
+        number=(last.number + 1) if last else 1,
+        merkle_root=root,
+        file_count=len(files),
+        total_bytes=sum(f.blob.size for f in files),
+        note=note,
+        created_by=created_by,
+        licence_spdx=dataset.licence_spdx,
+        licence_terms=dataset.licence_terms,
+        consent=dataset.consent,
+        licence_conditions=dataset.licence_conditions,
+        rights=rights,
     )
     for entry in entries:
         entry.version = version
     VersionEntry.objects.bulk_create(entries)
-    audit_append(organisation=dataset.organisation, actor=created_by, action="dataset_version.create", obj=version,
-                 data={"dataset": str(dataset.pk), "number": version.number, "merkle_root": root,
-                       "file_count": len(files)})
+    audit_append(
+        organisation=dataset.organisation,
+        actor=created_by,
+        action="dataset_version.create",
+        obj=version,
+        data={"dataset": str(dataset.pk), "number": version.number, "merkle_root": root, "file_count": len(files)},
+    )
     return version
 
 

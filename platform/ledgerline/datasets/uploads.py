@@ -27,8 +27,9 @@ class HashingUploadHandler(FileUploadHandler):
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
-        self.upload = HashedUpload(self.file_name or "upload", self.content_type, 0, self.charset,
-                                   self.content_type_extra)
+        self.upload = HashedUpload(
+            self.file_name or "upload", self.content_type, 0, self.charset, self.content_type_extra
+        )
         self.writer = HashingWriter(cast(BinaryIO, self.upload.file))
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:

@@ -123,8 +123,7 @@ class Ledger:
         return with_retries(lambda: self.w3.eth.chain_id, what="chain id")
 
     def contract(self, address: str, name: str = "LedgerlineWorks") -> Contract:
-        contract: Contract = self.w3.eth.contract(address=Web3.to_checksum_address(address),
-                                                  abi=artifact(name)["abi"])
+        contract: Contract = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact(name)["abi"])
         return contract
 
     # --- sending ---
@@ -150,21 +149,28 @@ class Ledger:
             raise LedgerlineError(f"The chain refuses this {kind} transaction: {reason}.") from exc
         tx["gas"] = int(estimate * 1.2) + 10_000
         # Asked before taking the lock: no network wait while other writers queue behind it.
-        on_chain = with_retries(lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"),
-                                what="nonce")
+        on_chain = with_retries(
+            lambda: self.w3.eth.get_transaction_count(self.account.address, "pending"), what="nonce"
+        )
         with transaction.atomic():
             row, _ = ChainAccount.objects.select_for_update().get_or_create(
-                chain_id=self.chain_id, address=self.account.address)
-            in_flight = ChainTransaction.objects.filter(chain_id=self.chain_id, sender=self.account.address,
-                                                        status=TxStatus.PENDING, nonce__gte=on_chain).exists()
+                chain_id=self.chain_id, address=self.account.address
+            )
+            in_flight = ChainTransaction.objects.filter(
+                chain_id=self.chain_id, sender=self.account.address, status=TxStatus.PENDING, nonce__gte=on_chain
+            ).exists()
             # Nonces we signed but the node has not seen are ours to skip; otherwise (a chain
             # that was reset, say) the node's count is the truth.
             tx["nonce"] = max(row.next_nonce, on_chain) if in_flight else on_chain
             tx.pop("from")
             signed = self.account.sign_transaction(tx)
             record = ChainTransaction.objects.create(
-                chain_id=self.chain_id, sender=self.account.address, nonce=tx["nonce"], kind=kind,
-                payload=payload, tx_hash="0x" + signed.hash.hex().removeprefix("0x"),
+                chain_id=self.chain_id,
+                sender=self.account.address,
+                nonce=tx["nonce"],
+                kind=kind,
+                payload=payload,
+                tx_hash="0x" + signed.hash.hex().removeprefix("0x"),
                 raw="0x" + signed.raw_transaction.hex().removeprefix("0x"),
             )
             row.next_nonce = tx["nonce"] + 1
@@ -182,8 +188,9 @@ class Ledger:
             # Already pending, or mined meanwhile (a resend after a crash): the receipt tells.
             # Refused with its nonce already used by another transaction, it never can be mined.
             logger.info("node refused %s: %s", record.tx_hash, exc)
-            mined = with_retries(lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"),
-                                 what="nonce")
+            mined = with_retries(
+                lambda: self.w3.eth.get_transaction_count(self.account.address, "latest"), what="nonce"
+            )
             if self._receipt(record) is None and mined > record.nonce:
                 record.status, record.error = TxStatus.FAILED, f"its nonce was used by another transaction: {exc}"
                 record.save(update_fields=["status", "error", "updated_at"])
@@ -198,8 +205,9 @@ class Ledger:
         """Wait for the receipt and the confirmations (None if they do not come in time)."""
         try:
             receipt = with_retries(
-                lambda: self.w3.eth.wait_for_transaction_receipt(HexStr(record.tx_hash),
-                                                                 timeout=settings.CHAIN_TX_TIMEOUT),
+                lambda: self.w3.eth.wait_for_transaction_receipt(
+                    HexStr(record.tx_hash), timeout=settings.CHAIN_TX_TIMEOUT
+                ),
                 what="receipt",
             )
         except (TimeExhausted, TransactionNotFound):

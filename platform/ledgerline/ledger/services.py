@@ -30,8 +30,9 @@ CONTENT_HASH = re.compile(r"^[0-9a-f]{64}$")
 MINT_BATCH = 500  # works per transaction; the contract takes up to 1,000
 
 
-def _execute(ledger: Ledger, *, kind: str, payload: dict[str, Any], tx: dict[str, Any],
-             may_fail: bool = False) -> ChainTransaction:
+def _execute(
+    ledger: Ledger, *, kind: str, payload: dict[str, Any], tx: dict[str, Any], may_fail: bool = False
+) -> ChainTransaction:
     """Prepare, send and settle one transaction. A failure raises, unless the caller
     (a mint that lost a race) checks the chain again itself."""
     record = ledger.prepare(kind=kind, payload=payload, tx=tx)
@@ -87,13 +88,17 @@ def contract_address(*, ledger: Ledger) -> str:
         deployment = ContractDeployment.objects.filter(chain_id=ledger.chain_id, name=CONTRACT).first()
         if deployment is None:
             if settings.CHAIN_RPC_URL:
-                raise LedgerlineError("No Ledgerline contract on this chain: run `python manage.py chain deploy` "
-                                      "or set CHAIN_CONTRACT_ADDRESS.")
+                raise LedgerlineError(
+                    "No Ledgerline contract on this chain: run `python manage.py chain deploy` "
+                    "or set CHAIN_CONTRACT_ADDRESS."
+                )
             deployment = contract_deploy(ledger=ledger)  # the embedded chain deploys on first use
         address = Web3.to_checksum_address(deployment.address)
     if not with_retries(lambda: ledger.w3.eth.get_code(Web3.to_checksum_address(address)), what="contract code"):
-        raise LedgerlineError(f"There is no contract at {address} on chain {ledger.chain_id}: the chain was reset "
-                              "or the address is wrong.")
+        raise LedgerlineError(
+            f"There is no contract at {address} on chain {ledger.chain_id}: the chain was reset "
+            "or the address is wrong."
+        )
     return address
 
 
@@ -101,8 +106,9 @@ def works_contract(*, ledger: Ledger) -> Contract:
     return ledger.contract(contract_address(ledger=ledger))
 
 
-def contents_mint(*, ledger: Ledger, content_hashes: list[str], metadata_cid: str, to: str,
-                  royalty_receiver: str, royalty_bps: int) -> list[Token]:
+def contents_mint(
+    *, ledger: Ledger, content_hashes: list[str], metadata_cid: str, to: str, royalty_receiver: str, royalty_bps: int
+) -> list[Token]:
     """A token for each content hash (hex SHA-256), minting in one transaction only those
     the chain does not already hold: run twice, or after a crash, it mints nothing twice."""
     hashes = [content_hash_clean(h) for h in content_hashes]
@@ -111,17 +117,24 @@ def contents_mint(*, ledger: Ledger, content_hashes: list[str], metadata_cid: st
     for attempt in range(2):  # a second pass after losing a race to another minter
         missing = list(dict.fromkeys(h for h in hashes if _token_record(ledger, contract, h) is None))
         for start in range(0, len(missing), MINT_BATCH):
-            batch = missing[start:start + MINT_BATCH]
-            call = contract.functions.mintBatch(Web3.to_checksum_address(to), [bytes.fromhex(h) for h in batch],
-                                                metadata_cid, Web3.to_checksum_address(royalty_receiver),
-                                                royalty_bps)
-            record = _execute(ledger, kind="mint", payload={"contract": contract.address, "content_hashes": batch,
-                                                            "metadata_cid": metadata_cid},
-                              tx=_call_tx(contract, call), may_fail=attempt == 0)
+            batch = missing[start : start + MINT_BATCH]
+            call = contract.functions.mintBatch(
+                Web3.to_checksum_address(to),
+                [bytes.fromhex(h) for h in batch],
+                metadata_cid,
+                Web3.to_checksum_address(royalty_receiver),
+                royalty_bps,
+            )
+            record = _execute(
+                ledger,
+                kind="mint",
+                payload={"contract": contract.address, "content_hashes": batch, "metadata_cid": metadata_cid},
+                tx=_call_tx(contract, call),
+                may_fail=attempt == 0,
+            )
             if record.status == TxStatus.FAILED and attempt == 1:
                 raise LedgerlineError(f"The mint transaction {record.tx_hash} failed: {record.error}")
-    return [Token.objects.get(chain_id=ledger.chain_id, contract=contract.address, content_sha256=h)
-            for h in hashes]
+    return [Token.objects.get(chain_id=ledger.chain_id, contract=contract.address, content_sha256=h) for h in hashes]
 
 
 def _token_record(ledger: Ledger, contract: Contract, content: str) -> Token | None:
@@ -129,12 +142,14 @@ def _token_record(ledger: Ledger, contract: Contract, content: str) -> Token | N
     token = Token.objects.filter(chain_id=ledger.chain_id, contract=contract.address, content_sha256=content).first()
     if token is not None:
         return token
-    token_id = with_retries(lambda: contract.functions.tokenOfContent(bytes.fromhex(content)).call(),
-                            what="token lookup")
+    token_id = with_retries(
+        lambda: contract.functions.tokenOfContent(bytes.fromhex(content)).call(), what="token lookup"
+    )
     if token_id == 0:
         return None
-    token, _ = Token.objects.get_or_create(chain_id=ledger.chain_id, contract=contract.address,
-                                           content_sha256=content, defaults={"token_id": token_id})
+    token, _ = Token.objects.get_or_create(
+        chain_id=ledger.chain_id, contract=contract.address, content_sha256=content, defaults={"token_id": token_id}
+    )
     return token
 
 
@@ -142,16 +157,20 @@ def dataset_anchor(*, ledger: Ledger, merkle_root: str, manifest_uri: str) -> in
     """Anchor a dataset version's root; returns the anchoring time (the chain's, if earlier)."""
     contract = works_contract(ledger=ledger)
     root = bytes.fromhex(content_hash_clean(merkle_root))
-    return _anchor(ledger, contract, kind="anchor_dataset", payload={"merkle_root": merkle_root},
-                   anchored_at=contract.functions.datasetAnchoredAt(root).call,
-                   call=contract.functions.anchorDataset(root, manifest_uri))
+    return _anchor(
+        ledger,
+        contract,
+        kind="anchor_dataset",
+        payload={"merkle_root": merkle_root},
+        anchored_at=contract.functions.datasetAnchoredAt(root).call,
+        call=contract.functions.anchorDataset(root, manifest_uri),
+    )
 
 
 def dataset_anchored_at(*, ledger: Ledger, merkle_root: str) -> int:
     """When a dataset version's root was anchored; 0 if it never was."""
     root = bytes.fromhex(content_hash_clean(merkle_root))
-    return int(with_retries(works_contract(ledger=ledger).functions.datasetAnchoredAt(root).call,
-                            what="anchor lookup"))
+    return int(with_retries(works_contract(ledger=ledger).functions.datasetAnchoredAt(root).call, what="anchor lookup"))
 
 
 def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: str, manifest_uri: str) -> int:
@@ -159,27 +178,42 @@ def model_anchor(*, ledger: Ledger, weights_sha256: str, datasets_commitment: st
     contract = works_contract(ledger=ledger)
     weights = bytes.fromhex(content_hash_clean(weights_sha256))
     commitment = bytes.fromhex(content_hash_clean(datasets_commitment))
-    return _anchor(ledger, contract, kind="anchor_model", payload={"weights_sha256": weights_sha256},
-                   anchored_at=contract.functions.modelAnchoredAt(weights).call,
-                   call=contract.functions.anchorModel(weights, commitment, manifest_uri))
+    return _anchor(
+        ledger,
+        contract,
+        kind="anchor_model",
+        payload={"weights_sha256": weights_sha256},
+        anchored_at=contract.functions.modelAnchoredAt(weights).call,
+        call=contract.functions.anchorModel(weights, commitment, manifest_uri),
+    )
 
 
 def key_anchor(*, ledger: Ledger, public_key_der: bytes, organisation_id: uuid.UUID) -> int:
     """Publish a signing key (its id is the SHA-256 of its DER); returns when the chain took it."""
     contract = works_contract(ledger=ledger)
     key_hash = hashlib.sha256(public_key_der).digest()
-    return _anchor(ledger, contract, kind="anchor_key", payload={"key_id": "sha256:" + key_hash.hex()},
-                   anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[1]),
-                   call=contract.functions.anchorKey(public_key_der, organisation_id.bytes))
+    return _anchor(
+        ledger,
+        contract,
+        kind="anchor_key",
+        payload={"key_id": "sha256:" + key_hash.hex()},
+        anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[1]),
+        call=contract.functions.anchorKey(public_key_der, organisation_id.bytes),
+    )
 
 
 def key_retire(*, ledger: Ledger, key_id: str) -> int:
     """Record on chain that a key was retired; returns when."""
     contract = works_contract(ledger=ledger)
     key_hash = bytes.fromhex(content_hash_clean(key_id.removeprefix("sha256:")))
-    return _anchor(ledger, contract, kind="retire_key", payload={"key_id": key_id},
-                   anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[2]),
-                   call=contract.functions.retireKey(key_hash))
+    return _anchor(
+        ledger,
+        contract,
+        kind="retire_key",
+        payload={"key_id": key_id},
+        anchored_at=lambda: int(contract.functions.signingKey(key_hash).call()[2]),
+        call=contract.functions.retireKey(key_hash),
+    )
 
 
 def signing_keys_publish(*, organisation: Organisation) -> int:
@@ -200,13 +234,19 @@ def consent_withdrawal_anchor(*, ledger: Ledger, merkle_root: str, file_sha256: 
     """Record on chain that consent to train on a file of an anchored dataset version was withdrawn."""
     contract = works_contract(ledger=ledger)
     root, file = bytes.fromhex(content_hash_clean(merkle_root)), bytes.fromhex(content_hash_clean(file_sha256))
-    return _anchor(ledger, contract, kind="withdraw_consent", payload={"merkle_root": merkle_root, "file": file_sha256},
-                   anchored_at=contract.functions.consentWithdrawnAt(root, file).call,
-                   call=contract.functions.withdrawConsent(root, file))
+    return _anchor(
+        ledger,
+        contract,
+        kind="withdraw_consent",
+        payload={"merkle_root": merkle_root, "file": file_sha256},
+        anchored_at=contract.functions.consentWithdrawnAt(root, file).call,
+        call=contract.functions.withdrawConsent(root, file),
+    )
 
 
-def _anchor(ledger: Ledger, contract: Contract, *, kind: str, payload: dict[str, Any],
-            anchored_at: Callable[[], int], call: Any) -> int:
+def _anchor(
+    ledger: Ledger, contract: Contract, *, kind: str, payload: dict[str, Any], anchored_at: Callable[[], int], call: Any
+) -> int:
     """Send ``call`` unless the chain already holds the anchor; the time the chain records."""
     anchored = with_retries(anchored_at, what="anchor lookup")
     if anchored == 0:
@@ -222,8 +262,9 @@ def _call_tx(contract: Contract, call: Any) -> dict[str, Any]:
 def transactions_resume(*, ledger: Ledger) -> list[ChainTransaction]:
     """Send every pending transaction again, byte for byte, and record how each ended."""
     settled = []
-    pending = ChainTransaction.objects.filter(chain_id=ledger.chain_id, sender=ledger.account.address,
-                                              status=TxStatus.PENDING).order_by("nonce")
+    pending = ChainTransaction.objects.filter(
+        chain_id=ledger.chain_id, sender=ledger.account.address, status=TxStatus.PENDING
+    ).order_by("nonce")
     for record in pending:
         ledger.broadcast(record)
         if record.status != TxStatus.PENDING or _settle(ledger, record) is not None:
@@ -237,16 +278,24 @@ def _apply(ledger: Ledger, record: ChainTransaction, receipt: TxReceipt) -> None
         return
     if record.kind == "deploy":
         ContractDeployment.objects.get_or_create(
-            chain_id=ledger.chain_id, name=record.payload["name"],
-            defaults={"address": receipt["contractAddress"], "transaction": record,
-                      "sources_sha256": artifact(record.payload["name"])["sourcesSha256"]})
+            chain_id=ledger.chain_id,
+            name=record.payload["name"],
+            defaults={
+                "address": receipt["contractAddress"],
+                "transaction": record,
+                "sources_sha256": artifact(record.payload["name"])["sourcesSha256"],
+            },
+        )
     elif record.kind == "mint":
         contract = ledger.contract(record.payload["contract"])
         for event in contract.events.BatchMinted().process_receipt(receipt, errors=DISCARD):
             for i, content in enumerate(event.args.contentHashes):
                 Token.objects.get_or_create(
-                    chain_id=ledger.chain_id, contract=contract.address, content_sha256=content.hex(),
-                    defaults={"token_id": event.args.firstTokenId + i, "transaction": record})
+                    chain_id=ledger.chain_id,
+                    contract=contract.address,
+                    content_sha256=content.hex(),
+                    defaults={"token_id": event.args.firstTokenId + i, "transaction": record},
+                )
 
 
 def batch_metadata_set(*, ledger: Ledger, token_id: int, metadata_cid: str) -> None:
@@ -255,5 +304,9 @@ def batch_metadata_set(*, ledger: Ledger, token_id: int, metadata_cid: str) -> N
     batch_id, batch = with_retries(contract.functions.batchOf(token_id).call, what="batch lookup")
     if batch[5] == metadata_cid:
         return
-    _execute(ledger, kind="set_metadata", payload={"batch": batch_id, "metadata_cid": metadata_cid},
-             tx=_call_tx(contract, contract.functions.setBatchMetadata(batch_id, metadata_cid)))
+    _execute(
+        ledger,
+        kind="set_metadata",
+        payload={"batch": batch_id, "metadata_cid": metadata_cid},
+        tx=_call_tx(contract, contract.functions.setBatchMetadata(batch_id, metadata_cid)),
+    )

@@ -39,9 +39,7 @@ def works_generate(*, generation: Generation) -> int:
             raise
         except LedgerlineError as exc:
             for work in pending:
-                advance(
-                    work, WorkStatus.REQUESTED, WorkStatus.FAILED, error=exc.message, audit={"reason": exc.message}
-                )
+                advance(work, WorkStatus.REQUESTED, WorkStatus.FAILED, error=exc.message, audit={"reason": exc.message})
             return 0
         for work in pending:
             _guarded(work, partial(work_generate, model=model))

@@ -52,6 +52,8 @@ def piano_roll(midi: bytes) -> tuple[list[Note], int, int]:
     end = max(stop for _, stop, _ in spans) or 1
     low, high = min(p for *_, p in spans), max(p for *_, p in spans)
     scale = WIDTH / end
-    notes = [Note(start * scale, float(high - pitch), max((stop - start) * scale, 1.0), pitch)
-             for start, stop, pitch in spans]
+    notes = [
+        Note(start * scale, float(high - pitch), max((stop - start) * scale, 1.0), pitch)
+        for start, stop, pitch in spans
+    ]
     return notes, low, high

@@ -44,8 +44,9 @@ def synth_add(*, dataset: Dataset, description: dict[str, Any], added_by: Any) -
     n = next(i for i in range(len(taken) + 1) if f"{spec.group}/{spec.kind}-{round(spec.freq)}hz-{i}.wav" not in taken)
     path = f"{spec.group}/{spec.kind}-{round(spec.freq)}hz-{n}.wav"
     temp_path, sha256, size = blob_stage(wav)
-    dataset_files_add(dataset=dataset, files=[StagedFile(name=path, temp_path=temp_path, sha256=sha256, size=size)],
-                      added_by=added_by)
+    dataset_files_add(
+        dataset=dataset, files=[StagedFile(name=path, temp_path=temp_path, sha256=sha256, size=size)], added_by=added_by
+    )
     return path
 
 
@@ -72,8 +73,9 @@ def _views(files: list[Any], *, group: str) -> dict[str, Any] | None:
         if group and group_of(file.path) != group:
             continue
         try:
-            sounds = sounds.extend(file_import(blob_path(file.blob.sha256).read_bytes(), filename=file.path,
-                                               group=group_of(file.path)))
+            sounds = sounds.extend(
+                file_import(blob_path(file.blob.sha256).read_bytes(), filename=file.path, group=group_of(file.path))
+            )
         except AudioError:
             continue  # the upload checks refused what cannot be decoded; nothing else to show
     if not len(sounds):
@@ -106,8 +108,10 @@ def _scatter(table: list[dict[str, Any]], key: str, colour: dict[str, str], *, l
         return []
     xs = _scale(list(range(len(rows))), PLOT[0]) if len(rows) > 1 else [PLOT[0] / 2]
     ys = _scale([r[key] for r in rows], PLOT[1], log=log, flip=True)
-    return [{"x": x, "y": y, "colour": colour[r["group"]], "label": f"{r['name']}: {r[key]:.0f} Hz"}
-            for x, y, r in zip(xs, ys, rows, strict=True)]
+    return [
+        {"x": x, "y": y, "colour": colour[r["group"]], "label": f"{r['name']}: {r[key]:.0f} Hz"}
+        for x, y, r in zip(xs, ys, rows, strict=True)
+    ]
 
 
 def _bars(counts: dict[str, int], colour: dict[str, str]) -> list[dict[str, Any]]:
@@ -116,8 +120,16 @@ def _bars(counts: dict[str, int], colour: dict[str, str]) -> list[dict[str, Any]
     bars = []
     for i, (group, n) in enumerate(sorted(counts.items())):
         height = (PLOT[1] - 20) * n / top
-        bars.append({"x": i * width + 4, "width": width - 8, "height": height, "y": PLOT[1] - 10 - height,
-                     "colour": colour[group], "label": f"{group}: {n}"})
+        bars.append(
+            {
+                "x": i * width + 4,
+                "width": width - 8,
+                "height": height,
+                "y": PLOT[1] - 10 - height,
+                "colour": colour[group],
+                "label": f"{group}: {n}",
+            }
+        )
     return bars
 
 
@@ -126,8 +138,10 @@ def _lines(envelopegram: dict[str, Any], colour: dict[str, str]) -> list[dict[st
     top = max((max(v) for v in envelopegram["groups"].values() if v), default=1) or 1
     lines = []
     for group, values in sorted(envelopegram["groups"].items()):
-        points = " ".join(f"{PLOT[0] * t / (times[-1] or 1):.1f},{PLOT[1] - 8 - (PLOT[1] - 16) * v / top:.1f}"
-                          for t, v in zip(times, values, strict=True))
+        points = " ".join(
+            f"{PLOT[0] * t / (times[-1] or 1):.1f},{PLOT[1] - 8 - (PLOT[1] - 16) * v / top:.1f}"
+            for t, v in zip(times, values, strict=True)
+        )
         lines.append({"points": points, "colour": colour[group], "label": group})
     return lines
 
@@ -137,5 +151,7 @@ def _points(points: list[dict[str, Any]], colour: dict[str, str]) -> list[dict[s
         return []
     xs = _scale([p["x"] for p in points], PLOT[0]) if len(points) > 1 else [PLOT[0] / 2]
     ys = _scale([p["y"] for p in points], PLOT[1], flip=True) if len(points) > 1 else [PLOT[1] / 2]
-    return [{"x": x, "y": y, "colour": colour[p["group"]], "label": p["name"]}
-            for x, y, p in zip(xs, ys, points, strict=True)]
+    return [
+        {"x": x, "y": y, "colour": colour[p["group"]], "label": p["name"]}
+        for x, y, p in zip(xs, ys, points, strict=True)
+    ]

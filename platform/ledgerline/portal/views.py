@@ -52,18 +52,28 @@ def home(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)  # login_required: never anonymous here
     memberships = Membership.objects.filter(user=user).select_related("organisation")
     organisation_ids = [m.organisation_id for m in memberships]
-    return render(request, "portal/home.html", {
-        "memberships": memberships,
-        "datasets": dataset_list(organisation_ids=organisation_ids)[:50],
-        "entries": audit_entry_list(organisation_ids=organisation_ids)[:20],
-    })
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "memberships": memberships,
+            "datasets": dataset_list(organisation_ids=organisation_ids)[:50],
+            "entries": audit_entry_list(organisation_ids=organisation_ids)[:20],
+        },
+    )
 
 
 @login_required
 def datasets(request: HttpRequest) -> HttpResponse:
     organisations = _organisations(request)
-    return render(request, "portal/datasets.html", {"datasets": dataset_list(organisation_ids=organisations)[:200],
-                                                    "can_write": _writes_in(request, organisations)})
+    return render(
+        request,
+        "portal/datasets.html",
+        {
+            "datasets": dataset_list(organisation_ids=organisations)[:200],
+            "can_write": _writes_in(request, organisations),
+        },
+    )
 
 
 @login_required
@@ -72,12 +82,16 @@ def dataset(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
     item = get_object_or_404(dataset_list(organisation_ids=organisations), pk=dataset_id)
     files = item.files.select_related("blob").order_by("path")[:1000]
     versions = item.versions.order_by("-number")
-    return render(request, "portal/dataset.html", {
-        "dataset": item,
-        "files": [(f, training_use(f.consent)) for f in files],
-        "versions": versions,
-        "can_write": _writes_in(request, [item.organisation_id]),
-    })
+    return render(
+        request,
+        "portal/dataset.html",
+        {
+            "dataset": item,
+            "files": [(f, training_use(f.consent)) for f in files],
+            "versions": versions,
+            "can_write": _writes_in(request, [item.organisation_id]),
+        },
+    )
 
 
 @login_required
@@ -95,27 +109,44 @@ def dataset_sounds(request: HttpRequest, dataset_id: UUID) -> HttpResponse:
         if not can_write:
             return HttpResponse("Your role lets you read, not create.", status=403)
         try:
-            sounds.synth_add(dataset=item, description=_synth_description(request.POST),
-                             added_by=cast(User, request.user))
+            sounds.synth_add(
+                dataset=item, description=_synth_description(request.POST), added_by=cast(User, request.user)
+            )
         except (SynthError, ValueError, LedgerlineError) as exc:
             error = getattr(exc, "message", str(exc))
         else:
             return redirect("portal:dataset_sounds", dataset_id=item.pk)
     group = request.GET.get("group", "")
-    return render(request, "portal/sounds.html", {
-        "dataset": item, "can_write": can_write, "error": error, "group": group, "plot": sounds.PLOT,
-        "views": sounds.dataset_views(item, group=group), "all_groups": sorted({
-            sounds.group_of(p) for p in item.files.filter(media_type__in=sounds.AUDIO_TYPES).values_list("path",
-                                                                                                         flat=True)}),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "portal/sounds.html",
+        {
+            "dataset": item,
+            "can_write": can_write,
+            "error": error,
+            "group": group,
+            "plot": sounds.PLOT,
+            "views": sounds.dataset_views(item, group=group),
+            "all_groups": sorted(
+                {
+                    sounds.group_of(p)
+                    for p in item.files.filter(media_type__in=sounds.AUDIO_TYPES).values_list("path", flat=True)
+                }
+            ),
+        },
+        status=400 if error else 200,
+    )
 
 
 def _synth_description(form: Any) -> dict[str, Any]:
     """generation.audio.synth.Synth's fields from the form (the envelope's four as a dict)."""
     envelope = {name: form[name] for name in ("attack", "decay", "sustain", "release") if form.get(name)}
     numbers = ("freq", "amplitude", "mod_freq", "mod_depth", "ratio", "index", "harmonics", "rolloff", "low", "high")
-    description: dict[str, Any] = {"kind": form.get("kind", ""), "group": form.get("group", "").strip() or "synth",
-                                   **{name: form[name] for name in numbers if form.get(name)}}
+    description: dict[str, Any] = {
+        "kind": form.get("kind", ""),
+        "group": form.get("group", "").strip() or "synth",
+        **{name: form[name] for name in numbers if form.get(name)},
+    }
     if envelope:
         description["envelope"] = envelope
     return description
@@ -124,16 +155,23 @@ def _synth_description(form: Any) -> dict[str, Any]:
 @login_required
 def training_runs(request: HttpRequest) -> HttpResponse:
     organisations = _organisations(request)
-    return render(request, "portal/training_runs.html", {
-        "runs": training_run_list(organisation_ids=organisations)[:100],
-        "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
-        "families": FAMILIES,
-        # Published models a run may continue, of the families whose models can be.
-        "bases": model_artifact_list(organisation_ids=organisations)
-        .filter(run__config__model__in=[n for n, f in FAMILIES.items() if f.shape is not None],
-                anchored_at__isnull=False).order_by("-created_at")[:100],
-        "can_write": _writes_in(request, organisations),
-    })
+    return render(
+        request,
+        "portal/training_runs.html",
+        {
+            "runs": training_run_list(organisation_ids=organisations)[:100],
+            "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
+            "families": FAMILIES,
+            # Published models a run may continue, of the families whose models can be.
+            "bases": model_artifact_list(organisation_ids=organisations)
+            .filter(
+                run__config__model__in=[n for n, f in FAMILIES.items() if f.shape is not None],
+                anchored_at__isnull=False,
+            )
+            .order_by("-created_at")[:100],
+            "can_write": _writes_in(request, organisations),
+        },
+    )
 
 
 @login_required
@@ -142,10 +180,13 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     run = get_object_or_404(training_run_list(organisation_ids=organisations), pk=run_id)
     artifacts = list(run.artifacts.select_related("blob", "run"))
     context: dict[str, Any] = {
-        "run": run, "artifacts": artifacts, "can_write": _writes_in(request, organisations),
+        "run": run,
+        "artifacts": artifacts,
+        "can_write": _writes_in(request, organisations),
         "inherited": [line for line in lineage_versions(run) if line.via is not None] if run.base_model_id else [],
         "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
-        .select_related("blob", "dataset").order_by("dataset__name", "path")[:200],
+        .select_related("blob", "dataset")
+        .order_by("dataset__name", "path")[:200],
     }
     context["family"] = family = family_of(run.config)
     if family.design and artifacts and artifacts[0].anchored_at:
@@ -163,11 +204,18 @@ def _latent_map(artifact: Any) -> dict[str, Any]:
     points = design.model.latent_map(design.sounds)["points"]
     listened = _reconstructions(design)
     xs, ys = [p["x"] for p in points], [p["y"] for p in points]
+
     def place(value: float, values: list[float], size: float) -> float:
         low, high = min(values), max(values)
         return 20 + (size - 40) * ((value - low) / ((high - low) or 1))
-    return {"points": [{"name": p["name"], "group": p["group"], "x": place(p["x"], xs, 600),
-                        "y": 300 - place(p["y"], ys, 300)} for p in points], "listened": listened}
+
+    return {
+        "points": [
+            {"name": p["name"], "group": p["group"], "x": place(p["x"], xs, 600), "y": 300 - place(p["y"], ys, 300)}
+            for p in points
+        ],
+        "listened": listened,
+    }
 
 
 LISTENED = 6  # training clips shown with their reconstructions
@@ -183,9 +231,14 @@ def _reconstructions(design: Any) -> list[dict[str, Any]]:
     shown = []
     for clip, original, rebuilt in zip(design.sounds.clips, clips, made, strict=False):
         wavs = [sounds.wav_bytes(samples) for samples in (original, rebuilt)]
-        shown.append({"name": clip.name, "original": base64.b64encode(wavs[0]).decode(),
-                      "rebuilt": base64.b64encode(wavs[1]).decode(),
-                      "overlay": [_outline(pictures.waveform(wav, columns=200)) for wav in wavs]})
+        shown.append(
+            {
+                "name": clip.name,
+                "original": base64.b64encode(wavs[0]).decode(),
+                "rebuilt": base64.b64encode(wavs[1]).decode(),
+                "overlay": [_outline(pictures.waveform(wav, columns=200)) for wav in wavs],
+            }
+        )
     return shown
 
 
@@ -195,8 +248,9 @@ def _outline(columns: list[tuple[float, float]]) -> str:
 
 
 def _writes_in(request: HttpRequest, organisations: list[UUID]) -> bool:
-    return Membership.objects.filter(user=cast(User, request.user), organisation_id__in=organisations,
-                                     role__in=WRITE_ROLES).exists()
+    return Membership.objects.filter(
+        user=cast(User, request.user), organisation_id__in=organisations, role__in=WRITE_ROLES
+    ).exists()
 
 
 @login_required
@@ -212,15 +266,27 @@ def royalties(request: HttpRequest) -> HttpResponse:
     revenue: dict[tuple[str, str], dict[str, Any]] = {}
     for statement, _ in visible:
         for line in statement.lines:
-            revenue[(line.work, line.currency)] = {"title": line.title, "token_id": line.token_id, "isrc": line.isrc,
-                                                   "currency": line.currency, "revenue": line.revenue}
+            revenue[(line.work, line.currency)] = {
+                "title": line.title,
+                "token_id": line.token_id,
+                "isrc": line.isrc,
+                "currency": line.currency,
+                "revenue": line.revenue,
+            }
     largest = max((amount for s, _ in visible for amount in s.totals.values()), default=0) or 1
-    rows = [{"statement": s, "organisation": o, "bars": [(c, a, float(a / largest)) for c, a in s.totals.items()]}
-            for s, o in visible]
-    return render(request, "portal/royalties.html", {
-        "period": period.label, "rows": rows,
-        "works": sorted(revenue.values(), key=lambda w: (w["currency"], -w["revenue"])),
-    })
+    rows = [
+        {"statement": s, "organisation": o, "bars": [(c, a, float(a / largest)) for c, a in s.totals.items()]}
+        for s, o in visible
+    ]
+    return render(
+        request,
+        "portal/royalties.html",
+        {
+            "period": period.label,
+            "rows": rows,
+            "works": sorted(revenue.values(), key=lambda w: (w["currency"], -w["revenue"])),
+        },
+    )
 
 
 @login_required
@@ -248,11 +314,19 @@ def organisation(request: HttpRequest, slug: str) -> HttpResponse:
                 error = exc.message
             else:
                 return redirect("portal:organisation", slug=slug)
-    return render(request, "portal/organisation.html", {
-        "organisation": org, "is_admin": membership.role == Role.ADMIN, "roles": Role.values, "error": error,
-        "members": Membership.objects.filter(organisation=org).select_related("user").order_by("user__username"),
-        "keys": SigningKey.objects.filter(organisation=org).order_by("-created_at"),
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "portal/organisation.html",
+        {
+            "organisation": org,
+            "is_admin": membership.role == Role.ADMIN,
+            "roles": Role.values,
+            "error": error,
+            "members": Membership.objects.filter(organisation=org).select_related("user").order_by("user__username"),
+            "keys": SigningKey.objects.filter(organisation=org).order_by("-created_at"),
+        },
+        status=400 if error else 200,
+    )
 
 
 @login_required
@@ -270,15 +344,17 @@ def works_verify(request: HttpRequest) -> HttpResponse:
     """Verify the chosen works (a batch action of the works list, or one work's "check on chain"),
     each on the chain and IPFS, and list the verdicts."""
     organisations = _organisations(request)
-    chosen = work_list(organisation_ids=organisations).filter(pk__in=request.POST.getlist("work")[:BATCH],
-                                                              token__isnull=False)
+    chosen = work_list(organisation_ids=organisations).filter(
+        pk__in=request.POST.getlist("work")[:BATCH], token__isnull=False
+    )
     user = cast(User, request.user)
     verified = []
     for item in chosen:
         assert item.token is not None
         try:
-            verification = audit.verification_create(subject=Subject(token_id=item.token.token_id), kind="token",
-                                                     user=user, member_of=organisations)
+            verification = audit.verification_create(
+                subject=Subject(token_id=item.token.token_id), kind="token", user=user, member_of=organisations
+            )
         except LedgerlineError as exc:
             return render(request, "portal/works_verified.html", {"error": exc.message}, status=exc.status)
         verified.append((item, verification))
@@ -291,8 +367,11 @@ def works_verify(request: HttpRequest) -> HttpResponse:
 def work(request: HttpRequest, work_id: UUID) -> HttpResponse:
     item: Work = get_object_or_404(work_list(organisation_ids=_organisations(request)), pk=work_id)
     outputs = {o.kind: o for o in item.outputs.all()}
-    context: dict[str, Any] = {"work": item, "outputs": outputs,
-                               "manifest": json.dumps(item.manifest, indent=2) if item.manifest else ""}
+    context: dict[str, Any] = {
+        "work": item,
+        "outputs": outputs,
+        "manifest": json.dumps(item.manifest, indent=2) if item.manifest else "",
+    }
     audio = outputs.get("audio") or outputs.get("wav")
     if audio is not None:
         context["waveform"] = pictures.waveform(blob_path(audio.blob.sha256).read_bytes())
@@ -311,17 +390,23 @@ def verify(request: HttpRequest) -> HttpResponse:
     for throttle in (AnonVerifyThrottle(), UserVerifyThrottle()):  # the API's limits, here too
         if not throttle.allow_request(request, None):  # type: ignore[arg-type]
             wait = int(throttle.wait() or 60)
-            return render(request, "portal/verify.html", {"error": f"Too many verifications from here: try again "
-                                                          f"in {wait} s."}, status=429)
+            return render(
+                request,
+                "portal/verify.html",
+                {"error": f"Too many verifications from here: try again in {wait} s."},
+                status=429,
+            )
     upload = request.FILES.get("file")
     if upload is None:
-        return render(request, "portal/verify.html", {"error": "Choose a file (WAV, FLAC, MP3 or MIDI) first."},
-                      status=400)
+        return render(
+            request, "portal/verify.html", {"error": "Choose a file (WAV, FLAC, MP3 or MIDI) first."}, status=400
+        )
     user = cast(User, request.user)
     try:
         subject = Subject(data=audit.verification_file_read(upload), name=upload.name or "")
-        verification = audit.verification_create(subject=subject, kind="file",
-                                                 user=user if user.is_authenticated else None)
+        verification = audit.verification_create(
+            subject=subject, kind="file", user=user if user.is_authenticated else None
+        )
     except LedgerlineError as exc:
         return render(request, "portal/verify.html", {"error": exc.message}, status=exc.status)
     return redirect("portal:verification", verification_id=verification.pk)
@@ -333,8 +418,11 @@ def verification(request: HttpRequest, verification_id: UUID) -> HttpResponse:
         raise Http404("No such verification.")
     report = audit.verification_view(found, member_of=_organisations(request))
     base = f"/api/v1/verifications/{found.pk}"
-    return render(request, "portal/verification.html", {"report": report, "html": f"{base}/report.html",
-                                                        "pdf": f"{base}/report.pdf", "site": settings.SITE_URL})
+    return render(
+        request,
+        "portal/verification.html",
+        {"report": report, "html": f"{base}/report.html", "pdf": f"{base}/report.pdf", "site": settings.SITE_URL},
+    )
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -51,9 +51,7 @@ def key_id_of(public_key: ec.EllipticCurvePublicKey) -> str:
 
 
 def public_pem(public_key: ec.EllipticCurvePublicKey) -> str:
-    return public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def load_public_pem(pem: str) -> ec.EllipticCurvePublicKey:
@@ -97,15 +95,23 @@ def pem_encrypt(private_key: ec.EllipticCurvePrivateKey, passphrase: bytes, *, r
     padder = padding.PKCS7(128).padder()
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     ciphertext = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
-    kdf = {"salt": asn1_algos.Pbkdf2Salt(name="specified", value=salt), "iteration_count": rounds,
-           "prf": {"algorithm": "sha256"}}
-    info = asn1_keys.EncryptedPrivateKeyInfo({
-        "encryption_algorithm": {"algorithm": "pbes2", "parameters": {
-            "key_derivation_func": {"algorithm": "pbkdf2", "parameters": kdf},
-            "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv},
-        }},
-        "encrypted_data": ciphertext,
-    })
+    kdf = {
+        "salt": asn1_algos.Pbkdf2Salt(name="specified", value=salt),
+        "iteration_count": rounds,
+        "prf": {"algorithm": "sha256"},
+    }
+    info = asn1_keys.EncryptedPrivateKeyInfo(
+        {
+            "encryption_algorithm": {
+                "algorithm": "pbes2",
+                "parameters": {
+                    "key_derivation_func": {"algorithm": "pbkdf2", "parameters": kdf},
+                    "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv},
+                },
+            },
+            "encrypted_data": ciphertext,
+        }
+    )
     pem: bytes = asn1_pem.armor("ENCRYPTED PRIVATE KEY", info.dump())
     return pem
 
@@ -208,8 +214,9 @@ class KeyStore:
             try:
                 self.save(path, key)
             except OSError as exc:  # a read-only mount, a folder of another user: sign all the same
-                logger.warning("The key file %s could not be encrypted again under %s rounds: %s",
-                               path.name, kdf_rounds(), exc)
+                logger.warning(
+                    "The key file %s could not be encrypted again under %s rounds: %s", path.name, kdf_rounds(), exc
+                )
         return key
 
     def upgrade(self, key_id: str) -> bool:

@@ -59,10 +59,10 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> InclusionProof:
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            path.append(_root_of_hashes(hashes[lo + k:hi]))
+            path.append(_root_of_hashes(hashes[lo + k : hi]))
             hi = lo + k
         else:
-            path.append(_root_of_hashes(hashes[lo:lo + k]))
+            path.append(_root_of_hashes(hashes[lo : lo + k]))
             lo, m = lo + k, m - k
     return InclusionProof(leaf_index=index, tree_size=len(leaves), audit_path=path[::-1])
 

@@ -94,8 +94,9 @@ def audit_verify() -> AuditVerification:
             return AuditVerification(checked, problem)
         prev_hash, expected_seq, checked = entry.entry_hash, expected_seq + 1, checked + 1
     if head.seq != checked or head.entry_hash != prev_hash:
-        return AuditVerification(checked, f"the log ends at #{checked} but its head records #{head.seq}: "
-                                          "newest entries were removed")
+        return AuditVerification(
+            checked, f"the log ends at #{checked} but its head records #{head.seq}: newest entries were removed"
+        )
     if checked == 0 and AuditEntry.objects.exists():
         return AuditVerification(checked, "the log has entries but its head is gone")
     return AuditVerification(checked, None)
@@ -110,8 +111,13 @@ def signing_key_create(*, organisation: models.Model, actor: User | None = None)
         algorithm=keys.ALGORITHM,
         public_key_pem=keys.public_pem(private_key.public_key()),
     )
-    audit_append(organisation=organisation, actor=actor, action="signing_key.create", obj=signing_key,
-                 data={"key_id": key_id, "algorithm": keys.ALGORITHM})
+    audit_append(
+        organisation=organisation,
+        actor=actor,
+        action="signing_key.create",
+        obj=signing_key,
+        data={"key_id": key_id, "algorithm": keys.ALGORITHM},
+    )
     return signing_key
 
 
@@ -140,11 +146,17 @@ def signing_key_rotate(*, organisation: models.Model, actor: User | None) -> Sig
     new = signing_key_create(organisation=organisation, actor=actor)
     # The retired keys stay on disk: bring the files of older versions up to today's KDF rounds.
     store = keys.KeyStore.default()
-    for key_id in SigningKey.objects.filter(organisation_id=organisation.pk).exclude(pk=new.pk).values_list(
-            "key_id", flat=True):
+    for key_id in (
+        SigningKey.objects.filter(organisation_id=organisation.pk).exclude(pk=new.pk).values_list("key_id", flat=True)
+    ):
         store.upgrade(key_id)
-    audit_append(organisation=organisation, actor=actor, action="signing_key.rotate", obj=new,
-                 data={"retired": old.key_id if old else None, "active": new.key_id})
+    audit_append(
+        organisation=organisation,
+        actor=actor,
+        action="signing_key.rotate",
+        obj=new,
+        data={"retired": old.key_id if old else None, "active": new.key_id},
+    )
     # ledger.tasks publishes them on chain (ledger.services.signing_keys_publish).
     transaction.on_commit(lambda: enqueue("ledgerline.provenance.keys_publish", str(organisation.pk)))
     return new

@@ -128,8 +128,10 @@ def isrc_assign(*, work: Work, code: str | None = None, assigned_by: User | None
     existing = Isrc.objects.filter(work=work).first()
     if existing is not None:
         if given is not None and given != existing.code:
-            raise Conflict(f"{work.title} already has the ISRC {existing.code}; a work keeps its ISRC.",
-                           fields={"isrc": ["already assigned"]})
+            raise Conflict(
+                f"{work.title} already has the ISRC {existing.code}; a work keeps its ISRC.",
+                fields={"isrc": ["already assigned"]},
+            )
         return existing
     if work.token_id is None or work.status not in (WorkStatus.MINTED, WorkStatus.CONFIRMED):
         raise Conflict(f"{work.title} is not released yet (it is {work.status}): an ISRC comes with its token.")

@@ -189,11 +189,15 @@ def statements_visible(*, organisations: list[Organisation], period: Period) -> 
     holder of another organisation's data that they speak for."""
     from ledgerline.datasets.models import RightsHolder
 
-    found = [(statement, organisation) for organisation in organisations
-             for statement in statements_compute(organisation_id=organisation.pk, period=period).values()]
+    found = [
+        (statement, organisation)
+        for organisation in organisations
+        for statement in statements_compute(organisation_id=organisation.pk, period=period).values()
+    ]
     ids = [o.pk for o in organisations]
-    for holder in (RightsHolder.objects.filter(account_id__in=ids).exclude(organisation_id__in=ids)
-                   .select_related("organisation")):
+    for holder in (
+        RightsHolder.objects.filter(account_id__in=ids).exclude(organisation_id__in=ids).select_related("organisation")
+    ):
         held = statements_compute(organisation_id=holder.organisation_id, period=period).get(f"holder:{holder.pk}")
         if held is not None:
             found.append((held, holder.organisation))

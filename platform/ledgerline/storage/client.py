@@ -116,8 +116,9 @@ class EmbeddedIpfs:
                 try:
                     keep.update(cid.digest for cid in unixfs.walk(CID.parse(pinned), self.store.get))
                 except (LookupError, ValueError) as exc:
-                    raise LedgerlineError(f"gc stopped, nothing deleted: the pin {pinned} is damaged ({exc}).") \
-                        from None
+                    raise LedgerlineError(
+                        f"gc stopped, nothing deleted: the pin {pinned} is damaged ({exc})."
+                    ) from None
             removed = 0
             for digest in list(self.store.digests()):
                 if digest not in keep:
@@ -225,8 +226,7 @@ class KuboIpfs:
 
     def export_car(self, cid: CID, out: BinaryIO) -> None:
         try:
-            response = requests.post(f"{self.url}/api/v0/dag/export", params={"arg": str(cid)}, stream=True,
-                                     timeout=60)
+            response = requests.post(f"{self.url}/api/v0/dag/export", params={"arg": str(cid)}, stream=True, timeout=60)
             response.raise_for_status()
             for chunk in response.iter_content(READ_CHUNK):
                 out.write(chunk)

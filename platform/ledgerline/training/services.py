@@ -42,24 +42,30 @@ def _base_model_check(base_model: ModelArtifact, *, organisation: Organisation, 
     shape settings where it sets none."""
     base_run = base_model.run
     if base_run.organisation_id != organisation.pk:
-        raise LedgerlineError("A run can only continue a model of its own organisation.",
-                              fields={"base_model": ["not found"]})
+        raise LedgerlineError(
+            "A run can only continue a model of its own organisation.", fields={"base_model": ["not found"]}
+        )
     family = family_of(config)
     if family.shape is None or family_of(base_run.config) is not family:
-        raise LedgerlineError(f"Only {_continuable()} models can be continued, by a run of the same model; this run "
-                              f"is of model {config['model']} and the model it names of model "
-                              f"{base_run.config.get('model')}.",
-                              fields={"base_model": ["cannot be continued"]})
+        raise LedgerlineError(
+            f"Only {_continuable()} models can be continued, by a run of the same model; this run "
+            f"is of model {config['model']} and the model it names of model "
+            f"{base_run.config.get('model')}.",
+            fields={"base_model": ["cannot be continued"]},
+        )
     if base_run.status != RunStatus.SUCCEEDED or base_model.anchored_at is None:
-        raise LedgerlineError(f"The model {base_model.name} is not published yet; continue it once it is anchored.",
-                              fields={"base_model": ["not published"]})
+        raise LedgerlineError(
+            f"The model {base_model.name} is not published yet; continue it once it is anchored.",
+            fields={"base_model": ["not published"]},
+        )
     for name in family.shape:
         shape = base_run.config.get(name)
         if shape is None:
             continue
         if config.setdefault(name, shape) != shape:
-            raise LedgerlineError(f"config: {name} must be {shape}, the {name} of the model it continues.",
-                                  fields={"config": [name]})
+            raise LedgerlineError(
+                f"config: {name} must be {shape}, the {name} of the model it continues.", fields={"config": [name]}
+            )
     problems = inherited_consent_check(base_model=base_model)
     if problems:
         raise LedgerlineError(
@@ -252,8 +258,12 @@ def _train(run: TrainingRun) -> Trained:
         _progress_append(run, point, latest)
 
     job = TrainJob(
-        folder=folder, data=folder / "data", manifest=_export(run, folder / "data"), config=run.config,
-        progress=progress, base=base,
+        folder=folder,
+        data=folder / "data",
+        manifest=_export(run, folder / "data"),
+        config=run.config,
+        progress=progress,
+        base=base,
     )
     return family_of(run.config).train(job)
 

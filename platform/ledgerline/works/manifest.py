@@ -26,9 +26,7 @@ CONSENT_ORDER = {"notAllowed": 0, "constrained": 1, "allowed": 2}
 Terms = list[tuple[DatasetVersion, Conditions | None, Fraction]]
 
 
-def work_manifest(
-    work: Work, *, audio: Blob, lineage: dict[str, Any], royalties: dict[str, Any]
-) -> dict[str, Any]:
+def work_manifest(work: Work, *, audio: Blob, lineage: dict[str, Any], royalties: dict[str, Any]) -> dict[str, Any]:
     """The manifest a work's organisation signs: what it is (``audio``, its signed WAV, and its other
     outputs), what made it, under which licence, and who is paid what (``royalties``)."""
     outputs: list[dict[str, Any]] = [

@@ -33,9 +33,13 @@ class Command(BaseCommand):
         if not (file or options["token"] or options["hash"] or manifest):
             raise CommandError("Name a FILE, or give --token, --hash or --manifest.")
         try:
-            subject = Subject(data=file.read_bytes() if file else None, token_id=options["token"],
-                              content_sha256=options["hash"], manifest=manifest.read_bytes() if manifest else None,
-                              name=file.name if file else "")
+            subject = Subject(
+                data=file.read_bytes() if file else None,
+                token_id=options["token"],
+                content_sha256=options["hash"],
+                manifest=manifest.read_bytes() if manifest else None,
+                name=file.name if file else "",
+            )
             kind = "file" if file else "token" if options["token"] else "hash" if options["hash"] else "manifest"
             verification = services.verification_create(subject=subject, kind=kind, user=None)
             if options["regenerate"]:

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         if not paths:
             raise CommandError(f"No MIDI, WAV, FLAC or MP3 files under {folder}.")
         try:
-            added = dataset_files_import(dataset=target, paths=[(str(p.relative_to(folder)), p) for p in paths],
-                                         added_by=member)
+            added = dataset_files_import(
+                dataset=target, paths=[(str(p.relative_to(folder)), p) for p in paths], added_by=member
+            )
         except LedgerlineError as exc:
             raise CommandError(exc.message) from None
         total = sum(f.blob.size for f in added)

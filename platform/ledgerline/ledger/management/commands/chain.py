@@ -22,8 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--to", help="token owner (default: the platform's account)")
         parser.add_argument("--royalty-bps", type=int, default=0)
 
-    def handle(self, *args: Any, action: str, hashes: list[str], cid: str | None, to: str | None,
-               royalty_bps: int, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        action: str,
+        hashes: list[str],
+        cid: str | None,
+        to: str | None,
+        royalty_bps: int,
+        **options: Any,
+    ) -> None:
         try:
             ledger = Ledger.connect()
             if action == "deploy":
@@ -33,8 +41,14 @@ class Command(BaseCommand):
                 if not hashes or not cid:
                     raise CommandError("mint needs content hashes and --cid")
                 owner = to or ledger.account.address
-                tokens = services.contents_mint(ledger=ledger, content_hashes=hashes, metadata_cid=cid, to=owner,
-                                                royalty_receiver=owner, royalty_bps=royalty_bps)
+                tokens = services.contents_mint(
+                    ledger=ledger,
+                    content_hashes=hashes,
+                    metadata_cid=cid,
+                    to=owner,
+                    royalty_receiver=owner,
+                    royalty_bps=royalty_bps,
+                )
                 for token in tokens:
                     self.stdout.write(f"{token.content_sha256} -> token {token.token_id}")
             elif action == "resume":
@@ -42,12 +56,20 @@ class Command(BaseCommand):
                 self.stdout.write(f"settled {len(settled)} pending transactions")
             else:
                 contract = services.works_contract(ledger=ledger)
-                self.stdout.write(json.dumps({
-                    "chain_id": ledger.chain_id, "account": ledger.account.address, "contract": contract.address,
-                    "minted_on_chain": contract.functions.totalMinted().call(),
-                    "transactions": {s: ChainTransaction.objects.filter(status=s).count()
-                                     for s in ("pending", "confirmed", "failed")},
-                    "tokens": Token.objects.count(),
-                }))
+                self.stdout.write(
+                    json.dumps(
+                        {
+                            "chain_id": ledger.chain_id,
+                            "account": ledger.account.address,
+                            "contract": contract.address,
+                            "minted_on_chain": contract.functions.totalMinted().call(),
+                            "transactions": {
+                                s: ChainTransaction.objects.filter(status=s).count()
+                                for s in ("pending", "confirmed", "failed")
+                            },
+                            "tokens": Token.objects.count(),
+                        }
+                    )
+                )
         except LedgerlineError as exc:
             raise CommandError(exc.message) from None

@@ -36,9 +36,7 @@ class Command(BaseCommand):
             elif action == "train":
                 result = {"status": training_run_execute(run_id=self._required(id)).status}
             elif action == "generate":
-                result = {
-                    "generated": drive.works_generate(generation=Generation.objects.get(pk=self._required(id)))
-                }
+                result = {"generated": drive.works_generate(generation=Generation.objects.get(pk=self._required(id)))}
             elif action == "sweep":
                 result = sweep.delay().id
             else:

@@ -47,15 +47,22 @@ class Command(BaseCommand):
         name = f"Pre-training sounds ({count} random, seed {seed})"
         existing = Dataset.objects.filter(organisation=target, name=name).first()
         if existing is not None:
-            raise CommandError(f"{target.name} already has the dataset {name} ({existing.pk}): train on its version "
-                               "through the API or the portal, or pass another --seed or --count.")
+            raise CommandError(
+                f"{target.name} already has the dataset {name} ({existing.pk}): train on its version "
+                "through the API or the portal, or pass another --seed or --count."
+            )
         specs = random_synths(count, seed=seed)
-        config = {"model": "audio", "epochs": options["epochs"], "batch_size": options["batch_size"], "seed": seed,
-                  **{k: options[k] for k in ("latent", "channels") if options[k] is not None}}
+        config = {
+            "model": "audio",
+            "epochs": options["epochs"],
+            "batch_size": options["batch_size"],
+            "seed": seed,
+            **{k: options[k] for k in ("latent", "channels") if options[k] is not None},
+        }
         with tempfile.TemporaryDirectory() as tmp:
             paths = []
             for start in range(0, count, 512):  # rendered a batch at a time, written as 16 kHz WAV
-                for i, audio in enumerate(synthesise(specs[start:start + 512]), start):
+                for i, audio in enumerate(synthesise(specs[start : start + 512]), start):
                     spec = specs[i]
                     path = Path(tmp) / spec.group / f"{i:05d}-{spec.kind}-{round(spec.freq)}hz.wav"
                     path.parent.mkdir(exist_ok=True)
@@ -74,10 +81,18 @@ class Command(BaseCommand):
                     )
                     dataset_files_import(dataset=dataset, paths=paths, added_by=member)
                     version = dataset_version_create(dataset=dataset, created_by=member, note="pre-training set")
-                    run = training_run_create(organisation=target, name=f"Pretrained sound model (seed {seed})",
-                                              config=config, dataset_versions=[version], created_by=member)
+                    run = training_run_create(
+                        organisation=target,
+                        name=f"Pretrained sound model (seed {seed})",
+                        config=config,
+                        dataset_versions=[version],
+                        created_by=member,
+                    )
             except LedgerlineError as exc:
                 raise CommandError(exc.message) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"{dataset.name}: {count} files, version {version.number} ({version.merkle_root}). Training run "
-            f"{run.pk} queued; continue its model with base_model once it has succeeded."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{dataset.name}: {count} files, version {version.number} ({version.merkle_root}). Training run "
+                f"{run.pk} queued; continue its model with base_model once it has succeeded."
+            )
+        )

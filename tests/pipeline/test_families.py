@@ -75,7 +75,12 @@ def drone(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.django_db
 def test_a_new_family_goes_through_the_platform_by_the_registry_alone(
-    team: Any, embedded: None, drone: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
+    team: Any,
+    embedded: None,
+    drone: None,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = team.owner.client
     take = tmp_path / "take.wav"
@@ -135,3 +140,13 @@ def test_a_new_family_goes_through_the_platform_by_the_registry_alone(
     page = portal.get(f"/training-runs/{run['id']}/")
     assert page.status_code == 200 and b"nothing held out" in page.content
     assert b'data-settings="gain ">Drone (a test family)' in portal.get("/training-runs/").content
+    assert b"gen-originality" not in page.content  # no originality report, so no limit to set
+
+    # Taken out of the registry, its runs and models are named as such, not a server error.
+    monkeypatch.delitem(families.FAMILIES, "drone")
+    gone = client.post(
+        "/api/v1/generations/", {"title": "x", "model": model["id"], "parameters": {"pitch": 330}}, format="json"
+    )
+    assert gone.status_code == 400 and "family 'drone' is not installed" in gone.json()["error"]["message"]
+    page = portal.get(f"/training-runs/{run['id']}/")
+    assert page.status_code == 200 and b"family &#x27;drone&#x27; is not installed" in page.content

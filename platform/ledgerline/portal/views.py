@@ -188,7 +188,10 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
         .select_related("blob", "dataset")
         .order_by("dataset__name", "path")[:200],
     }
-    context["family"] = family = family_of(run.config)
+    try:
+        context["family"] = family = family_of(run.config)
+    except LedgerlineError as exc:  # a family since removed from the registry: the run, without its model
+        return render(request, "portal/training_run.html", {**context, "artifacts": [], "family_error": exc.message})
     if family.design and artifacts and artifacts[0].anchored_at:
         context["latent"] = _latent_map(artifacts[0])
     return render(request, "portal/training_run.html", context)

@@ -15,8 +15,13 @@ def _settings() -> list[str]:
 
 
 def family_of(config: dict[str, Any]) -> Family:
-    """The family of a run's (cleaned) config."""
-    return FAMILIES[config.get("model", DEFAULT)]
+    """The family of a run's (cleaned) config; a 400 when that family is no longer registered."""
+    name = config.get("model", DEFAULT)
+    if name not in FAMILIES:
+        raise LedgerlineError(
+            f"This run's model family {name!r} is not installed here; the families are {', '.join(FAMILIES)}."
+        )
+    return FAMILIES[name]
 
 
 def training_config_clean(config: dict[str, Any]) -> dict[str, Any]:

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 def works_mint(*, works: list[Work]) -> None:
     """pinned -> minted, in batches of LEDGERLINE_MINT_BATCH works per transaction. The metadata
     folder holds <tokenId>.json for the ids the chain is expected to give; if another minter took
-    them first, confirmation finds out and repoints the batch (`_batch_metadata_repair`)."""
+    them first, confirmation finds out and repoints the batch (`batch_metadata_repair` below)."""
     if not works:
         return
     ledger = Ledger.connect()

@@ -62,6 +62,9 @@ def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict
     )
     made = family_of(work.model.run.config).generate(model, request)
     outputs, provenance = dict(made.outputs), dict(made.provenance)
+    if not outputs or set(outputs) - {"midi", "wav"}:
+        kinds = ", ".join(sorted(outputs)) or "none"
+        raise LedgerlineError(f"The model made outputs of kind {kinds}; a family makes midi, wav or both.")
     if "wav" not in outputs:
         outputs["wav"] = midi_render(outputs["midi"])
         provenance["renderer"] = renderer()

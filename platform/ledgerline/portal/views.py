@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from generation.families import FAMILIES
+from generation.family import Family
 from ledgerline.accounts.models import WRITE_ROLES, Membership, Role
 from ledgerline.accounts.services import membership_add
 from ledgerline.api.audit import AnonVerifyThrottle, UserVerifyThrottle
@@ -162,6 +163,7 @@ def training_runs(request: HttpRequest) -> HttpResponse:
             "runs": training_run_list(organisation_ids=organisations)[:100],
             "versions": dataset_version_list(organisation_ids=organisations).select_related("dataset")[:200],
             "families": FAMILIES,
+            "more": {name: _more_settings(family) for name, family in FAMILIES.items()},
             # Published models a run may continue, of the families whose models can be.
             "bases": model_artifact_list(organisation_ids=organisations)
             .filter(
@@ -172,6 +174,28 @@ def training_runs(request: HttpRequest) -> HttpResponse:
             "can_write": _writes_in(request, organisations),
         },
     )
+
+
+# The settings the run form's own controls set (sliders, the tiny box, the tokenizer it picks);
+# a family's other settings are offered under "More settings", each as its declaration says.
+FORM_CONTROLS = {"tokenizer", "tiny", "max_steps", "epochs", "eval_every", "batch_size", "lr", "latent", "channels"}
+
+
+def _more_settings(family: Family) -> list[dict[str, Any]]:
+    """A field for each of the family's settings the form has no control of its own for."""
+    return [
+        {
+            "name": s.name,
+            "label": s.label or s.name,
+            "kind": s.kind.__name__,
+            "low": f"{s.low:g}",
+            "high": f"{s.high:g}",
+            "choices": s.choices,
+            "default": s.default,
+        }
+        for s in family.settings
+        if s.name not in FORM_CONTROLS
+    ]
 
 
 @login_required

@@ -39,7 +39,8 @@ def test_sign_in_upload_train_generate_play_and_verify(
         page.click("#run-start")
     page.wait_for_selector("#run-status:text('succeeded')")
     page.wait_for_selector("#anchored:text('on chain')")
-    assert page.locator("#train-loss").get_attribute("points")  # the loss curve is drawn
+    # The loss curve is drawn once the reloaded page's first poll of the run has answered.
+    page.wait_for_function("document.getElementById('train-loss').getAttribute('points')")
     shot(page, "training-run")
 
     page.fill("#gen-count", "2")

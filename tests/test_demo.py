@@ -1,7 +1,10 @@
+import io
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import soundfile
 from django.core.management import call_command
 
 from ledgerline.datasets.models import DatasetFile, DatasetVersion
@@ -9,6 +12,7 @@ from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import works_contract
 from ledgerline.provenance.services import audit_verify
 from ledgerline.works.models import Work, WorkStatus
+from ledgerline.works.transitions import output_bytes
 from tests.ledger.conftest import chain_env
 
 
@@ -26,6 +30,11 @@ def test_the_demo_loads_once_mints_its_works_once_and_its_log_verifies(db: Any, 
     assert list(Work.objects.values_list("status", flat=True)) == [WorkStatus.CONFIRMED] * 3
     assert works_contract(ledger=Ledger.connect()).functions.totalMinted().call() == 3
     assert audit_verify().ok
+    for work in Work.objects.all():
+        assert work.provenance["renderer"]["name"] == "tinysoundfont"  # a General MIDI soundfont, not sines
+        audio, rate = soundfile.read(io.BytesIO(output_bytes(work, "wav")), dtype="int16", always_2d=True)
+        peak = int(np.abs(audio.astype(np.int32)).max())
+        assert rate == 44100 and audio.shape[1] == 2 and 0.85 * 32767 < peak < 32767  # loud, never clipped
 
 
 def test_a_demo_user_can_sign_in(db: Any, client: Any) -> None:

@@ -229,10 +229,12 @@ IPFS_BLOCKS_DIR = Path(envstr("IPFS_BLOCKS_DIR", str(VAR_DIR / "ipfs" / "blocks"
 
 # The pipeline (training runs and works). Checkpoints live under LEDGERLINE_RUNS_DIR (and on
 # IPFS); a work whose melody repeats more than LEDGERLINE_ORIGINALITY_MAX_RUN intervals of one
-# training piece verbatim is held back from minting. MIDI renders with FluidSynth and
-# LEDGERLINE_SOUNDFONT (default: Debian's FluidR3 GM, else pretty_midi's bundled font).
+# training piece verbatim is held back from minting. MIDI renders with LEDGERLINE_RENDERER
+# (tinysoundfont, from PyPI; or fluidsynth where installed) and LEDGERLINE_SOUNDFONT (default:
+# the General MIDI font pretty_midi ships, TimGM6mb).
 LEDGERLINE_RUNS_DIR = Path(envstr("LEDGERLINE_RUNS_DIR", str(VAR_DIR / "runs")))
 LEDGERLINE_ORIGINALITY_MAX_RUN = envint("LEDGERLINE_ORIGINALITY_MAX_RUN", 16)
+LEDGERLINE_RENDERER = envstr("LEDGERLINE_RENDERER", "tinysoundfont")
 LEDGERLINE_SOUNDFONT = envstr("LEDGERLINE_SOUNDFONT")
 LEDGERLINE_MINT_BATCH = envint("LEDGERLINE_MINT_BATCH", 100)
 

@@ -52,7 +52,8 @@ def work_generate(*, work: Work, model: Any) -> None:
 def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict[str, Any], dict[str, Any]]:
     """What the model makes for the work's seed and parameters: its outputs by kind (midi, wav),
     the originality report and its provenance. MIDI is rendered to WAV here, by the renderer the
-    provenance names. The same every time: regeneration compares it with what was minted."""
+    provenance names (a work made before is rendered again as it was). The same every time:
+    regeneration compares it with what was minted."""
     request = Request(
         seed=work.seed,
         index=work.index,
@@ -66,8 +67,9 @@ def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict
         kinds = ", ".join(sorted(outputs)) or "none"
         raise LedgerlineError(f"The model made outputs of kind {kinds}; a family makes midi, wav or both.")
     if "wav" not in outputs:
-        outputs["wav"] = midi_render(outputs["midi"])
-        provenance["renderer"] = renderer()
+        recorded = work.provenance.get("renderer") if work.provenance else None
+        outputs["wav"] = midi_render(outputs["midi"], recorded)
+        provenance["renderer"] = recorded or renderer()
     return outputs, dict(made.originality), provenance
 
 

@@ -31,12 +31,14 @@ from safetensors.torch import load_model
 
 from generation.checkpoint import WEIGHTS, Checkpoint, CheckpointError
 from generation.cli import options_add
+from generation.constraints import allowed_mask, allowed_summary
 from generation.files import file_sha256
 from generation.midi import InvalidMidi, midi_bytes, midi_read, sha256_hex
 from generation.model import Model, ModelConfig, State, model_build
 from generation.tokenizers import ChoraleTokenizer, Tokenizer
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+MAX_BEAMS = 16
 STEP_WITH_ONEDNN = False  # torch's default is on; stepping is faster off (see above)
 
 
@@ -48,6 +50,7 @@ class SampleParams:
     top_p: float = 1.0  # keep the smallest set holding this much probability; 1.0 keeps all
     seed: int = 0  # with the rest, decides every token
     count: int = 1  # pieces sampled together, as one batch
+    beams: int = 0  # 0 samples token by token; n > 0 searches n beams (see beam_generate)
     style: str | None = None  # one of the checkpoint's styles (composer, genre, mode); None: the first
     primer: str | None = None  # a MIDI file whose tokens start every piece
 
@@ -82,13 +85,17 @@ def sample(checkpoint: Checkpoint, params: SampleParams, *, device: str = "cpu")
         raise SampleError(
             f"the primer has {len(primer)} tokens; this model reads at most {model.config.block_size - 1}"
         )
+    allowed = checkpoint.config.get("allowed")
+    mask = allowed_mask(allowed, model.config.vocab_size, device)
     with _deterministic(torch.device(device)):
         generator = torch.Generator(device).manual_seed(params.seed)
-        rows = generate(model, tokenizer, primer, params, style=style, generator=generator)
+        search = beam_generate if params.beams else generate
+        rows = search(model, tokenizer, primer, params, style=style, generator=generator, mask=mask)
     index = checkpoint.originality_index()
     provenance = {
         "weights_sha256": checkpoint.weights_sha256(),
         "params": asdict(params),
+        "constraint": allowed_summary(allowed, tokenizer),
         "device": str(device),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -112,9 +119,11 @@ def generate(
     *,
     style: torch.Tensor | None,
     generator: torch.Generator,
+    mask: torch.Tensor | None = None,
     use_state: bool = True,
 ) -> list[list[int]]:
-    """Token rows (primer first, no BOS or EOS). `use_state=False` is the plain loop that
+    """Token rows (primer first, no BOS or EOS). ``mask`` (constraints.allowed_mask) bars the
+    tokens the training data never had at a position. `use_state=False` is the plain loop that
     re-reads the whole context every step: the benchmark's baseline, same result."""
     device = next(model.parameters()).device
     rows = torch.tensor([[tokenizer.bos, *primer]] * params.count, device=device)
@@ -122,7 +131,8 @@ def generate(
     finished = torch.zeros(params.count, dtype=torch.bool, device=device)
     logits, state = model(rows, style)
     for _ in range(params.length):
-        token = _pick(logits[:, -1], params, banned, generator)
+        scores = _scores(logits[:, -1], params, banned, _row(mask, rows.size(1) - 1))
+        token = torch.multinomial(torch.softmax(_filtered(scores, params), -1), 1, generator=generator)[:, 0]
         token = torch.where(finished, torch.full_like(token, tokenizer.pad), token)
         rows = torch.cat([rows, token[:, None]], 1)
         finished |= token == tokenizer.eos
@@ -142,9 +152,98 @@ def _next(
     return model(window, style)
 
 
-def _pick(logits: torch.Tensor, params: SampleParams, banned: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+@torch.no_grad()
+def beam_generate(
+    model: Model,
+    tokenizer: Tokenizer,
+    primer: list[int],
+    params: SampleParams,
+    *,
+    style: torch.Tensor | None,
+    generator: torch.Generator,
+    mask: torch.Tensor | None = None,
+) -> list[list[int]]:
+    """Beam search over sampled candidates, one piece at a time. Each of the `beams` hypotheses
+    draws `beams` next tokens without replacement from its distribution (Gumbel top-k after
+    temperature, top-k and top-p, so the seed chooses among good continuations and pieces of
+    different seeds differ), and the `beams` candidates with the highest total log-probability
+    go on. A hypothesis that ends (EOS) leaves the beam; the piece is the finished or unfinished
+    hypothesis with the highest mean log-probability per generated token."""
+    pieces = []
+    for i in range(params.count):
+        one = style[i : i + 1] if style is not None else None
+        pieces.append(_trim(_beam_one(model, tokenizer, primer, params, one, generator, mask)[1], tokenizer))
+    return pieces
+
+
+@torch.no_grad()
+def _beam_one(
+    model: Model,
+    tokenizer: Tokenizer,
+    primer: list[int],
+    params: SampleParams,
+    style: torch.Tensor | None,
+    generator: torch.Generator,
+    mask: torch.Tensor | None,
+) -> tuple[float, list[int]]:
+    """The best hypothesis: its mean log-probability per generated token, and its row (BOS first)."""
+    device = next(model.parameters()).device
+    rows = torch.tensor([[tokenizer.bos, *primer]], device=device)
+    banned = torch.tensor([tokenizer.pad, tokenizer.bos], device=device)
+    totals = torch.zeros(1, device=device)
+    logits, state = model(rows, style)
+    done: list[tuple[float, list[int]]] = []
+    for _ in range(params.length):
+        scores = _scores(logits[:, -1], params, banned, _row(mask, rows.size(1) - 1))
+        log_probs = torch.log_softmax(scores, -1)
+        noise = -torch.log(-torch.log(torch.rand(scores.shape, generator=generator, device=device).clamp_min(1e-20)))
+        width = min(params.beams, scores.size(-1))
+        drawn = torch.topk(_filtered(scores, params) + noise, width, -1).indices  # per hypothesis, no repeats
+        candidates = (totals[:, None] + log_probs.gather(1, drawn)).flatten()
+        kept = torch.argsort(candidates, descending=True, stable=True)[: params.beams]
+        kept = kept[torch.isfinite(candidates[kept])]
+        parents, tokens, totals = kept // width, drawn.flatten()[kept], candidates[kept]
+        rows = torch.cat([rows[parents], tokens[:, None]], 1)
+        ended = tokens == tokenizer.eos
+        generated = rows.size(1) - 1 - len(primer)
+        done += [(float(totals[i]) / generated, rows[i].tolist()) for i in ended.nonzero().flatten().tolist()]
+        alive = ~ended
+        if not bool(alive.any()) or len(done) >= params.beams:
+            break
+        rows, totals, parents, tokens = rows[alive], totals[alive], parents[alive], tokens[alive]
+        styles = style.expand(len(rows)) if style is not None else None
+        with nullcontext() if STEP_WITH_ONEDNN else _onednn_off():
+            logits, state = model(tokens[:, None], styles, _reorder(model, state, parents))
+    if not done:  # none ended within the length: the unfinished hypotheses compete
+        generated = max(rows.size(1) - 1 - len(primer), 1)
+        done = [(float(totals[i]) / generated, rows[i].tolist()) for i in range(len(rows))]
+    best = max(range(len(done)), key=lambda i: (done[i][0], -i))
+    return done[best]
+
+
+def _reorder(model: Model, state: State, parents: torch.Tensor) -> State:
+    """The state of each kept hypothesis' parent: the LSTM's (h, c), the Transformer's cache."""
+    if model.config.kind == "lstm":
+        return tuple(part[:, parents] for part in state)
+    pasts, start = state
+    return [(key[parents], value[parents]) for key, value in pasts], start
+
+
+def _row(mask: torch.Tensor | None, position: int) -> torch.Tensor | None:
+    """The mask for the token at ``position`` (after BOS) of a piece."""
+    return None if mask is None else mask[position % mask.size(0)]
+
+
+def _scores(
+    logits: torch.Tensor, params: SampleParams, banned: torch.Tensor, allowed: torch.Tensor | None
+) -> torch.Tensor:
+    """Logits after temperature, with specials and disallowed tokens at -inf."""
     logits = logits.float() / params.temperature
     logits[:, banned] = float("-inf")
+    return logits if allowed is None else logits + allowed
+
+
+def _filtered(logits: torch.Tensor, params: SampleParams) -> torch.Tensor:
     if params.top_k:
         kth = torch.topk(logits, min(params.top_k, logits.size(-1))).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -153,7 +252,7 @@ def _pick(logits: torch.Tensor, params: SampleParams, banned: torch.Tensor, gene
         cumulative = torch.softmax(ordered, -1).cumsum(-1)
         drop = cumulative - torch.softmax(ordered, -1) >= params.top_p  # keeps the token that crosses p
         logits = logits.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
-    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
+    return logits
 
 
 def _trim(row: list[int], tokenizer: Tokenizer) -> list[int]:
@@ -170,6 +269,8 @@ def params_check(params: SampleParams) -> None:
         raise SampleError("top_p must be in (0, 1]")
     if params.top_k < 0 or params.length < 1 or params.count < 1:
         raise SampleError("top_k must be 0 or more, length and count 1 or more")
+    if not 0 <= params.beams <= MAX_BEAMS:
+        raise SampleError(f"beams must be between 0 (sampling) and {MAX_BEAMS}")
     if not 0 <= params.seed < 2**63:
         raise SampleError("seed must be between 0 and 2**63 - 1")
 

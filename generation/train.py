@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from generation.checkpoint import CONFIG, ORIGINALITY, WEIGHTS, Checkpoint, code_version, weights_write
 from generation.cli import options_add
+from generation.constraints import allowed_record
 from generation.data import DataError, Prepared
 from generation.files import json_write, write_atomic
 from generation.model import Model, ModelConfig, model_build
@@ -117,6 +118,7 @@ class _Loop:
         self.step, self.best, self.stale, self.seconds = 0, math.inf, 0, 0.0
         self.scaler = torch.amp.GradScaler("cuda", enabled=self._float16())
         self.code = code_version()  # now, not at each save: the code that started the run
+        self.allowed = allowed_record(data.sequences("train"), data.tokenizer)  # what sampling may emit
 
     def resume_from(self, path: Path) -> None:
         if not path.is_file():
@@ -215,6 +217,7 @@ class _Loop:
                 "pieces": meta["pieces"],
             },
             "code": self.code,
+            "allowed": self.allowed,
             "metrics": metrics,
         }
 

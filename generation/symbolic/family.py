@@ -10,7 +10,7 @@ from typing import Any
 
 from generation.family import CHECKPOINT, Made, Request, Setting, SettingError, Trained, TrainJob
 
-SAMPLING = ("length", "temperature", "top_k", "top_p", "style")
+SAMPLING = ("length", "temperature", "top_k", "top_p", "beams", "style")
 MAX_LENGTH = 4096  # tokens per work
 MODEL_SETTINGS = ("d_model", "n_layers")
 NOT_TRAINING = (*MODEL_SETTINGS, "tokenizer", "tiny")  # the rest are fields of generation.train.TrainConfig
@@ -90,7 +90,7 @@ class Symbolic:
         from generation.sample import SampleError, SampleParams, params_check
 
         sampling = {k: parameters[k] for k in SAMPLING if k in parameters}
-        wrong: list[str] = [k for k in ("length", "top_k") if k in sampling and not _integer(sampling[k])]
+        wrong: list[str] = [k for k in ("length", "top_k", "beams") if k in sampling and not _integer(sampling[k])]
         wrong += [k for k in ("temperature", "top_p") if k in sampling and not _number(sampling[k])]
         if wrong or not isinstance(sampling.get("style", ""), str):
             name = wrong[0] if wrong else "style"

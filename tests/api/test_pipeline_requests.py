@@ -69,6 +69,8 @@ def test_bad_run_configs_are_named(team: Any, upload: Any, config: dict[str, Any
         ({"between": ["a", "b"]}, "'between' does not apply to this model"),
         ({"licence": ""}, "licence must be an SPDX id"),
         ({"top_k": 2.5}, "top_k has the wrong type"),
+        ({"beams": 17}, "beams must be between 0 (sampling) and 16"),
+        ({"beams": "4"}, "beams has the wrong type"),
         ({"primer": "ab" * 32}, "primer must be the SHA-256 of a MIDI file in one of the organisation's datasets"),
     ],
 )

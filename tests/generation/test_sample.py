@@ -4,15 +4,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from generation.checkpoint import Checkpoint
-from generation.data import PrepareConfig, prepare
+from generation.constraints import allowed_mask
+from generation.data import PrepareConfig, Prepared, prepare
 from generation.midi import midi_bytes, midi_read, sha256_hex
-from generation.model import ModelConfig, model_build
-from generation.sample import SampleError, SampleParams, generate, model_load, sample
-from generation.tokenizers import TokenizerConfig
+from generation.model import Model, ModelConfig, model_build
+from generation.sample import SampleError, SampleParams, _beam_one, generate, model_load, sample
+from generation.tokenizers import ChoraleTokenizer, TokenizerConfig
 from generation.train import TrainConfig, tiny_config, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,11 +139,11 @@ def test_a_style_conditioned_model_samples_the_style_asked_for(chorale_folder: P
     opening = torch.tensor([[tokenizer.bos, *prepared.sequences("train")[0][0][:32].tolist()]])
     as_other, as_passion = (model(opening, torch.tensor([style]))[0] for style in (0, 1))
     assert (as_other - as_passion).abs().max() > 1e-3  # the style changes what the model predicts
+    mask = allowed_mask(checkpoint.config["allowed"], tokenizer.vocab_size, "cpu")
     for index, style in enumerate(checkpoint.config["styles"]):
         params = SampleParams(length=60, style=style, seed=4)
-        expected = generate(
-            model, tokenizer, [], params, style=torch.tensor([index]), generator=torch.Generator().manual_seed(4)
-        )
+        generator = torch.Generator().manual_seed(4)
+        expected = generate(model, tokenizer, [], params, style=torch.tensor([index]), generator=generator, mask=mask)
         assert sample(checkpoint, params)[0].tokens == expected[0]
 
 
@@ -158,3 +160,70 @@ def test_a_fresh_style_embedding_does_not_drown_the_tokens(kind: str) -> None:
     by_token = (model(other_tokens, styles)[0] - base).abs().mean()
     by_style = (model(tokens, other_styles)[0] - base).abs().mean()
     assert by_token > 0.2 * by_style
+
+
+def test_no_sampled_pitch_leaves_its_voices_range_in_the_training_data(
+    checkpoint: Checkpoint, prepared: Prepared
+) -> None:
+    training = np.concatenate([tokens.reshape(-1, 4) for tokens, _ in prepared.sequences("train")])
+    pitched = training >= ChoraleTokenizer.FIRST_PITCH
+    low = [int(training[pitched[:, v], v].min()) for v in range(4)]
+    high = [int(training[pitched[:, v], v].max()) for v in range(4)]
+    params = SampleParams(length=400, count=4, temperature=2.0, seed=3)  # hot: wild notes are likely
+    outputs = sample(checkpoint, params)
+    for output in outputs:
+        frames = np.asarray(output.tokens[: len(output.tokens) // 4 * 4]).reshape(-1, 4)
+        for voice in range(4):
+            sung = frames[frames[:, voice] >= ChoraleTokenizer.FIRST_PITCH, voice]
+            assert sung.size and low[voice] <= sung.min() and sung.max() <= high[voice]
+    first = ChoraleTokenizer.FIRST_PITCH
+    assert outputs[0].provenance["constraint"]["ranges"]["soprano"] == [low[0] - first, high[0] - first]
+    # The same model sampled without the constraint sings outside those ranges.
+    model, tokenizer = model_load(checkpoint), checkpoint.tokenizer()
+    free = generate(model, tokenizer, [], params, style=None, generator=torch.Generator().manual_seed(3))
+    frames = np.concatenate([np.asarray(row[: len(row) // 4 * 4]).reshape(-1, 4) for row in free])
+    outside = [(frames[:, v] >= first) & ((frames[:, v] < low[v]) | (frames[:, v] > high[v])) for v in range(4)]
+    assert any(o.any() for o in outside)
+
+
+@torch.no_grad()
+def _mean_log_prob(model: Model, row: list[int]) -> float:
+    """Per token, as sampling sees it: PAD and BOS (0 and 1 in every tokenizer here) never drawn."""
+    tokens = torch.tensor([row])
+    logits, _ = model(tokens[:, :-1])
+    logits[..., :2] = float("-inf")
+    return float(torch.log_softmax(logits, -1).gather(2, tokens[:, 1:, None]).mean())
+
+
+def test_beam_search_finds_likelier_pieces_than_sampling(checkpoint: Checkpoint) -> None:
+    model, bos = model_load(checkpoint), checkpoint.tokenizer().bos
+    sampled = sample(checkpoint, SampleParams(length=120, count=3, seed=5))
+    searched = sample(checkpoint, SampleParams(length=120, count=3, seed=5, beams=4))
+    assert searched[0].provenance["params"]["beams"] == 4
+    assert [o.sha256 for o in searched] == [
+        o.sha256 for o in sample(checkpoint, SampleParams(120, count=3, seed=5, beams=4))
+    ]
+    assert len({o.sha256 for o in searched}) == 3  # the seed still chooses: three different pieces
+    likelihood = [
+        np.mean([_mean_log_prob(model, [bos, *o.tokens]) for o in outputs]) for outputs in (sampled, searched)
+    ]
+    assert likelihood[1] > likelihood[0] + 0.05
+
+
+@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+def test_beam_search_carries_each_hypothesis_state_with_it(kind: str) -> None:
+    """The score a beam reports, from states reordered step by step, is the full pass's."""
+    torch.manual_seed(1)
+    config = ModelConfig(kind=kind, vocab_size=40, d_model=32, n_layers=2, n_heads=2, block_size=64, max_distance=64)
+    model = model_build(config).eval()
+    tokenizer = ChoraleTokenizer(TokenizerConfig(kind="chorale"))
+    tokenizer.vocab_size = 40
+    params = SampleParams(length=40, beams=5)
+    score, row = _beam_one(model, tokenizer, [], params, None, torch.Generator().manual_seed(0), None)
+    assert tokenizer.eos not in row[1:-1] and (len(row) == 41 or row[-1] == tokenizer.eos)
+    assert score == pytest.approx(_mean_log_prob(model, row), abs=1e-4)
+
+
+def test_too_many_beams_are_refused(checkpoint: Checkpoint) -> None:
+    with pytest.raises(SampleError, match="beams must be between 0"):
+        sample(checkpoint, SampleParams(beams=17))

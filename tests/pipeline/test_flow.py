@@ -166,7 +166,7 @@ def test_a_primer_starts_every_piece_and_is_recorded(
     ][0]
     primer = files[0]["sha256"]
     made = {}
-    for name, extra in (("primed", {"primer": primer}), ("plain", {})):
+    for name, extra in (("primed", {"primer": primer}), ("plain", {}), ("searched", {"beams": 3})):
         with django_capture_on_commit_callbacks(execute=True):
             work = client.post(
                 "/api/v1/works/",
@@ -183,3 +183,10 @@ def test_a_primer_starts_every_piece_and_is_recorded(
     assert made["primed"]["manifest"]["manifest"]["generation"]["parameters"]["primer"] == primer
     outputs = {name: {o["kind"]: o["sha256"] for o in work["outputs"]} for name, work in made.items()}
     assert outputs["primed"]["midi"] != outputs["plain"]["midi"]  # same seed: the primer made the difference
+    searched = made["searched"]["manifest"]["manifest"]["generation"]["provenance"]
+    assert searched["params"]["beams"] == 3 and set(searched["constraint"]["ranges"]) == {
+        "soprano",
+        "alto",
+        "tenor",
+        "bass",
+    }

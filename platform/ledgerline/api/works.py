@@ -75,7 +75,8 @@ class GenerationInput(Input):
     parameters = serializers.DictField(
         required=False,
         default=dict,
-        help_text="length, temperature, top_k, top_p, style; originality_max_run; licence (SPDX)",
+        help_text="length, temperature, top_k, top_p, beams (0 samples; 1-16: beam search), style; "
+        "originality_max_run; licence (SPDX)",
     )
 
 

@@ -67,6 +67,7 @@ if (form) form.addEventListener("submit", async (event) => {
   const parameters = {};
   if (value("gen-temperature")) parameters.temperature = Number(value("gen-temperature"));
   if (value("gen-length")) parameters.length = Number(value("gen-length"));
+  if (Number(value("gen-beams")) > 0) parameters.beams = Number(value("gen-beams"));
   if (value("gen-originality")) parameters.originality_max_run = Number(value("gen-originality"));
   if (value("gen-primer")) parameters.primer = value("gen-primer");
   const body = {title: form.dataset.title, model: form.dataset.model, count: Number(value("gen-count")), parameters};

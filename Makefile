@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run system test lint format typecheck compose-check contracts contracts-check bench chorale-benchmark \
-  audio-pretrained clean
+  audio-pretrained demo-model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +94,13 @@ audio-pretrained: $(VENV)/.runtime
 	$(BIN)/python -m generation.audio train $(AUDIO)/pretraining --out $(AUDIO)/pretrained \
 	  --epochs $(EPOCHS) --batch-size 16 --threads 2
 	cp $(AUDIO)/pretrained/config.json generation/audio/pretrained.json
+
+# The demo's chorale Transformer, committed as generation/prebuilt/demo-chorales: trained from
+# scratch on the built-in chorales (committed split, 800 steps, 2 threads, about 30 minutes), the
+# same weights byte for byte on the same torch and CPU. `python -m generation.prebuilt check
+# demo-chorales` rebuilds it under var/ and compares.
+demo-model: $(VENV)/.runtime
+	$(BIN)/python -m generation.prebuilt build demo-chorales
 
 # The chorale benchmark of generation/: prepare, train both models for a CPU budget, fine-tune
 # the LSTM adversarially, and write the report (var/generation/report.json and .md).

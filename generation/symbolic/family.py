@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from generation.family import CHECKPOINT, Made, Request, Setting, SettingError, Trained, TrainJob
+from generation.prebuilt import adopt, prebuilt_names
 
 SAMPLING = ("length", "temperature", "top_k", "top_p", "beams", "style")
 MAX_LENGTH = 4096  # tokens per work
 MODEL_SETTINGS = ("d_model", "n_layers")
-NOT_TRAINING = (*MODEL_SETTINGS, "tokenizer", "tiny")  # the rest are fields of generation.train.TrainConfig
+NOT_TRAINING = (*MODEL_SETTINGS, "tokenizer", "tiny", "prebuilt")  # the rest are fields of generation.train.TrainConfig
 SETTINGS = (
     Setting("tokenizer", str, choices=("remi", "tsd", "chorale"), default="remi", label="Tokenizer"),
     Setting("tiny", bool, default=False, label="Tiny (a small model, for trying things)"),
@@ -27,6 +28,13 @@ SETTINGS = (
     Setting("d_model", int, 8, 2048, label="Model width"),
     Setting("n_layers", int, 1, 24, label="Layers"),
 )
+
+
+def symbolic_settings(kind: str) -> tuple[Setting, ...]:
+    """SETTINGS, and the prebuilt models of this kind a run may adopt instead of training."""
+    names = prebuilt_names(kind)
+    label = "Prebuilt model (committed with the record that rebuilds it; adopted, not trained)"
+    return (*SETTINGS, Setting("prebuilt", str, choices=names, label=label)) if names else SETTINGS
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,8 @@ class Symbolic:
         from generation.train import TrainConfig, tiny_config, train
 
         config = job.config
+        if config.get("prebuilt"):
+            return adopt(config["prebuilt"], job, kind=self.name)
         prepared = job.folder / "prepared"
         if not (prepared / "data.json").is_file():
             prepare_config = PrepareConfig(

@@ -1,22 +1,27 @@
-"""Sound VAEs on a 60-clip lab set: the thesis' network (baseline) and the improved one (spectral),
-trained side by side for the same CPU budget in the same run.
+"""Sound VAEs on a 60-clip lab set: the thesis' network (baseline), the spectral model and the
+DDSP model (ddsp, the default), trained side by side for the same CPU budget in the same run.
 
 For each model it prints:
   minutes   until the reconstructions' multi-resolution STFT loss falls below --threshold
             (3.0: clearly nearer the clips than silence is, which scores 4.0 on this set);
             the references in the table (silence, a one-semitone pitch error) are measured here
-  final     that loss at the end of the budget. MR-STFT is the spectral model's own objective, so
+  final     that loss at the end of the budget. MR-STFT is the spectral models' own objective, so
             the baseline's own (the squared error of the samples, summed per clip) is printed
             beside it: the baseline is not judged only by the other model's yardstick
   pitch     pYIN f0 of each reconstruction against its original's, over the clips voiced in
             both, of the pitched groups (not the band-passed noise): the median error in cents and
             the share within 50 cents (a quarter tone), and the reconstructions' median f0: when
             every reconstruction has the same f0, that is a buzz of the decoder, not their pitch
+  held out  the same figures (MR-STFT, median cents, within 50 c) on a second lab set drawn with
+            another seed, which no model trained on
+  glide     pairs of pitched training clips a fifth or more apart, interpolated in the latent at
+            ratios 0.25, 0.5 and 0.75: pYIN f0 of each decoded sound against the geometric
+            interpolation f0a^(1-r) f0b^r of the originals' (median cents, share within 50 c)
   decode    the decoder's real-time factor: seconds of compute per second of audio (< 1 is
             faster than real time), batch 16 at 16 kHz, before the upsampling to 44.1 kHz
 and the ratio spectral / baseline of the time to threshold and of the decoder's speed. With
---pretrained, a third row continues that checkpoint (the spectral model pre-trained by
-`make audio-pretrained`) on the set for the same budget.
+--pretrained, another row continues that checkpoint (`make audio-pretrained`) on the set for the
+same budget.
 
     .venv/bin/python bench/audio_vae.py [--minutes 8] [--threshold 3.0] [--threads 2] [--pretrained DIR]
 """
@@ -49,8 +54,14 @@ def references(audio: torch.Tensor) -> dict[str, float]:
     }
 
 
+def median_f0(audio: np.ndarray) -> np.ndarray:
+    """pYIN's median f0 of each clip; NaN where no frame is voiced."""
+    f0 = f0_pyin(audio)
+    return np.array([np.nanmedian(row) if np.isfinite(row).any() else np.nan for row in f0])
+
+
 def pitch_error(original: np.ndarray, reconstructed: np.ndarray) -> tuple[float, float, int, float]:
-    a, b = np.nanmedian(f0_pyin(original), axis=1), np.nanmedian(f0_pyin(reconstructed), axis=1)
+    a, b = median_f0(original), median_f0(reconstructed)
     both = np.isfinite(a) & np.isfinite(b)
     cents = np.abs(1200 * np.log2(b[both] / a[both]))
     if not both.any():
@@ -73,8 +84,48 @@ def _timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def pitched(sounds: SoundSet) -> list[int]:
+    return [i for i, clip in enumerate(sounds.clips) if clip.source["synth"]["kind"] != "subtractive"]
+
+
+@torch.no_grad()
+def reconstruct(vae: VAE, audio: np.ndarray) -> np.ndarray:
+    return torch.cat([vae(part, sample=False)[0] for part in torch.from_numpy(audio).split(16)]).numpy()
+
+
+@torch.no_grad()
+def glide(vae: VAE, sounds: SoundSet, pairs: int = 10) -> tuple[float, float, int]:
+    """Median cents from the geometric interpolation of two clips' f0, and the share within 50."""
+    rows = pitched(sounds)
+    f0 = median_f0(sounds.audio[rows])
+    rng = np.random.default_rng(0)
+    chosen: list[tuple[int, int]] = []
+    while len(chosen) < pairs:
+        a, b = (int(i) for i in rng.choice(len(rows), 2, replace=False))
+        if np.isfinite(f0[a]) and np.isfinite(f0[b]) and abs(np.log2(f0[b] / f0[a])) >= 7 / 12:
+            chosen.append((a, b))
+    mean = vae.encode(torch.from_numpy(sounds.audio[rows]))[0]
+    ratios = (0.25, 0.5, 0.75)
+    z = torch.stack([(1 - r) * mean[a] + r * mean[b] for a, b in chosen for r in ratios])
+    heard = median_f0(torch.cat([vae.decode(part) for part in z.split(16)]).numpy())
+    expected = np.array([f0[a] ** (1 - r) * f0[b] ** r for a, b in chosen for r in ratios])
+    found = np.isfinite(heard)
+    cents = np.abs(1200 * np.log2(heard[found] / expected[found]))
+    return (
+        (float(np.median(cents)) if found.any() else float("nan")),
+        float((cents < 50).sum() / len(expected)),
+        len(expected),
+    )
+
+
 def run(
-    kind: str, sounds: SoundSet, minutes: float, threshold: float, out: Path, pretrained: AudioCheckpoint | None = None
+    kind: str,
+    sounds: SoundSet,
+    held_out: SoundSet,
+    minutes: float,
+    threshold: float,
+    out: Path,
+    pretrained: AudioCheckpoint | None = None,
 ) -> dict[str, float | None]:
     curve: list[tuple[float, float]] = []
     started = time.monotonic()
@@ -89,14 +140,22 @@ def run(
     model = pretrained.model_config() if pretrained is not None else VAEConfig(kind=kind)
     checkpoint = train(sounds, out / kind, model=model, config=config, pretrained=pretrained, progress=record)
     vae = checkpoint.load()
-    with torch.no_grad():
-        audio = torch.from_numpy(sounds.audio)
-        reconstructed = torch.cat([vae(part, sample=False)[0] for part in audio.split(16)]).numpy()
+    reconstructed = reconstruct(vae, sounds.audio)
     reached = next((seconds / 60 for seconds, loss in curve if loss < threshold), None)
     squared = float(((reconstructed - sounds.audio) ** 2).sum(axis=1).mean())
-    pitched = [i for i, clip in enumerate(sounds.clips) if clip.source["synth"]["kind"] != "subtractive"]
-    cents, within, voiced, heard = pitch_error(sounds.audio[pitched], reconstructed[pitched])
+    rows = pitched(sounds)
+    cents, within, voiced, heard = pitch_error(sounds.audio[rows], reconstructed[rows])
+    unseen = reconstruct(vae, held_out.audio)
+    unseen_rows = pitched(held_out)
+    unseen_cents, unseen_within, _, _ = pitch_error(held_out.audio[unseen_rows], unseen[unseen_rows])
+    glide_cents, glide_within, glides = glide(vae, sounds)
     return {
+        "held_out_mrstft": float(mrstft_loss(torch.from_numpy(unseen), torch.from_numpy(held_out.audio))),
+        "held_out_cents": unseen_cents,
+        "held_out_within": unseen_within,
+        "glide_cents": glide_cents,
+        "glide_within": glide_within,
+        "glides": glides,
         "minutes": reached,
         "final": curve[-1][1],
         "squared": squared,
@@ -114,24 +173,27 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
     parser.add_argument("--threshold", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models", default="baseline,spectral", help="the fresh models to train, comma-separated")
+    parser.add_argument("--models", default="baseline,spectral,ddsp", help="the fresh models to train, comma-separated")
     parser.add_argument(
         "--pretrained", type=Path, help="also continue this checkpoint (make audio-pretrained) on the set"
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sounds = synth_set(lab_synths(seed=0))
+    held_out = synth_set(lab_synths(seed=1))  # the same four groups, other pitches and seeds
     refs = references(torch.from_numpy(sounds.audio))
     print(f"{len(sounds)} clips in {', '.join(sounds.groups)}; {args.minutes} min each on {args.threads} threads")
     with TemporaryDirectory() as folder:
         results = {
-            kind: run(kind, sounds, args.minutes, args.threshold, Path(folder))
+            kind: run(kind, sounds, held_out, args.minutes, args.threshold, Path(folder))
             for kind in args.models.split(",")
             if kind
         }
         if args.pretrained:
             checkpoint = AudioCheckpoint(args.pretrained)
-            results["pretrained"] = run("pretrained", sounds, args.minutes, args.threshold, Path(folder), checkpoint)
+            results["pretrained"] = run(
+                "pretrained", sounds, held_out, args.minutes, args.threshold, Path(folder), checkpoint
+            )
     shown = ", ".join(f"{k} {v:.2f}" for k, v in refs.items())
     print(f"\nMR-STFT references on this set: {shown}; threshold {args.threshold}")
     energy = float((sounds.audio**2).sum(axis=1).mean())
@@ -145,6 +207,15 @@ def main() -> None:
             f"{kind:10} {reached:>21} {r['final']:>14.3f} {r['squared']:>14.1f} {r['epochs']:>7} {r['cents']:>10.0f} c "
             f"{r['within']:>11.0%} {r['rtf']:>12.4f}   ({r['voiced']} clips voiced in both; "
             f"reconstructions' median f0 {r['heard']:.1f} Hz)"
+        )
+    print(
+        f"\n{'model':10} {'held-out MR-STFT':>17} {'pitch error':>12} {'within 50 c':>12}"
+        "   glide: pitch error, within 50 c"
+    )
+    for kind, r in results.items():
+        print(
+            f"{kind:10} {r['held_out_mrstft']:>17.3f} {r['held_out_cents']:>10.0f} c {r['held_out_within']:>11.0%}"
+            f"   {r['glide_cents']:>6.0f} c {r['glide_within']:>6.0%} of {r['glides']}"
         )
     if "baseline" not in results or "spectral" not in results:
         return

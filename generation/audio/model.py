@@ -1,6 +1,6 @@
 """Waveform VAEs for one-second 16 kHz sounds, with a 128-d latent that the generator interpolates.
 
-Two models share one interface (`encode` -> mean, log-variance; `decode` -> samples in [-1, 1]):
+Three models share one interface (`encode` -> mean, log-variance; `decode` -> samples in [-1, 1]):
 
 - `baseline`: the thesis' network (ASCIML, annex 1-2) in PyTorch. Conv encoder 64/128/256 filters,
   kernel 66, stride 4 ("same" padding: 16000 -> 4000 -> 1000 -> 250), dense 256, a 128-d latent;
@@ -12,9 +12,13 @@ Two models share one interface (`encode` -> mean, log-variance; `decode` -> samp
   blocks (the HiFi-GAN/RAVE shape) into a waveform and an amplitude (a sigmoid, as RAVE's, so that
   silence is silent rather than low noise), and the model is trained on a multi-resolution STFT loss, which
   does not punish a phase it cannot know: the squared error on samples does, and its compromise is
-  the noise the thesis' users heard.
+  the noise the thesis' users heard. Still the default: see `ddsp`.
+- `ddsp`: a harmonic oscillator bank plus filtered noise whose f0 and loudness the latent holds
+  linearly (`DDSPVAE`): the pitch is right by construction (bench/audio_vae.py), but within the
+  same budget its timbre is not yet as near the clips as the spectral model's (MR-STFT), so it
+  is an option rather than the default.
 
-Both learn with a KL term warmed up linearly from 0, so the early epochs learn to reconstruct.
+All learn with a KL term warmed up linearly from 0, so the early epochs learn to reconstruct.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from torch.nn import functional as F
 
 from generation.audio.synth import CLIP_SAMPLES
 
-KINDS = ("baseline", "spectral")
+KINDS = ("baseline", "spectral", "ddsp")
 
 
 @dataclass(frozen=True)
 class VAEConfig:
-    kind: str = "spectral"  # "baseline" (the thesis' network) or "spectral" (the improved one)
+    kind: str = "spectral"  # "baseline" (the thesis' network), "spectral", or "ddsp" (pitch by construction)
     latent: int = 128  # the thesis' code size
     hidden: int = 256  # the dense layer before the latent (thesis: 256)
     channels: int = 256  # spectral: width of the decoder's first stage; each upsampling halves it
@@ -113,10 +117,11 @@ class Residual(nn.Module):
         return x
 
 
-class SpectralVAE(VAE):
-    N_FFT, HOP = 512, 128  # the encoder's spectrogram: 257 bins x 126 frames
-    FRAMES = 125  # the decoder's first stage; x4 x4 x8 = 16000 samples
-    UPSAMPLE = (4, 4, 8)
+class SpectrogramVAE(VAE):
+    """The encoder the spectral and DDSP models share: a log-magnitude spectrogram (257 bins x
+    126 frames), three convolutions over frames, a dense layer, the latent's mean and log-variance."""
+
+    N_FFT, HOP = 512, 128
 
     def __init__(self, config: VAEConfig):
         super().__init__()
@@ -133,14 +138,6 @@ class SpectralVAE(VAE):
         )  # fmt: skip
         self.mean = nn.Linear(config.hidden, config.latent)
         self.logvar = nn.Linear(config.hidden, config.latent)
-        self.expand = nn.Linear(config.latent, width * self.FRAMES)
-        stages: list[nn.Module] = []
-        for factor in self.UPSAMPLE:
-            stages += [nn.LeakyReLU(0.2), nn.ConvTranspose1d(width, width // 2, 2 * factor, factor, factor // 2)]
-            width //= 2
-            stages.append(Residual(width))
-        stages += [nn.LeakyReLU(0.2), nn.Conv1d(width, 2, 7, padding=3)]
-        self.decoder = nn.Sequential(*stages)
 
     def spectrogram(self, audio: Tensor) -> Tensor:
         window = self.get_buffer("window")
@@ -150,16 +147,214 @@ class SpectralVAE(VAE):
     def encode(self, audio: Tensor) -> tuple[Tensor, Tensor]:
         return self.latent(self.encoder(self.spectrogram(audio)))
 
+
+class SpectralVAE(SpectrogramVAE):
+    FRAMES = 125  # the decoder's first stage; x4 x4 x8 = 16000 samples
+    UPSAMPLE = (4, 4, 8)
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        width = config.channels
+        self.expand = nn.Linear(config.latent, width * self.FRAMES)
+        stages: list[nn.Module] = []
+        for factor in self.UPSAMPLE:
+            stages += [nn.LeakyReLU(0.2), nn.ConvTranspose1d(width, width // 2, 2 * factor, factor, factor // 2)]
+            width //= 2
+            stages.append(Residual(width))
+        stages += [nn.LeakyReLU(0.2), nn.Conv1d(width, 2, 7, padding=3)]
+        self.decoder = nn.Sequential(*stages)
+
     def decode(self, z: Tensor) -> Tensor:
         frames = self.expand(z).view(z.shape[0], self.config.channels, self.FRAMES)
         wave, amplitude = self.decoder(frames).unbind(1)
         return torch.tanh(wave) * torch.sigmoid(amplitude)
 
 
+NOISE_RMS = 1 / math.sqrt(3)  # of the uniform noise in [-1, 1] that the DDSP model filters
+
+
+class DDSPVAE(SpectrogramVAE):
+    """A harmonic oscillator bank plus filtered noise (DDSP, Engel et al. 2020), driven per frame
+    by what the latent holds: its f0, loudness, harmonic distribution and noise spectrum.
+
+    The decoder makes the sound's pitch by construction: the oscillators run at k x f0, and
+    log2 f0 of each of the 125 frames is a *linear* function of the latent, supervised by the
+    training clips' own f0 (YIN, `features.yin`) on their voiced frames; so is each frame's
+    loudness, supervised by the clips' RMS. The encoder reads both: the first latent dimensions
+    are the clip's YIN pitch contour (log2 f0 / 440 Hz, 200 ms spans) and loudness envelope
+    (40 ms spans); the rest come from its log spectrogram, as the spectral model's do. The
+    timbre heads only share each frame's loudness out among the harmonics and the noise bands,
+    so no decoder can fall silent to lower the spectral loss. So a latent between two sounds
+    has the geometric mean of their pitches (a log-linear glide along a path), a sound from the
+    prior has a pitch drawn from N(440 Hz, an octave), and no frame rate of the decoder can be
+    heard as a buzz. A convolutional stack over frames shapes the timbre under the
+    multi-resolution STFT loss; the phase comes from f0 alone, so that loss does not pull f0
+    through sinusoids it cannot learn from.
+    """
+
+    FRAMES, FRAME = 125, 128  # decoder frames of 8 ms: 125 x 128 = 16000 samples
+    HARMONICS = 64
+    BANDS = 16  # the noise filter's bands over 0-8 kHz: 500 Hz each, too coarse to imitate harmonics
+    NOISE_FFT = 256
+    REFERENCE = 440.0  # Hz at log2 f0 = 0
+    PITCH_POINTS = 5  # latent dimensions holding the input's pitch contour, 25 frames (200 ms) each
+    LOUDNESS_POINTS = 25  # and its loudness contour, 5 frames (40 ms) each
+    LOGIT_SCALE = 10.0  # the heads' outputs x10: an optimiser step moves a level by decibels, not hundredths
+    CONTROLS = 50  # the timbre's time grid (20 ms), ramped linearly to the frames: a control that
+    # changed every frame would be heard as a buzz at the frame rate
+
+    def __init__(self, config: VAEConfig):
+        super().__init__(config)
+        width = config.channels
+        self.pitch = nn.Linear(config.latent, self.FRAMES)  # log2(f0 / 440) per frame, linear in z
+        self.loudness = nn.Linear(config.latent, self.FRAMES)  # log2 RMS per frame (scaled), linear in z
+        with torch.no_grad():  # both start as the contours themselves, ramped linearly from point to point
+            for head, first, points in (
+                (self.pitch, 0, self.PITCH_POINTS),
+                (self.loudness, self.PITCH_POINTS, self.LOUDNESS_POINTS),
+            ):
+                head.weight.zero_()
+                head.bias.zero_()
+                head.weight[:, first : first + points] = _ramps(points, self.FRAMES)
+        self.expand = nn.Linear(config.latent, width * self.CONTROLS)
+        self.frames = nn.Sequential(Residual(width), Residual(width), nn.LeakyReLU(0.2))
+        self.heads = nn.Conv1d(width, 1 + self.HARMONICS + self.BANDS, 1)
+        bias = self.heads.bias
+        assert bias is not None
+        with torch.no_grad():  # start as the fundamental alone, the same in every frame: the
+            # log-magnitude loss counts about 150 dB of range, so the partials and noise a clip
+            # lacks start far below it (-170 dB; the heads' outputs are scaled by LOGIT_SCALE)
+            self.heads.weight.zero_()
+            bias.copy_(torch.cat([torch.tensor([4.0]), torch.tensor([0.0]), torch.full((self.HARMONICS - 1,), -2.0),
+                                  torch.zeros(self.BANDS)]))  # fmt: skip
+        noise = torch.rand(CLIP_SAMPLES, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        self.register_buffer("noise", noise, persistent=False)  # the same noise every decode: deterministic
+        self.register_buffer("noise_window", torch.hann_window(self.NOISE_FFT), persistent=False)
+
+    def encode(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        mean, logvar = self.latent(self.encoder(self.spectrogram(audio)))
+        read = torch.cat([self.contour(audio), self.envelope(audio)], dim=1)
+        return torch.cat([read, mean[:, read.shape[1] :]], dim=1), logvar
+
+    def envelope(self, audio: Tensor) -> Tensor:
+        """The loudness of each 40 ms span: the mean of its frames' (`frame_loudness`)."""
+        return self.frame_loudness(audio).unflatten(1, (self.LOUDNESS_POINTS, -1)).mean(-1)
+
+    def frame_loudness(self, audio: Tensor) -> Tensor:
+        """Each frame's RMS as log2(rms + 1e-4) / 4 + 1 (about 0.6 at full scale, -2.3 in silence),
+        measured through a 512-sample Hann window centred on the frame: a window of one frame
+        would ripple with the phase of a low tone, and the decoder play that ripple as a buzz."""
+        with torch.no_grad():
+            window = torch.hann_window(4 * self.FRAME, periodic=False, device=audio.device)
+            power = F.conv1d(audio.detach()[:, None] ** 2, (window / window.sum())[None, None], padding=2 * self.FRAME)
+            centres = torch.arange(self.FRAMES, device=audio.device) * self.FRAME + self.FRAME // 2
+            return torch.log2(power[:, 0, centres].clamp_min(0).sqrt() + 1e-4) / 4 + 1
+
+    def contour(self, audio: Tensor) -> Tensor:
+        """log2(f0 / 440 Hz) of each span's voiced frames (YIN); a span without any takes the
+        clip's mean, a clip without any 0."""
+        from generation.audio.features import yin
+
+        with torch.no_grad():
+            f0, voiced = yin(audio.detach(), hop=self.FRAME)
+            pitch = torch.log2(f0.clamp(20.0, 4000.0) / self.REFERENCE) * voiced
+            spans = (self.PITCH_POINTS, -1)
+            counts = voiced.float().unflatten(1, spans).sum(-1)
+            sums = pitch.unflatten(1, spans).sum(-1)
+            overall = sums.sum(1, keepdim=True) / counts.sum(1, keepdim=True).clamp_min(1)
+            return torch.where(counts > 0, sums / counts.clamp_min(1), overall)
+
+    def f0(self, z: Tensor) -> Tensor:
+        """Hz per frame (batch x 125), within the audible and synthesisable range."""
+        return self.REFERENCE * torch.exp2(self.pitch(z).clamp(-4.0, 2.2))  # 27.5 Hz to 2 kHz
+
+    def rms(self, z: Tensor) -> Tensor:
+        """The RMS each frame should have (batch x 1 x 125), from the loudness the latent holds."""
+        return (torch.exp2(4 * (self.loudness(z).clamp(-3.0, 1.5) - 1)) - 1e-4).clamp_min(0)[:, None, :]
+
+    def decode(self, z: Tensor) -> Tensor:
+        """f0 and loudness (each a linear function of z, learned from the clips' own) set the pitch
+        and each frame's RMS; the timbre heads share that RMS out among harmonics and noise."""
+        hidden = self.frames(self.expand(z).view(z.shape[0], self.config.channels, self.CONTROLS))
+        controls = F.interpolate(self.heads(hidden), size=self.FRAMES, mode="linear", align_corners=True)
+        controls = controls * self.LOGIT_SCALE
+        rms = self.rms(z).detach()
+        # sqrt(share) and sqrt(1 - share) of the power, by log-sigmoid: finite gradients at the ends
+        harmonic_part, noise_part = (torch.exp(0.5 * F.logsigmoid(sign * controls[:, :1])) for sign in (1, -1))
+        bands = torch.softmax(controls[:, 1 + self.HARMONICS :], dim=1)
+        noise = bands / bands.pow(2).mean(1, keepdim=True).sqrt() * (rms * noise_part / NOISE_RMS)
+        harmonic = self._harmonic(self.f0(z).detach(), rms * harmonic_part, controls[:, 1 : 1 + self.HARMONICS])
+        return (harmonic + self._noise(noise)).clamp(-1, 1)
+
+    def _harmonic(self, f0: Tensor, loudness: Tensor, distribution: Tensor) -> Tensor:
+        """The oscillators: harmonic k at k x f0, its amplitude ramped linearly across each hop
+        from one frame's value to the next's. The sines depend on f0 alone (no gradient: see the
+        class), built by the Chebyshev recurrence sin((k+1)p) = 2 cos(p) sin(kp) - sin((k-1)p)
+        rather than 64 calls of sin."""
+        from generation.audio.synth import SAMPLE_RATE
+
+        batch, hop, frames = f0.shape[0], self.FRAME, self.FRAMES
+        numbers = torch.arange(1, self.HARMONICS + 1, device=f0.device, dtype=f0.dtype)
+        audible = numbers[None, :, None] * f0[:, None, :] < SAMPLE_RATE / 2  # no aliasing
+        shares = torch.softmax(distribution.masked_fill(~audible, float("-inf")), dim=1)
+        # Amplitudes whose sines have an RMS of `loudness`: sqrt(sum a_k^2 / 2) = loudness.
+        weights = shares / shares.pow(2).sum(1, keepdim=True).sqrt() * math.sqrt(2) * loudness
+        with torch.no_grad():
+            per_sample = _upsample(f0[:, None, :], CLIP_SAMPLES)[:, 0]
+            phase = 2 * math.pi * torch.cumsum(per_sample.double() / SAMPLE_RATE, dim=1).remainder(1.0).float()
+            sines = torch.empty(self.HARMONICS, batch, CLIP_SAMPLES, device=f0.device)
+            sines[0], twice_cos = torch.sin(phase), 2 * torch.cos(phase)
+            sines[1] = twice_cos * sines[0]
+            for k in range(2, self.HARMONICS):
+                torch.addcmul(-sines[k - 2], twice_cos, sines[k - 1], out=sines[k])
+            ramp = torch.arange(hop, device=f0.device, dtype=f0.dtype) / hop
+        # Across hop f the amplitude goes from frame f's to frame f + 1's (the last frame holds):
+        # sum_k sin (w_f + ramp (w_f+1 - w_f)), as one product with [w_f, w_f+1 - w_f].
+        step = torch.cat([weights[:, :, 1:], weights[:, :, -1:]], dim=2) - weights
+        ends = torch.stack([weights, step], dim=-1)  # batch x k x frames x 2
+        both = torch.einsum("kbfj,bkfc->bfjc", sines.view(self.HARMONICS, batch, frames, hop), ends)
+        return (both[..., 0] + both[..., 1] * ramp).reshape(batch, CLIP_SAMPLES)
+
+    def _noise(self, bands: Tensor) -> Tensor:
+        window = self.get_buffer("noise_window")
+        hop = self.NOISE_FFT // 2
+        spectrum = torch.stft(self.get_buffer("noise"), self.NOISE_FFT, hop, window=window, return_complex=True)
+        shape = F.interpolate(bands, size=spectrum.shape[-1], mode="linear", align_corners=True)  # frames
+        shape = F.interpolate(shape.transpose(1, 2), size=spectrum.shape[0], mode="linear", align_corners=True)
+        filtered = spectrum[None] * shape.transpose(1, 2)
+        return torch.istft(filtered, self.NOISE_FFT, hop, window=window, length=CLIP_SAMPLES)
+
+    def control_loss(self, z: Tensor, audio: Tensor, f0: Tensor, voiced: Tensor) -> Tensor:
+        """What the latent says against the clips' own: the mean |log2 f0 error| (octaves) over
+        their voiced frames, plus the mean loudness error of every frame (1 = 4 octaves of RMS)."""
+        pitch = (self.pitch(z) - torch.log2(f0.clamp_min(1.0) / self.REFERENCE)).abs()
+        loudness = (self.loudness(z) - self.frame_loudness(audio)).abs().mean()
+        return (pitch * voiced).sum() / voiced.sum().clamp_min(1.0) + loudness
+
+
+def _ramps(points: int, frames: int) -> Tensor:
+    """(frames x points): each frame's value as the linear interpolation of the points, which sit
+    at the centres of equal spans (the frames before the first and after the last hold them)."""
+    if points == 1:
+        return torch.ones(frames, 1)
+    position = ((torch.arange(frames) + 0.5) * points / frames - 0.5).clamp(0, points - 1)
+    left = position.floor().long().clamp(max=points - 2)
+    weights = torch.zeros(frames, points)
+    right_share = position - left
+    weights[torch.arange(frames), left] = 1 - right_share
+    weights[torch.arange(frames), left + 1] = right_share
+    return weights
+
+
+def _upsample(frames: Tensor, length: int) -> Tensor:
+    """Linear interpolation of frame values (batch x channels x frames) to ``length`` samples."""
+    return F.interpolate(frames, size=length, mode="linear", align_corners=False)
+
+
 def vae_build(config: VAEConfig) -> VAE:
     if config.kind not in KINDS:
         raise ValueError(f"unknown model {config.kind!r}; choose one of {', '.join(KINDS)}")
-    return BaselineVAE(config) if config.kind == "baseline" else SpectralVAE(config)
+    return {"baseline": BaselineVAE, "spectral": SpectralVAE, "ddsp": DDSPVAE}[config.kind](config)
 
 
 STFT_SIZES = (2048, 1024, 512, 256, 128)

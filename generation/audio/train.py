@@ -26,7 +26,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from generation.audio.dataset import SoundSet
-from generation.audio.model import VAE, VAEConfig, kl_divergence, mrstft_loss, vae_build
+from generation.audio.features import f0_yin
+from generation.audio.model import DDSPVAE, VAE, VAEConfig, kl_divergence, mrstft_loss, vae_build
 from generation.checkpoint import code_version, weights_write
 from generation.cli import options_add
 from generation.files import file_sha256, json_write
@@ -34,6 +35,7 @@ from generation.files import file_sha256, json_write
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 GRAD_CLIP = 1.0  # an outlier batch moves the weights no further than a typical one
+CONTROL_WEIGHT = 4.0  # ddsp: its f0 (octaves) and loudness errors beside MR-STFT (1/4 semitone off costs 0.08)
 EVAL_CLIPS = 64  # the clips every epoch's reconstruction loss is measured on (all, in a small set)
 
 
@@ -46,7 +48,7 @@ class TrainConfig:
     epochs: int = 100  # passes over the set (the thesis' slider)
     batch_size: int = 16  # clips per step (the thesis' slider)
     lr: float = 1e-3  # Adam's learning rate (the thesis' slider)
-    kl_weight: float | None = None  # final KL weight; None: 1 for baseline (the thesis' loss), 1e-3 for spectral
+    kl_weight: float | None = None  # final KL weight; None: 1 for baseline (the thesis' loss), 1e-3 for the others
     kl_warmup: int = 300  # steps over which the KL weight rises linearly from 0 (the thesis' warm_up_iters);
     # a run that continues a checkpoint warms up again: it reconstructs the new sounds first
     seed: int = 0  # initial weights, batch order and the reparameterisation noise
@@ -67,7 +69,9 @@ class EpochReport:
     steps: int
     seconds: float
     loss: float  # the training objective, averaged over the epoch's steps
-    reconstruction: float  # its reconstruction part (squared error for baseline, MR-STFT for spectral)
+    reconstruction: (
+        float  # its reconstruction part (squared error for baseline, MR-STFT (+ f0 error for ddsp) otherwise)
+    )
     kl: float
     mrstft: float  # multi-resolution STFT loss of the mean reconstructions of the evaluation clips
     clip: int  # the clip shown: index in the set
@@ -173,6 +177,10 @@ class _Loop:
         )
         self.evaluation = torch.randperm(len(sounds), generator=self.generator)[:EVAL_CLIPS]
         self.step = 0
+        self.f0: tuple[torch.Tensor, torch.Tensor] | None = None
+        if isinstance(vae, DDSPVAE):  # the clips' own f0 on the decoder's frames, to supervise its pitch
+            f0, voiced = f0_yin(sounds.audio, hop=vae.FRAME)
+            self.f0 = torch.from_numpy(f0.astype(np.float32)), torch.from_numpy(voiced.astype(np.float32))
 
     def epoch(self, epoch: int) -> EpochReport:
         started = time.monotonic()
@@ -181,7 +189,7 @@ class _Loop:
         order = torch.randperm(len(self.audio), generator=self.generator)
         batches = order.split(self.config.batch_size)
         for rows in batches:
-            totals += self._step(self.audio[rows])
+            totals += self._step(rows)
         mrstft, shown, reconstructed = self._evaluate(epoch)
         loss, reconstruction, kl = totals / len(batches)
         return EpochReport(
@@ -197,14 +205,21 @@ class _Loop:
             reconstructed=reconstructed,
         )
 
-    def _step(self, batch: torch.Tensor) -> np.ndarray:
+    def _step(self, rows: torch.Tensor) -> np.ndarray:
+        batch = self.audio[rows]
         noise = torch.randn((len(batch), self.vae.config.latent), generator=self.generator)
         mean, logvar = self.vae.encode(batch)
-        decoded = self.vae.decode(mean + noise * torch.exp(0.5 * logvar))
+        z = mean + noise * torch.exp(0.5 * logvar)
+        decoded = self.vae.decode(z)
         reconstruction = reconstruction_loss(self.vae, decoded, batch)
+        if self.f0 is not None and isinstance(self.vae, DDSPVAE):
+            f0, voiced = self.f0[0][rows], self.f0[1][rows]
+            reconstruction = reconstruction + CONTROL_WEIGHT * self.vae.control_loss(z, batch, f0, voiced)
         kl = kl_divergence(mean, logvar)
         weight = self.kl_weight * min(1.0, self.step / max(self.config.kl_warmup, 1))
         loss = reconstruction + weight * kl
+        if not torch.isfinite(loss):
+            raise TrainingError(f"the loss is {loss.item()} at step {self.step + 1}: lower the learning rate")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.vae.parameters(), GRAD_CLIP)
@@ -223,7 +238,8 @@ class _Loop:
 
 
 def reconstruction_loss(vae: VAE, decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The thesis' squared error of the samples for the baseline; the MR-STFT loss for spectral."""
+    """The thesis' squared error of the samples for the baseline; the MR-STFT loss for the others
+    (ddsp adds its f0 error in `_Loop._step`)."""
     if vae.config.kind == "baseline":
         return (decoded - target).pow(2).sum(dim=1).mean()
     return mrstft_loss(decoded, target)

@@ -27,7 +27,7 @@ def test_the_baseline_is_the_thesis_network() -> None:
     assert isinstance(model.decoder[-1], torch.nn.Tanh)
 
 
-@pytest.mark.parametrize("kind", ["baseline", "spectral"])
+@pytest.mark.parametrize("kind", ["baseline", "spectral", "ddsp"])
 def test_both_models_map_a_second_of_audio_to_128_numbers_and_back(kind: str) -> None:
     model = vae_build(VAEConfig(kind=kind)).eval()
     audio = torch.rand(3, 16000) - 0.5
@@ -45,7 +45,7 @@ def test_the_mrstft_loss_is_zero_for_equal_sounds_and_grows_with_noise() -> None
     assert float(kl_divergence(torch.zeros(2, 128), torch.zeros(2, 128))) == 0
 
 
-@pytest.mark.parametrize("kind", ["baseline", "spectral"])
+@pytest.mark.parametrize("kind", ["baseline", "spectral"])  # ddsp: tests/generation/audio/test_ddsp.py
 def test_a_short_training_lowers_the_loss_and_reports_every_epoch(kind: str, lab_set: SoundSet, tmp_path: Path) -> None:
     reports: list[EpochReport] = []
     model = VAEConfig(kind=kind, channels=64)

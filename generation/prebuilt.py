@@ -6,8 +6,8 @@
 A prebuilt folder is a checkpoint without its config: `model.safetensors`, `originality.npz`
 and `record.json`, which holds the checkpoint's config as training wrote it (model, tokenizer,
 training config, every training piece's SHA-256 and side, the loss history, the tokens sampling
-may emit), the weights' SHA-256, the test NLL on the committed split, and each training
-piece's token count. Training is deterministic on CPU with a fixed number of steps and threads,
+may emit), its loss curve, the weights' SHA-256, the test NLL on the committed split, and each
+training piece's token count. Training is deterministic on CPU with a fixed number of steps and threads,
 so `build` makes the same weights byte for byte on the same torch and CPU.
 
 A platform training run with {"prebuilt": name} adopts it (`adopt`) instead of training: the
@@ -85,8 +85,10 @@ def build(name: str, out: Path, *, work: Path = Path("var/generation/prebuilt"))
 
 def folder_write(checkpoint: Any, data: Any, out: Path) -> dict[str, Any]:
     """The prebuilt folder of a finished build: weights, originality index and record."""
+    log = checkpoint.folder.parent / "log.jsonl"  # the run's validations: the loss curve
     record = {
         **checkpoint.config,
+        "history": [json.loads(line) for line in log.read_text().splitlines() if line.strip()],
         "weights_sha256": checkpoint.weights_sha256(),
         "test_nll": _test_nll(checkpoint.folder, data),
         "threads": THREADS,
@@ -171,6 +173,10 @@ def adopt(name: str, job: TrainJob, *, kind: str) -> Trained:
         "threads": record["threads"],
     }
     json_write(folder / CONFIG, config)
+    steps = record["training"]["max_steps"]
+    for point in record["history"]:  # the curve of the training it adopts, for the run's page
+        shown = {key: point[key] for key in ("step", "train_loss", "val_nll", "val_ppl")}
+        job.progress(shown, {**shown, "max_steps": steps})
     return Trained(
         checkpoint=folder,
         metrics=config["metrics"],

@@ -35,6 +35,7 @@ def test_the_demo_loads_once_mints_its_works_once_and_its_log_verifies(db: Any, 
     record = record_read("demo-chorales")
     model = ModelArtifact.objects.get()
     assert model.blob.sha256 == record["weights_sha256"] and model.run.metrics["test_nll"] <= 0.60
+    assert len(model.run.progress["curve"]) == len(record["history"])  # its page draws the loss curve
     for work in Work.objects.all():
         assert work.model_id == model.pk
         assert work.provenance["renderer"]["name"] == "tinysoundfont"  # a General MIDI soundfont, not sines

@@ -30,7 +30,9 @@ def test_the_committed_weights_are_the_ones_the_record_names() -> None:
     assert record["training"]["max_steps"] == prebuilt.PREBUILT[NAME].train["max_steps"]
 
 
-def _job(tmp_path: Path, pieces: list[dict[str, Any]], config: dict[str, Any] | None = None) -> TrainJob:
+def _job(
+    tmp_path: Path, pieces: list[dict[str, Any]], config: dict[str, Any] | None = None, curve: list[Any] | None = None
+) -> TrainJob:
     files = [{"path": f"v1/{p['name']}.mid", "sha256": p["sha256"]} for p in pieces]
     manifest = tmp_path / "manifest.json"
     roots = [{"dataset_version": "v1", "merkle_root": "ab" * 32}]
@@ -40,13 +42,16 @@ def _job(tmp_path: Path, pieces: list[dict[str, Any]], config: dict[str, Any] | 
         data=tmp_path / "data",
         manifest=manifest,
         config=config or {"model": "transformer", "tokenizer": "chorale", "prebuilt": NAME},
-        progress=lambda point, latest: None,
+        progress=lambda point, latest: (curve if curve is not None else []).append(point),
     )
 
 
 def test_a_run_holding_its_training_data_adopts_it(tmp_path: Path) -> None:
     record = record_read(NAME)
-    trained = adopt(NAME, _job(tmp_path, record["data"]["pieces"]), kind="transformer")
+    curve: list[dict[str, Any]] = []
+    trained = adopt(NAME, _job(tmp_path, record["data"]["pieces"], curve=curve), kind="transformer")
+    assert [p["step"] for p in curve] == list(range(50, 801, 50))  # the run's page draws the training's curve
+    assert curve[-1]["val_nll"] == record["metrics"]["val_nll"]
     checkpoint = Checkpoint.open(trained.checkpoint)
     assert checkpoint.weights_sha256() == record["weights_sha256"]
     assert checkpoint.config["data"]["dataset_roots"][0]["merkle_root"] == "ab" * 32

@@ -171,6 +171,7 @@ class SpectralVAE(SpectrogramVAE):
 
 
 NOISE_RMS = 1 / math.sqrt(3)  # of the uniform noise in [-1, 1] that the DDSP model filters
+Measured = tuple[Tensor, Tensor, Tensor]  # per frame: f0 (Hz), voiced (0 or 1), loudness (DDSPVAE.measure)
 
 
 class DDSPVAE(SpectrogramVAE):
@@ -231,14 +232,25 @@ class DDSPVAE(SpectrogramVAE):
         self.register_buffer("noise", noise, persistent=False)  # the same noise every decode: deterministic
         self.register_buffer("noise_window", torch.hann_window(self.NOISE_FFT), persistent=False)
 
-    def encode(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+    def encode(self, audio: Tensor, measured: Measured | None = None) -> tuple[Tensor, Tensor]:
+        """``measured``: the clips' `measure`, when the caller holds it already (training does)."""
         mean, logvar = self.latent(self.encoder(self.spectrogram(audio)))
-        read = torch.cat([self.contour(audio), self.envelope(audio)], dim=1)
+        f0, voiced, loudness = measured if measured is not None else self.measure(audio)
+        read = torch.cat([self.contour(f0, voiced), self.envelope(loudness)], dim=1)
         return torch.cat([read, mean[:, read.shape[1] :]], dim=1), logvar
 
-    def envelope(self, audio: Tensor) -> Tensor:
-        """The loudness of each 40 ms span: the mean of its frames' (`frame_loudness`)."""
-        return self.frame_loudness(audio).unflatten(1, (self.LOUDNESS_POINTS, -1)).mean(-1)
+    def measure(self, audio: Tensor) -> Measured:
+        """What the latent reads and the decoder is supervised by, per frame: YIN's f0 and voicing
+        (`features.yin`), and the loudness (`frame_loudness`)."""
+        from generation.audio.features import yin
+
+        with torch.no_grad():
+            f0, voiced = yin(audio.detach(), hop=self.FRAME)
+            return f0, voiced.float(), self.frame_loudness(audio)
+
+    def envelope(self, loudness: Tensor) -> Tensor:
+        """The loudness of each 40 ms span: the mean of its frames'."""
+        return loudness.unflatten(1, (self.LOUDNESS_POINTS, -1)).mean(-1)
 
     def frame_loudness(self, audio: Tensor) -> Tensor:
         """Each frame's RMS as log2(rms + 1e-4) / 4 + 1 (about 0.6 at full scale, -2.3 in silence),
@@ -250,19 +262,15 @@ class DDSPVAE(SpectrogramVAE):
             centres = torch.arange(self.FRAMES, device=audio.device) * self.FRAME + self.FRAME // 2
             return torch.log2(power[:, 0, centres].clamp_min(0).sqrt() + 1e-4) / 4 + 1
 
-    def contour(self, audio: Tensor) -> Tensor:
-        """log2(f0 / 440 Hz) of each span's voiced frames (YIN); a span without any takes the
-        clip's mean, a clip without any 0."""
-        from generation.audio.features import yin
-
-        with torch.no_grad():
-            f0, voiced = yin(audio.detach(), hop=self.FRAME)
-            pitch = torch.log2(f0.clamp(20.0, 4000.0) / self.REFERENCE) * voiced
-            spans = (self.PITCH_POINTS, -1)
-            counts = voiced.float().unflatten(1, spans).sum(-1)
-            sums = pitch.unflatten(1, spans).sum(-1)
-            overall = sums.sum(1, keepdim=True) / counts.sum(1, keepdim=True).clamp_min(1)
-            return torch.where(counts > 0, sums / counts.clamp_min(1), overall)
+    def contour(self, f0: Tensor, voiced: Tensor) -> Tensor:
+        """log2(f0 / 440 Hz) of each span's voiced frames; a span without any takes the clip's
+        mean, a clip without any 0."""
+        pitch = torch.log2(f0.clamp(20.0, 4000.0) / self.REFERENCE) * voiced
+        spans = (self.PITCH_POINTS, -1)
+        counts = voiced.unflatten(1, spans).sum(-1)
+        sums = pitch.unflatten(1, spans).sum(-1)
+        overall = sums.sum(1, keepdim=True) / counts.sum(1, keepdim=True).clamp_min(1)
+        return torch.where(counts > 0, sums / counts.clamp_min(1), overall)
 
     def f0(self, z: Tensor) -> Tensor:
         """Hz per frame (batch x 125), within the audible and synthesisable range."""
@@ -324,12 +332,13 @@ class DDSPVAE(SpectrogramVAE):
         filtered = spectrum[None] * shape.transpose(1, 2)
         return torch.istft(filtered, self.NOISE_FFT, hop, window=window, length=CLIP_SAMPLES)
 
-    def control_loss(self, z: Tensor, audio: Tensor, f0: Tensor, voiced: Tensor) -> Tensor:
-        """What the latent says against the clips' own: the mean |log2 f0 error| (octaves) over
-        their voiced frames, plus the mean loudness error of every frame (1 = 4 octaves of RMS)."""
+    def control_loss(self, z: Tensor, measured: Measured) -> Tensor:
+        """What the latent says against the clips' own (`measure`): the mean |log2 f0 error|
+        (octaves) over their voiced frames, plus the mean loudness error of every frame (1 = 4
+        octaves of RMS)."""
+        f0, voiced, loudness = measured
         pitch = (self.pitch(z) - torch.log2(f0.clamp_min(1.0) / self.REFERENCE)).abs()
-        loudness = (self.loudness(z) - self.frame_loudness(audio)).abs().mean()
-        return (pitch * voiced).sum() / voiced.sum().clamp_min(1.0) + loudness
+        return (pitch * voiced).sum() / voiced.sum().clamp_min(1.0) + (self.loudness(z) - loudness).abs().mean()
 
 
 def _ramps(points: int, frames: int) -> Tensor:

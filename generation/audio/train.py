@@ -26,7 +26,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from generation.audio.dataset import SoundSet
-from generation.audio.features import f0_yin
 from generation.audio.model import DDSPVAE, VAE, VAEConfig, kl_divergence, mrstft_loss, vae_build
 from generation.checkpoint import code_version, weights_write
 from generation.cli import options_add
@@ -177,10 +176,12 @@ class _Loop:
         )
         self.evaluation = torch.randperm(len(sounds), generator=self.generator)[:EVAL_CLIPS]
         self.step = 0
-        self.f0: tuple[torch.Tensor, torch.Tensor] | None = None
-        if isinstance(vae, DDSPVAE):  # the clips' own f0 on the decoder's frames, to supervise its pitch
-            f0, voiced = f0_yin(sounds.audio, hop=vae.FRAME)
-            self.f0 = torch.from_numpy(f0.astype(np.float32)), torch.from_numpy(voiced.astype(np.float32))
+        # ddsp: each clip's f0, voicing and loudness per frame, measured once: the latent reads
+        # them and the decoder is supervised by them at every step
+        self.measured: list[torch.Tensor] | None = None
+        if isinstance(vae, DDSPVAE):
+            parts = [vae.measure(part) for part in self.audio.split(256)]
+            self.measured = [torch.cat(column) for column in zip(*parts, strict=True)]
 
     def epoch(self, epoch: int) -> EpochReport:
         started = time.monotonic()
@@ -208,13 +209,13 @@ class _Loop:
     def _step(self, rows: torch.Tensor) -> np.ndarray:
         batch = self.audio[rows]
         noise = torch.randn((len(batch), self.vae.config.latent), generator=self.generator)
-        mean, logvar = self.vae.encode(batch)
+        mean, logvar = self._encode(rows)
         z = mean + noise * torch.exp(0.5 * logvar)
         decoded = self.vae.decode(z)
         reconstruction = reconstruction_loss(self.vae, decoded, batch)
-        if self.f0 is not None and isinstance(self.vae, DDSPVAE):
-            f0, voiced = self.f0[0][rows], self.f0[1][rows]
-            reconstruction = reconstruction + CONTROL_WEIGHT * self.vae.control_loss(z, batch, f0, voiced)
+        if self.measured is not None and isinstance(self.vae, DDSPVAE):
+            f0, voiced, loudness = (column[rows] for column in self.measured)
+            reconstruction = reconstruction + CONTROL_WEIGHT * self.vae.control_loss(z, (f0, voiced, loudness))
         kl = kl_divergence(mean, logvar)
         weight = self.kl_weight * min(1.0, self.step / max(self.config.kl_warmup, 1))
         loss = reconstruction + weight * kl
@@ -227,11 +228,18 @@ class _Loop:
         self.step += 1
         return np.array([loss.item(), reconstruction.item(), kl.item()])
 
+    def _encode(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clips' latent mean and log-variance (ddsp: with their measures taken at the start)."""
+        if self.measured is not None and isinstance(self.vae, DDSPVAE):
+            f0, voiced, loudness = (column[rows] for column in self.measured)
+            return self.vae.encode(self.audio[rows], (f0, voiced, loudness))
+        return self.vae.encode(self.audio[rows])
+
     @torch.no_grad()
     def _evaluate(self, epoch: int) -> tuple[float, int, np.ndarray]:
         self.vae.eval()
         clips = self.audio[self.evaluation]
-        decoded = torch.cat([self.vae(part, sample=False)[0] for part in clips.split(16)])
+        decoded = torch.cat([self.vae.decode(self._encode(rows)[0]) for rows in self.evaluation.split(16)])
         shown = int(self.evaluation[(epoch - 1) % len(self.evaluation)])
         position = int((self.evaluation == shown).nonzero()[0, 0])
         return float(mrstft_loss(decoded, clips)), shown, decoded[position].numpy().copy()

@@ -93,6 +93,16 @@ class Prepared:
 SIDE_CODES = {"train": 0, "validation": 1, "test": 2}
 
 
+def training_tokens(folder: Path, *, key: str) -> dict[str, int]:
+    """Tokens of each piece on the training side of a prepared folder, transpositions included,
+    by the piece's ``key`` ("name" or "sha256"); pieces with none are left out."""
+    pieces = json.loads((folder / "data.json").read_text())["pieces"]
+    with np.load(folder / "tokens.npz") as arrays:
+        train = arrays["side"] == SIDE_CODES["train"]
+        totals = np.bincount(arrays["piece"][train], weights=np.diff(arrays["offsets"])[train], minlength=len(pieces))
+    return {piece[key]: int(totals[i]) for i, piece in enumerate(pieces) if totals[i]}
+
+
 def data_check(checkpoint: Any, data: Prepared) -> None:
     """Refuse to score or tune a checkpoint on data it was not made for: another tokenizer, or a
     held-out piece (by SHA-256) that the checkpoint trained on."""

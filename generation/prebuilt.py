@@ -85,6 +85,8 @@ def build(name: str, out: Path, *, work: Path = Path("var/generation/prebuilt"))
 
 def folder_write(checkpoint: Any, data: Any, out: Path) -> dict[str, Any]:
     """The prebuilt folder of a finished build: weights, originality index and record."""
+    from generation.data import training_tokens
+
     log = checkpoint.folder.parent / "log.jsonl"  # the run's validations: the loss curve
     record = {
         **checkpoint.config,
@@ -92,7 +94,7 @@ def folder_write(checkpoint: Any, data: Any, out: Path) -> dict[str, Any]:
         "weights_sha256": checkpoint.weights_sha256(),
         "test_nll": _test_nll(checkpoint.folder, data),
         "threads": THREADS,
-        "tokens": _training_tokens(data),
+        "tokens": training_tokens(data.folder, key="sha256"),
         "rebuild": "make demo-model",
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -114,19 +116,6 @@ def _test_nll(folder: Path, data: Any) -> float:
         model, data.sequences("test", augmented=False), data.tokenizer, device=torch.device("cpu")
     )
     return total / count
-
-
-def _training_tokens(data: Any) -> dict[str, int]:
-    """Tokens of each piece on the training side (transpositions included), by its SHA-256."""
-    import numpy as np
-
-    from generation.data import SIDE_CODES
-
-    pieces = data.meta["pieces"]
-    with np.load(data.folder / "tokens.npz") as arrays:
-        train = arrays["side"] == SIDE_CODES["train"]
-        totals = np.bincount(arrays["piece"][train], weights=np.diff(arrays["offsets"])[train], minlength=len(pieces))
-    return {piece["sha256"]: int(totals[i]) for i, piece in enumerate(pieces) if totals[i]}
 
 
 def record_read(name: str) -> dict[str, Any]:

@@ -212,8 +212,7 @@ def _beam_one(
             break
         rows, totals, parents, tokens = rows[alive], totals[alive], parents[alive], tokens[alive]
         styles = style.expand(len(rows)) if style is not None else None
-        with nullcontext() if STEP_WITH_ONEDNN else _onednn_off():
-            logits, state = model(tokens[:, None], styles, _reorder(model, state, parents))
+        logits, state = _next(model, rows, tokens, styles, _reorder(model, state, parents), use_state=True)
     if not done:  # none ended within the length: the unfinished hypotheses compete
         generated = max(rows.size(1) - 1 - len(primer), 1)
         done = [(float(totals[i]) / generated, rows[i].tolist()) for i in range(len(rows))]

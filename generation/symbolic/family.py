@@ -2,7 +2,6 @@
 a model trained on the training side with validation NLL as its held-out figure, and pieces
 sampled as MIDI for the platform to render. torch loads only where a model trains or generates."""
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +49,7 @@ class Symbolic:
     design: bool = False
 
     def train(self, job: TrainJob) -> Trained:
-        from generation.data import PrepareConfig, prepare
+        from generation.data import PrepareConfig, prepare, training_tokens
         from generation.model import ModelConfig
         from generation.tokenizers import TokenizerConfig
         from generation.train import TrainConfig, tiny_config, train
@@ -88,7 +87,7 @@ class Symbolic:
             checkpoint=checkpoint.folder,
             metrics=checkpoint.config.get("metrics", {"history": checkpoint.config.get("history", [])}),
             code_version=str(checkpoint.config.get("code", {}).get("commit") or "")[:100],
-            usage=_training_tokens(prepared),
+            usage=training_tokens(prepared, key="name"),
         )
 
     def load(self, folder: Path) -> Any:
@@ -134,18 +133,3 @@ def _integer(value: Any) -> bool:
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _training_tokens(prepared: Path) -> dict[str, int]:
-    """Tokens of each piece's training side, transpositions included, by its manifest path."""
-    import numpy as np
-
-    from generation.data import SIDE_CODES
-
-    meta = json.loads((prepared / "data.json").read_text())
-    with np.load(prepared / "tokens.npz") as arrays:
-        train = arrays["side"] == SIDE_CODES["train"]
-        totals = np.bincount(
-            arrays["piece"][train], weights=np.diff(arrays["offsets"])[train], minlength=len(meta["pieces"])
-        )
-    return {piece["name"]: int(totals[i]) for i, piece in enumerate(meta["pieces"]) if totals[i]}

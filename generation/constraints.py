@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from generation.tokenizers import ChoraleTokenizer, Tokenizer
+from generation.tokenizers import ChoraleTokenizer, Tokenizer, frame_period
 
 RULE = "only tokens the training data has at this position of the frame"
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -23,7 +23,7 @@ VOICES = ("soprano", "alto", "tenor", "bass")
 
 def allowed_record(sequences: Sequence[tuple[np.ndarray, int]], tokenizer: Tokenizer) -> dict[str, Any]:
     """The tokens at each position of the frame in the training pieces (and where EOS falls)."""
-    period = ChoraleTokenizer.VOICES if isinstance(tokenizer, ChoraleTokenizer) else 1
+    period = frame_period(tokenizer)
     seen: list[set[int]] = [set() for _ in range(period)]
     for tokens, _ in sequences:
         framed = np.concatenate([tokens, [tokenizer.eos]]).astype(np.int64)

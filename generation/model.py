@@ -29,9 +29,12 @@ class ModelConfig:
     block_size: int = 512  # transformer: context in training; sampling slides a cache this long
     max_distance: int = 512  # transformer: farther distances share the last relative embedding
     dropout: float = 0.1  # regularises a few hundred chorales; off when sampling (eval mode)
+    lag: int = 0  # lstm: also reads the input this many tokens back; 0: not (training sets 4 for chorales)
 
 
-State = Any  # (h, c) for the LSTM; a list of (key, value) per layer plus the position, for the Transformer
+# (h, c) for the LSTM, with its last `lag` inputs when it has a lag; for the Transformer, a list of
+# (key, value) per layer plus the position.
+State = Any
 
 
 class Model(nn.Module):
@@ -68,14 +71,29 @@ def _style_embedding(config: ModelConfig) -> nn.Embedding | None:
 
 
 class LSTMModel(Model):
+    """A stacked LSTM; with a lag, each input also carries a projection of the input `lag` tokens back.
+
+    In the chorale encoding that is the same voice one 16th earlier: a held note is a copy of it,
+    which a plain LSTM must carry through its state across the other three voices and learns slowly
+    (0.725 nats/token after 16 CPU-minutes against the Transformer's 0.541, whose attention reads
+    that distance directly). With the lag it reaches 0.473 in 60 (README, the chorale benchmark).
+    """
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         self.lstm = nn.LSTM(config.d_model, config.d_model, config.n_layers, batch_first=True, dropout=config.dropout)
         self.head = nn.Linear(config.d_model, config.vocab_size)
+        self.lagged = nn.Linear(config.d_model, config.d_model, bias=False) if config.lag else None
 
     def forward_embeds(self, x: Tensor, style: Tensor | None, state: State = None) -> tuple[Tensor, State]:
-        y, state = self.lstm(self.drop(self._styled(x, style)), state)
-        return self.head(self.drop(y)), state
+        if self.lagged is None:
+            y, state = self.lstm(self.drop(self._styled(x, style)), state)
+            return self.head(self.drop(y)), state
+        lag = self.config.lag
+        recurrent, last = (state[:2], state[2]) if state is not None else (None, x.new_zeros(lag, x.size(0), x.size(2)))
+        seen = torch.cat([last.transpose(0, 1), x], 1)  # seen[:, t] is the input lag tokens before x[:, t]
+        y, (h, c) = self.lstm(self.drop(self._styled(x + self.lagged(seen[:, : x.size(1)]), style)), recurrent)
+        return self.head(self.drop(y)), (h, c, seen[:, -lag:].transpose(0, 1))
 
 
 class RelativeAttention(nn.Module):

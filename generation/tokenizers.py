@@ -154,6 +154,11 @@ def _runs(column: np.ndarray) -> list[tuple[int, int, int]]:
     return [(int(s), int(e), int(column[s])) for s, e in zip(starts, ends, strict=True)]
 
 
+def frame_period(tokenizer: Tokenizer) -> int:
+    """Tokens per time step: the chorale encoding's four voices; one for the event encodings."""
+    return ChoraleTokenizer.VOICES if isinstance(tokenizer, ChoraleTokenizer) else 1
+
+
 def tokenizer_build(config: TokenizerConfig) -> Tokenizer:
     if config.kind == "chorale":
         return ChoraleTokenizer(config)

@@ -32,6 +32,7 @@ from generation.constraints import allowed_record
 from generation.data import DataError, Prepared
 from generation.files import json_write, write_atomic
 from generation.model import Model, ModelConfig, model_build
+from generation.tokenizers import frame_period
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -86,6 +87,9 @@ def _rate(config: TrainConfig, step: int) -> float:
 def _with_data(config: TrainConfig, data: Prepared) -> TrainConfig:
     styles = len(data.styles) if config.conditioned else 0
     model = replace(config.model, vocab_size=data.tokenizer.vocab_size, num_styles=styles)
+    period = frame_period(data.tokenizer)
+    if model.kind == "lstm" and not model.lag and period > 1:
+        model = replace(model, lag=period)  # see generation.model.LSTMModel
     if model.kind == "transformer":
         # Its context is what it trained on: longer distances would meet untrained embeddings.
         model = replace(model, block_size=config.seq_len, max_distance=config.seq_len)

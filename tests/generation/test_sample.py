@@ -90,11 +90,13 @@ def test_it_refuses_parameters_it_cannot_use(checkpoint: Checkpoint, params: Sam
         sample(checkpoint, params)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
-def test_stepping_the_state_gives_the_logits_of_a_full_pass(kind: str) -> None:
+@pytest.mark.parametrize(("kind", "lag"), [("lstm", 0), ("lstm", 4), ("transformer", 0)])
+def test_stepping_the_state_gives_the_logits_of_a_full_pass(kind: str, lag: int) -> None:
     torch.manual_seed(0)
     model = model_build(
-        ModelConfig(kind=kind, vocab_size=50, d_model=32, n_layers=2, n_heads=2, block_size=64, max_distance=64)
+        ModelConfig(
+            kind=kind, vocab_size=50, d_model=32, n_layers=2, n_heads=2, block_size=64, max_distance=64, lag=lag
+        )
     ).eval()
     tokens = torch.randint(0, 50, (3, 40))
     full, _ = model(tokens)
@@ -210,11 +212,13 @@ def test_beam_search_finds_likelier_pieces_than_sampling(checkpoint: Checkpoint)
     assert likelihood[1] > likelihood[0] + 0.05
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
-def test_beam_search_carries_each_hypothesis_state_with_it(kind: str) -> None:
+@pytest.mark.parametrize(("kind", "lag"), [("lstm", 0), ("lstm", 4), ("transformer", 0)])
+def test_beam_search_carries_each_hypothesis_state_with_it(kind: str, lag: int) -> None:
     """The score a beam reports, from states reordered step by step, is the full pass's."""
     torch.manual_seed(1)
-    config = ModelConfig(kind=kind, vocab_size=40, d_model=32, n_layers=2, n_heads=2, block_size=64, max_distance=64)
+    config = ModelConfig(
+        kind=kind, vocab_size=40, d_model=32, n_layers=2, n_heads=2, block_size=64, max_distance=64, lag=lag
+    )
     model = model_build(config).eval()
     tokenizer = ChoraleTokenizer(TokenizerConfig(kind="chorale"))
     tokenizer.vocab_size = 40

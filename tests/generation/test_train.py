@@ -25,6 +25,7 @@ def test_a_tiny_run_lowers_the_validation_loss(tiny_run: Path) -> None:
 def test_the_checkpoint_says_where_it_came_from(checkpoint: Checkpoint, prepared: Prepared) -> None:
     config = checkpoint.config
     assert config["model"]["kind"] == "lstm"
+    assert config["model"]["lag"] == 4  # it reads each voice's previous 16th beside the last token
     assert config["tokenizer"] == prepared.meta["tokenizer"]
     assert config["data"]["pieces"] == prepared.meta["pieces"]  # names, SHA-256, sides, groups
     assert len(config["code"]["source_sha256"]) == 64

@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from generation.audio.dataset import SoundSet
-from generation.audio.model import DDSPVAE, VAE, VAEConfig, kl_divergence, mrstft_loss, vae_build
+from generation.audio.model import DDSPVAE, VAE, Measured, VAEConfig, kl_divergence, mrstft_loss, vae_build
 from generation.checkpoint import code_version, weights_write
 from generation.cli import options_add
 from generation.files import file_sha256, json_write
@@ -207,15 +207,14 @@ class _Loop:
         )
 
     def _step(self, rows: torch.Tensor) -> np.ndarray:
-        batch = self.audio[rows]
+        batch, measures = self.audio[rows], self._measures(rows)
         noise = torch.randn((len(batch), self.vae.config.latent), generator=self.generator)
-        mean, logvar = self._encode(rows)
+        mean, logvar = self._encode(batch, measures)
         z = mean + noise * torch.exp(0.5 * logvar)
         decoded = self.vae.decode(z)
         reconstruction = reconstruction_loss(self.vae, decoded, batch)
-        if self.measured is not None and isinstance(self.vae, DDSPVAE):
-            f0, voiced, loudness = (column[rows] for column in self.measured)
-            reconstruction = reconstruction + CONTROL_WEIGHT * self.vae.control_loss(z, (f0, voiced, loudness))
+        if measures is not None and isinstance(self.vae, DDSPVAE):
+            reconstruction = reconstruction + CONTROL_WEIGHT * self.vae.control_loss(z, measures)
         kl = kl_divergence(mean, logvar)
         weight = self.kl_weight * min(1.0, self.step / max(self.config.kl_warmup, 1))
         loss = reconstruction + weight * kl
@@ -228,18 +227,25 @@ class _Loop:
         self.step += 1
         return np.array([loss.item(), reconstruction.item(), kl.item()])
 
-    def _encode(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The clips' latent mean and log-variance (ddsp: with their measures taken at the start)."""
-        if self.measured is not None and isinstance(self.vae, DDSPVAE):
-            f0, voiced, loudness = (column[rows] for column in self.measured)
-            return self.vae.encode(self.audio[rows], (f0, voiced, loudness))
-        return self.vae.encode(self.audio[rows])
+    def _measures(self, rows: torch.Tensor) -> Measured | None:
+        """ddsp: these clips' f0, voicing and loudness, taken at the start; None for the others."""
+        if self.measured is None:
+            return None
+        f0, voiced, loudness = (column[rows] for column in self.measured)
+        return f0, voiced, loudness
+
+    def _encode(self, batch: torch.Tensor, measures: Measured | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The clips' latent mean and log-variance (ddsp: from their measures, not measured again)."""
+        if measures is not None and isinstance(self.vae, DDSPVAE):
+            return self.vae.encode(batch, measures)
+        return self.vae.encode(batch)
 
     @torch.no_grad()
     def _evaluate(self, epoch: int) -> tuple[float, int, np.ndarray]:
         self.vae.eval()
         clips = self.audio[self.evaluation]
-        decoded = torch.cat([self.vae.decode(self._encode(rows)[0]) for rows in self.evaluation.split(16)])
+        parts = self.evaluation.split(16)
+        decoded = torch.cat([self.vae.decode(self._encode(self.audio[r], self._measures(r))[0]) for r in parts])
         shown = int(self.evaluation[(epoch - 1) % len(self.evaluation)])
         position = int((self.evaluation == shown).nonzero()[0, 0])
         return float(mrstft_loss(decoded, clips)), shown, decoded[position].numpy().copy()

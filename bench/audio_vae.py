@@ -19,11 +19,12 @@ For each model it prints:
             interpolation f0a^(1-r) f0b^r of the originals' (median cents, share within 50 c)
   decode    the decoder's real-time factor: seconds of compute per second of audio (< 1 is
             faster than real time), batch 16 at 16 kHz, before the upsampling to 44.1 kHz
-and the ratio spectral / baseline of the time to threshold and of the decoder's speed. With
+and the ratios spectral / baseline and ddsp / baseline of the time to threshold, the final
+MR-STFT and the decoder's speed. With
 --pretrained, another row continues that checkpoint (`make audio-pretrained`) on the set for the
 same budget.
 
-    .venv/bin/python bench/audio_vae.py [--minutes 8] [--threshold 3.0] [--threads 2] [--pretrained DIR]
+    .venv/bin/python bench/audio_vae.py [--minutes 8] [--threshold 3.0] [--threads 2] [--seed 0] [--pretrained DIR]
 """
 
 import argparse
@@ -126,6 +127,7 @@ def run(
     threshold: float,
     out: Path,
     pretrained: AudioCheckpoint | None = None,
+    seed: int = 0,
 ) -> dict[str, float | None]:
     curve: list[tuple[float, float]] = []
     started = time.monotonic()
@@ -136,7 +138,7 @@ def run(
             f"  {kind:8} epoch {report.epoch:3}  {curve[-1][0] / 60:5.1f} min  MR-STFT {report.mrstft:.3f}", flush=True
         )
 
-    config = TrainConfig(epochs=100_000, batch_size=16, lr=1e-3, max_minutes=minutes)
+    config = TrainConfig(epochs=100_000, batch_size=16, lr=1e-3, max_minutes=minutes, seed=seed)
     model = pretrained.model_config() if pretrained is not None else VAEConfig(kind=kind)
     checkpoint = train(sounds, out / kind, model=model, config=config, pretrained=pretrained, progress=record)
     vae = checkpoint.load()
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=8.0, help="training budget per model")
     parser.add_argument("--threshold", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0, help="the models' initial weights, batch order and noise")
     parser.add_argument("--models", default="baseline,spectral,ddsp", help="the fresh models to train, comma-separated")
     parser.add_argument(
         "--pretrained", type=Path, help="also continue this checkpoint (make audio-pretrained) on the set"
@@ -185,14 +188,14 @@ def main() -> None:
     print(f"{len(sounds)} clips in {', '.join(sounds.groups)}; {args.minutes} min each on {args.threads} threads")
     with TemporaryDirectory() as folder:
         results = {
-            kind: run(kind, sounds, held_out, args.minutes, args.threshold, Path(folder))
+            kind: run(kind, sounds, held_out, args.minutes, args.threshold, Path(folder), seed=args.seed)
             for kind in args.models.split(",")
             if kind
         }
         if args.pretrained:
             checkpoint = AudioCheckpoint(args.pretrained)
             results["pretrained"] = run(
-                "pretrained", sounds, held_out, args.minutes, args.threshold, Path(folder), checkpoint
+                "pretrained", sounds, held_out, args.minutes, args.threshold, Path(folder), checkpoint, args.seed
             )
     shown = ", ".join(f"{k} {v:.2f}" for k, v in refs.items())
     print(f"\nMR-STFT references on this set: {shown}; threshold {args.threshold}")
@@ -217,17 +220,18 @@ def main() -> None:
             f"{kind:10} {r['held_out_mrstft']:>17.3f} {r['held_out_cents']:>10.0f} c {r['held_out_within']:>11.0%}"
             f"   {r['glide_cents']:>6.0f} c {r['glide_within']:>6.0%} of {r['glides']}"
         )
-    if "baseline" not in results or "spectral" not in results:
+    if "baseline" not in results:
         return
-    base, better = results["baseline"], results["spectral"]
-    missed = [kind for kind in ("baseline", "spectral") if results[kind]["minutes"] is None]
-    if missed:
-        print(
-            f"time to threshold, spectral / baseline: {' and '.join(missed)} did not reach it in {args.minutes:g} min"
-        )
-    else:
-        print(f"time to threshold, spectral / baseline: {better['minutes'] / base['minutes']:.2f}")  # type: ignore[operator]
-    print(f"decoder speed, spectral / baseline: {base['rtf'] / better['rtf']:.2f}x")  # type: ignore[operator]
+    base = results["baseline"]
+    for kind in (k for k in ("spectral", "ddsp") if k in results):
+        better = results[kind]
+        if base["minutes"] is None or better["minutes"] is None:
+            missed = " and ".join(k for k in ("baseline", kind) if results[k]["minutes"] is None)
+            print(f"time to threshold, {kind} / baseline: {missed} did not reach it in {args.minutes:g} min")
+        else:
+            print(f"time to threshold, {kind} / baseline: {better['minutes'] / base['minutes']:.2f}")
+        print(f"MR-STFT at the end, {kind} / baseline: {better['final'] / base['final']:.2f}")  # type: ignore[operator]
+        print(f"decoder speed, {kind} / baseline: {base['rtf'] / better['rtf']:.2f}x")  # type: ignore[operator]
 
 
 if __name__ == "__main__":

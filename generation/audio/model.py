@@ -31,14 +31,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from generation.audio.synth import CLIP_SAMPLES
+from generation.audio.synth import CLIP_SAMPLES, SAMPLE_RATE
 
 KINDS = ("baseline", "spectral", "ddsp")
 
 
 @dataclass(frozen=True)
 class VAEConfig:
-    kind: str = "spectral"  # "baseline" (the thesis' network), "spectral", or "ddsp" (pitch by construction)
+    kind: str = "ddsp"  # "baseline" (the thesis' network), "spectral", or "ddsp" (pitch by construction)
     latent: int = 128  # the thesis' code size
     hidden: int = 256  # the dense layer before the latent (thesis: 256)
     channels: int = 256  # spectral: width of the decoder's first stage; each upsampling halves it
@@ -171,7 +171,9 @@ class SpectralVAE(SpectrogramVAE):
 
 
 NOISE_RMS = 1 / math.sqrt(3)  # of the uniform noise in [-1, 1] that the DDSP model filters
-Measured = tuple[Tensor, Tensor, Tensor]  # per frame: f0 (Hz), voiced (0 or 1), loudness (DDSPVAE.measure)
+# Per frame (DDSPVAE.measure): f0 (Hz), voiced (0 or 1), loudness, and the amplitudes of the
+# harmonics (batch x harmonics x frames) and of the noise bands (batch x bands x frames) in the clip
+Measured = tuple[Tensor, Tensor, Tensor, Tensor, Tensor]
 
 
 class DDSPVAE(SpectrogramVAE):
@@ -188,15 +190,20 @@ class DDSPVAE(SpectrogramVAE):
     so no decoder can fall silent to lower the spectral loss. So a latent between two sounds
     has the geometric mean of their pitches (a log-linear glide along a path), a sound from the
     prior has a pitch drawn from N(440 Hz, an octave), and no frame rate of the decoder can be
-    heard as a buzz. A convolutional stack over frames shapes the timbre under the
-    multi-resolution STFT loss; the phase comes from f0 alone, so that loss does not pull f0
-    through sinusoids it cannot learn from.
+    heard as a buzz. A convolutional stack over frames shapes the timbre: the level of every
+    harmonic and noise band, supervised by the levels read from the clip's own spectrum
+    (`analyse`) as well as by the multi-resolution STFT loss, which alone left the model on
+    plateaus with one timbre for every clip. The phase comes from f0 alone, so that loss does not
+    pull f0 through sinusoids it cannot learn from.
     """
 
     FRAMES, FRAME = 125, 128  # decoder frames of 8 ms: 125 x 128 = 16000 samples
     HARMONICS = 64
     BANDS = 16  # the noise filter's bands over 0-8 kHz: 500 Hz each, too coarse to imitate harmonics
     NOISE_FFT = 256
+    ANALYSIS_FFT = 1024  # the spectrum the timbre targets are read from (15.6 Hz bins)
+    TIMBRE_WEIGHT = 1.0  # the levels' mean |ln error| beside the f0 error (octaves) in `control_loss`
+    TIMBRE_FLOOR = 1e-3  # levels 60 dB below the frame's RMS count as silent: nobody hears them
     REFERENCE = 440.0  # Hz at log2 f0 = 0
     PITCH_POINTS = 5  # latent dimensions holding the input's pitch contour, 25 frames (200 ms) each
     LOUDNESS_POINTS = 25  # and its loudness contour, 5 frames (40 ms) each
@@ -219,15 +226,20 @@ class DDSPVAE(SpectrogramVAE):
                 head.weight[:, first : first + points] = _ramps(points, self.FRAMES)
         self.expand = nn.Linear(config.latent, width * self.CONTROLS)
         self.frames = nn.Sequential(Residual(width), Residual(width), nn.LeakyReLU(0.2))
-        self.heads = nn.Conv1d(width, 1 + self.HARMONICS + self.BANDS, 1)
+        self.heads = nn.Conv1d(width, self.HARMONICS + self.BANDS, 1)
         bias = self.heads.bias
         assert bias is not None
-        with torch.no_grad():  # start as the fundamental alone, the same in every frame: the
-            # log-magnitude loss counts about 150 dB of range, so the partials and noise a clip
-            # lacks start far below it (-170 dB; the heads' outputs are scaled by LOGIT_SCALE)
+        with torch.no_grad():  # start as the fundamental with every partial 43 dB below it and the
+            # noise 52 dB below, the same in every frame (the heads' outputs are x LOGIT_SCALE nepers)
             self.heads.weight.zero_()
-            bias.copy_(torch.cat([torch.tensor([4.0]), torch.tensor([0.0]), torch.full((self.HARMONICS - 1,), -2.0),
-                                  torch.zeros(self.BANDS)]))  # fmt: skip
+            bias.copy_(torch.cat([torch.tensor([0.0]), torch.full((self.HARMONICS - 1,), -0.5),
+                                  torch.full((self.BANDS,), -0.6)]))  # fmt: skip
+            # A narrow posterior to start (std 0.05): the decoder tells the clips apart from the
+            # first step, and the KL widens it as far as the reconstructions allow. Started at the
+            # prior's width, the noise drowned the timbre dimensions and the decoder learned one
+            # timbre for every clip.
+            self.logvar.weight.mul_(0.01)
+            self.logvar.bias.fill_(-6.0)
         noise = torch.rand(CLIP_SAMPLES, generator=torch.Generator().manual_seed(0)) * 2 - 1
         self.register_buffer("noise", noise, persistent=False)  # the same noise every decode: deterministic
         self.register_buffer("noise_window", torch.hann_window(self.NOISE_FFT), persistent=False)
@@ -235,18 +247,45 @@ class DDSPVAE(SpectrogramVAE):
     def encode(self, audio: Tensor, measured: Measured | None = None) -> tuple[Tensor, Tensor]:
         """``measured``: the clips' `measure`, when the caller holds it already (training does)."""
         mean, logvar = self.latent(self.encoder(self.spectrogram(audio)))
-        f0, voiced, loudness = measured if measured is not None else self.measure(audio)
+        f0, voiced, loudness = (measured if measured is not None else self.measure(audio))[:3]
         read = torch.cat([self.contour(f0, voiced), self.envelope(loudness)], dim=1)
         return torch.cat([read, mean[:, read.shape[1] :]], dim=1), logvar
 
     def measure(self, audio: Tensor) -> Measured:
         """What the latent reads and the decoder is supervised by, per frame: YIN's f0 and voicing
-        (`features.yin`), and the loudness (`frame_loudness`)."""
+        (`features.yin`), the loudness (`frame_loudness`) and the levels of the harmonics and the
+        noise bands (`analyse`)."""
         from generation.audio.features import yin
 
         with torch.no_grad():
             f0, voiced = yin(audio.detach(), hop=self.FRAME)
-            return f0, voiced.float(), self.frame_loudness(audio)
+            return f0, voiced.float(), self.frame_loudness(audio), *self.analyse(audio.detach(), f0)
+
+    def analyse(self, audio: Tensor, f0: Tensor) -> tuple[Tensor, Tensor]:
+        """The amplitude each oscillator and each noise band would need to play the clip, per
+        frame, read from its spectrum (1024-point Hann STFT, one column per frame): harmonic k is
+        the peak at k x f0 (a sine of amplitude a reads a); a band is the noise floor between
+        the peaks (the 20th percentile of its bins' power, which for noise is 0.223 x the mean),
+        as the standard deviation of white noise with that power."""
+        window = torch.hann_window(self.ANALYSIS_FFT, device=audio.device)
+        spectrum = torch.stft(audio, self.ANALYSIS_FFT, self.FRAME, window=window, return_complex=True).abs()
+        spectrum = spectrum[..., : self.FRAMES]  # column f is centred on frame f's first sample
+        top = self.ANALYSIS_FFT // 2
+        numbers = torch.arange(1, self.HARMONICS + 1, device=audio.device, dtype=f0.dtype)
+        position = numbers[None, :, None] * f0[:, None, :] * self.ANALYSIS_FFT / SAMPLE_RATE
+        nearest = position.round().long()
+        # the peak's height by a parabola through the log magnitudes of the nearest bin and its
+        # neighbours (the nearest bin alone reads up to 1.4 dB low between bins)
+        left, centre, right = (
+            spectrum.gather(1, (nearest + d).clamp(0, top)).clamp_min(1e-9).log() for d in (-1, 0, 1)
+        )
+        curve = (left - 2 * centre + right).clamp(max=-1e-6)
+        offset = (0.5 * (left - right) / curve).clamp(-1, 1)
+        peaks = torch.exp(centre - 0.25 * (left - right) * offset)
+        partials = peaks * (position < top) / (window.sum() / 2)
+        floor = spectrum[:, :top].pow(2).unflatten(1, (self.BANDS, -1)).quantile(0.2, dim=2)
+        bands = (floor / -math.log(0.8) / window.pow(2).sum()).sqrt()
+        return partials, bands
 
     def envelope(self, loudness: Tensor) -> Tensor:
         """The loudness of each 40 ms span: the mean of its frames'."""
@@ -283,30 +322,38 @@ class DDSPVAE(SpectrogramVAE):
     def decode(self, z: Tensor) -> Tensor:
         """f0 and loudness (each a linear function of z, learned from the clips' own) set the pitch
         and each frame's RMS; the timbre heads share that RMS out among harmonics and noise."""
+        f0, partials, bands = self.levels(z)
+        return (self._harmonic(f0, partials) + self._noise(bands / NOISE_RMS)).clamp(-1, 1)
+
+    def levels(self, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Per frame: f0 (Hz, no gradient), the harmonics' amplitudes and the noise bands' (white
+        noise standard deviations), together as loud as the frame's RMS."""
         hidden = self.frames(self.expand(z).view(z.shape[0], self.config.channels, self.CONTROLS))
         controls = F.interpolate(self.heads(hidden), size=self.FRAMES, mode="linear", align_corners=True)
-        controls = controls * self.LOGIT_SCALE
-        rms = self.rms(z).detach()
-        # sqrt(share) and sqrt(1 - share) of the power, by log-sigmoid: finite gradients at the ends
-        harmonic_part, noise_part = (torch.exp(0.5 * F.logsigmoid(sign * controls[:, :1])) for sign in (1, -1))
-        bands = torch.softmax(controls[:, 1 + self.HARMONICS :], dim=1)
-        noise = bands / bands.pow(2).mean(1, keepdim=True).sqrt() * (rms * noise_part / NOISE_RMS)
-        harmonic = self._harmonic(self.f0(z).detach(), rms * harmonic_part, controls[:, 1 : 1 + self.HARMONICS])
-        return (harmonic + self._noise(noise)).clamp(-1, 1)
-
-    def _harmonic(self, f0: Tensor, loudness: Tensor, distribution: Tensor) -> Tensor:
-        """The oscillators: harmonic k at k x f0, its amplitude ramped linearly across each hop
-        from one frame's value to the next's. The sines depend on f0 alone (no gradient: see the
-        class), built by the Chebyshev recurrence sin((k+1)p) = 2 cos(p) sin(kp) - sin((k-1)p)
-        rather than 64 calls of sin."""
-        from generation.audio.synth import SAMPLE_RATE
-
-        batch, hop, frames = f0.shape[0], self.FRAME, self.FRAMES
+        f0 = self.f0(z).detach()
         numbers = torch.arange(1, self.HARMONICS + 1, device=f0.device, dtype=f0.dtype)
         audible = numbers[None, :, None] * f0[:, None, :] < SAMPLE_RATE / 2  # no aliasing
-        shares = torch.softmax(distribution.masked_fill(~audible, float("-inf")), dim=1)
-        # Amplitudes whose sines have an RMS of `loudness`: sqrt(sum a_k^2 / 2) = loudness.
-        weights = shares / shares.pow(2).sum(1, keepdim=True).sqrt() * math.sqrt(2) * loudness
+        # Log amplitudes (nepers) relative to the frame's loudest level: only their ratios are heard,
+        # as the sum is scaled to the frame's RMS below. No level saturates (an exp-sigmoid or a
+        # softmax over 10x logits did, and the model then settled with one flat spectrum for every
+        # clip), and the level they share cannot drift.
+        heard = F.pad(audible, (0, 0, 0, self.BANDS), value=True)
+        controls = (controls * self.LOGIT_SCALE).masked_fill(~heard, float("-inf"))
+        amplitudes = torch.exp(controls - controls.amax(1, keepdim=True).detach())
+        partials = amplitudes[:, : self.HARMONICS]
+        bands = amplitudes[:, self.HARMONICS :]
+        # Scaled together to the frame's RMS: sum a_k^2 / 2 for the sines, the bands' mean square
+        # for the noise (white noise filtered band by band).
+        power = partials.pow(2).sum(1, keepdim=True) / 2 + bands.pow(2).mean(1, keepdim=True)
+        scale = self.rms(z).detach() / power.sqrt()
+        return f0, partials * scale, bands * scale
+
+    def _harmonic(self, f0: Tensor, weights: Tensor) -> Tensor:
+        """The oscillators: harmonic k at k x f0 with amplitude weights[:, k], ramped linearly across
+        each hop from one frame's value to the next's. The sines depend on f0 alone (no gradient:
+        see the class), built by the Chebyshev recurrence sin((k+1)p) = 2 cos(p) sin(kp) -
+        sin((k-1)p) rather than 64 calls of sin."""
+        batch, hop, frames = f0.shape[0], self.FRAME, self.FRAMES
         with torch.no_grad():
             per_sample = _upsample(f0[:, None, :], CLIP_SAMPLES)[:, 0]
             phase = 2 * math.pi * torch.cumsum(per_sample.double() / SAMPLE_RATE, dim=1).remainder(1.0).float()
@@ -335,10 +382,32 @@ class DDSPVAE(SpectrogramVAE):
     def control_loss(self, z: Tensor, measured: Measured) -> Tensor:
         """What the latent says against the clips' own (`measure`): the mean |log2 f0 error|
         (octaves) over their voiced frames, plus the mean loudness error of every frame (1 = 4
-        octaves of RMS)."""
-        f0, voiced, loudness = measured
+        octaves of RMS), plus TIMBRE_WEIGHT x the levels' error (`_timbre_error`)."""
+        f0, voiced, loudness = measured[:3]
         pitch = (self.pitch(z) - torch.log2(f0.clamp_min(1.0) / self.REFERENCE)).abs()
-        return (pitch * voiced).sum() / voiced.sum().clamp_min(1.0) + (self.loudness(z) - loudness).abs().mean()
+        pitch = (pitch * voiced).sum() / voiced.sum().clamp_min(1.0)
+        return pitch + (self.loudness(z) - loudness).abs().mean() + self.TIMBRE_WEIGHT * self._timbre_error(z, measured)
+
+    def _timbre_error(self, z: Tensor, measured: Measured) -> Tensor:
+        """The mean |ln error| of the levels against the clip's (`analyse`), each level floored at
+        TIMBRE_FLOOR x the frame's RMS: the harmonics on voiced frames, the bands on all. A direct
+        target for every level from the first step, which the spectral loss alone does not give:
+        through the synthesiser it has flat plateaus where a model can settle with one timbre for
+        every clip."""
+        _, voiced, loudness, partials, bands = measured
+        _, predicted_partials, predicted_bands = self.levels(z)
+        floor = self.TIMBRE_FLOOR * torch.exp2(4 * (loudness - 1))[:, None, :]
+
+        def error(a: Tensor, b: Tensor) -> Tensor:
+            # a level the clip lacks costs only as far as it is heard above the floor
+            target = torch.log(torch.maximum(b, floor))
+            predicted = torch.log(a.clamp_min(1e-30))
+            return torch.where(b > floor, (predicted - target).abs(), F.relu(predicted - target))
+
+        harmonic = (error(predicted_partials, partials) * voiced[:, None]).sum() / (
+            voiced.sum().clamp_min(1.0) * self.HARMONICS
+        )
+        return harmonic + error(predicted_bands, bands).mean()
 
 
 def _ramps(points: int, frames: int) -> Tensor:

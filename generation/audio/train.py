@@ -33,6 +33,14 @@ from generation.files import file_sha256, json_write
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+# The final KL weight of each kind: the thesis' loss for the baseline; the spectral models weigh
+# theirs against an MR-STFT loss of about 1-3. The DDSP model's timbre dimensions carry less than
+# its pitch and loudness (read, not learned), and at 1e-3 the KL narrowed them to one timbre.
+KL_WEIGHTS = {"baseline": 1.0, "spectral": 1e-3, "ddsp": 1e-4}
+# The learning rate's factor per step, down to LR_FLOOR x the rate: the DDSP model's levels settle
+# (after about 1,000 steps at the floor) instead of wandering about 0.1 MR-STFT around their best.
+LR_DECAYS = {"baseline": 1.0, "spectral": 1.0, "ddsp": 0.998}
+LR_FLOOR = 0.1
 GRAD_CLIP = 1.0  # an outlier batch moves the weights no further than a typical one
 CONTROL_WEIGHT = 4.0  # ddsp: its f0 (octaves) and loudness errors beside MR-STFT (1/4 semitone off costs 0.08)
 EVAL_CLIPS = 64  # the clips every epoch's reconstruction loss is measured on (all, in a small set)
@@ -47,7 +55,8 @@ class TrainConfig:
     epochs: int = 100  # passes over the set (the thesis' slider)
     batch_size: int = 16  # clips per step (the thesis' slider)
     lr: float = 1e-3  # Adam's learning rate (the thesis' slider)
-    kl_weight: float | None = None  # final KL weight; None: 1 for baseline (the thesis' loss), 1e-3 for the others
+    kl_weight: float | None = None  # final KL weight; None: KL_WEIGHTS of the model's kind
+    lr_decay: float | None = None  # the learning rate's factor per step (to LR_FLOOR x lr); None: LR_DECAYS of the kind
     kl_warmup: int = 300  # steps over which the KL weight rises linearly from 0 (the thesis' warm_up_iters);
     # a run that continues a checkpoint warms up again: it reconstructs the new sounds first
     seed: int = 0  # initial weights, batch order and the reparameterisation noise
@@ -60,6 +69,8 @@ class TrainConfig:
             raise TrainingError("epochs and batch size must be at least 1 and the learning rate above 0")
         if self.threads < 0 or self.kl_warmup < 0 or (self.kl_weight is not None and self.kl_weight < 0):
             raise TrainingError("threads, KL warm-up and KL weight cannot be negative")
+        if self.lr_decay is not None and not 0 < self.lr_decay <= 1:
+            raise TrainingError("the learning rate's decay per step must be above 0 and at most 1")
 
 
 @dataclass(frozen=True)
@@ -171,9 +182,8 @@ class _Loop:
         self.audio = torch.from_numpy(np.ascontiguousarray(sounds.audio, dtype=np.float32))
         self.optimizer = torch.optim.Adam(vae.parameters(), lr=config.lr)
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.kl_weight = (
-            config.kl_weight if config.kl_weight is not None else (1.0 if vae.config.kind == "baseline" else 1e-3)
-        )
+        self.kl_weight = config.kl_weight if config.kl_weight is not None else KL_WEIGHTS[vae.config.kind]
+        self.lr_decay = config.lr_decay if config.lr_decay is not None else LR_DECAYS[vae.config.kind]
         self.evaluation = torch.randperm(len(sounds), generator=self.generator)[:EVAL_CLIPS]
         self.step = 0
         # ddsp: each clip's f0, voicing and loudness per frame, measured once: the latent reads
@@ -223,6 +233,8 @@ class _Loop:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.vae.parameters(), GRAD_CLIP)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr * max(self.lr_decay**self.step, LR_FLOOR)
         self.optimizer.step()
         self.step += 1
         return np.array([loss.item(), reconstruction.item(), kl.item()])
@@ -231,8 +243,8 @@ class _Loop:
         """ddsp: these clips' f0, voicing and loudness, taken at the start; None for the others."""
         if self.measured is None:
             return None
-        f0, voiced, loudness = (column[rows] for column in self.measured)
-        return f0, voiced, loudness
+        f0, voiced, loudness, partials, bands = (column[rows] for column in self.measured)
+        return f0, voiced, loudness, partials, bands
 
     def _encode(self, batch: torch.Tensor, measures: Measured | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The clips' latent mean and log-variance (ddsp: from their measures, not measured again)."""

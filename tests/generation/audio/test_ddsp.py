@@ -1,5 +1,6 @@
 """The DDSP decoder makes the pitch its latent holds, and glides between two pitches log-linearly;
-YIN, which supervises that pitch in training, finds a tone's pitch and none in noise."""
+YIN, which supervises that pitch in training, finds a tone's pitch and none in noise; the
+analysis that supervises its timbre reads a tone's harmonics and noise floor."""
 
 from pathlib import Path
 
@@ -34,15 +35,28 @@ def test_yin_finds_a_tones_pitch_and_none_in_noise_or_silence() -> None:
     assert voiced[1].mean() < 0.1 and not voiced[2].any()
 
 
+@torch.no_grad()
+def test_the_analysis_reads_a_tones_harmonics_and_its_noise_floor() -> None:
+    """The timbre targets: a sine of amplitude a reads a, a partial the tone lacks reads near
+    nothing, and white noise of standard deviation s reads s in every band."""
+    t = np.arange(RATE) / RATE
+    noise = 0.01 * np.random.default_rng(0).standard_normal(RATE)
+    tone = 0.4 * np.sin(2 * np.pi * 196.0 * t) + 0.2 * np.sin(2 * np.pi * 588.0 * t) + noise
+    model = DDSPVAE(VAEConfig(kind="ddsp", channels=32))
+    _, _, _, partials, bands = model.measure(torch.from_numpy(tone.astype(np.float32))[None])
+    middle = partials[0, :, 10:-10].median(dim=1).values  # the edges see the padding
+    assert middle[0] == pytest.approx(0.4, rel=0.05) and middle[2] == pytest.approx(0.2, rel=0.05)
+    assert middle[1] < 0.02 and middle[3] < 0.02  # the missing 2nd and 4th: the noise alone
+    assert bands[0, :, 10:-10].median() == pytest.approx(0.01, rel=0.2)
+
+
 def _at(model: DDSPVAE, hertz: list[float]) -> torch.Tensor:
     """Latents whose pitch head says these frequencies, all frames alike (the head is linear), and
     a plain timbre: harmonics falling off, no noise (an untrained decoder's random one can hide
     its fundamental from YIN, which then hears an octave below)."""
     with torch.no_grad():
         model.heads.weight.zero_()
-        model.heads.bias.copy_(
-            torch.cat([torch.tensor([20.0]), -0.5 * torch.arange(model.HARMONICS), torch.zeros(model.BANDS)])
-        )
+        model.heads.bias.copy_(torch.cat([-0.05 * torch.arange(model.HARMONICS), torch.full((model.BANDS,), -2.0)]))
         model.pitch.weight.zero_()
         model.pitch.weight[:, 0] = 1.0  # log2(f0 / 440) = z[0]
         model.pitch.bias.zero_()

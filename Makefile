@@ -84,7 +84,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/load.py
 
 # The pretrained sound model of generation/audio: 8,720 random synthesised sounds (as many as the
-# thesis'), the improved VAE trained on them for EPOCHS passes on 2 threads. Its record (hashes,
+# thesis'), the DDSP VAE (the default model) trained on them for EPOCHS passes on 2 threads. Its record (hashes,
 # loss history, code version) is committed as generation/audio/pretrained.json.
 AUDIO := var/audio
 EPOCHS ?= 2

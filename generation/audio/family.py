@@ -18,7 +18,7 @@ SETTINGS = (
     Setting("lr", float, 1e-6, 1.0, label="Learning rate"),
     Setting("seed", int, 0, 2**31 - 1, label="Seed"),
     Setting("max_minutes", float, 0.1, 10_000, label="Minutes at most"),
-    Setting("latent", int, 2, 1024, label="Latent size"),
+    Setting("latent", int, 32, 1024, label="Latent size"),  # the DDSP model reads 30 of them (DDSPVAE)
     Setting("channels", int, 8, 1024, label="Channels"),
 )
 MIDI = (".mid", ".midi")  # a dataset may mix scores in; the sound model trains on the audio

@@ -212,6 +212,9 @@ class DDSPVAE(SpectrogramVAE):
     # changed every frame would be heard as a buzz at the frame rate
 
     def __init__(self, config: VAEConfig):
+        read = self.PITCH_POINTS + self.LOUDNESS_POINTS
+        if config.latent <= read:
+            raise ValueError(f"the DDSP model needs a latent of more than {read}: {read} hold the pitch and loudness")
         super().__init__(config)
         width = config.channels
         self.pitch = nn.Linear(config.latent, self.FRAMES)  # log2(f0 / 440) per frame, linear in z

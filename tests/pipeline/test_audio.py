@@ -17,7 +17,7 @@ from ledgerline.works.credentials import credentials_read
 from tests.conftest import dataset_create
 from tests.pipeline.conftest import ipfs_bytes, model_signing_verify, trained_run, upload_files, work_links_check
 
-SMALL = {"model": "audio", "epochs": 2, "latent": 8, "channels": 32, "batch_size": 4}
+SMALL = {"model": "audio", "epochs": 2, "latent": 32, "channels": 32, "batch_size": 4}
 
 
 @pytest.mark.django_db
@@ -101,7 +101,7 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
         assert response.status_code == status, response.json()
         return str(response.json()["error"]["message"])
 
-    assert "latent must be 8" in refused(config={**SMALL, "latent": 16})
+    assert "latent must be 32" in refused(config={**SMALL, "latent": 48})
     assert "Only audio models can be continued" in refused(config={"model": "lstm", "tiny": True})
     foreign = model_record(team.outsider.user.memberships.get().organisation)
     assert "No such model" in refused(404, base_model=str(foreign.pk))
@@ -201,7 +201,7 @@ def test_the_pretrained_model_is_trained_on_a_recorded_dataset_and_can_be_contin
             "--batch-size",
             "4",
             "--latent",
-            "8",
+            "32",
             "--channels",
             "32",
         )

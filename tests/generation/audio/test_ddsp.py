@@ -109,3 +109,8 @@ def test_a_short_training_lowers_its_loss_and_keeps_each_clips_pitch(lab_set: So
 def test_a_learning_rate_that_diverges_is_named(lab_set: SoundSet, tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="lower the learning rate"):
         train(lab_set, tmp_path, model=VAEConfig(kind="ddsp", channels=32), config=TrainConfig(epochs=3, lr=1e6))
+
+
+def test_a_latent_too_small_for_the_ddsp_model_is_named() -> None:
+    with pytest.raises(ValueError, match="needs a latent of more than 30"):
+        vae_build(VAEConfig(kind="ddsp", latent=16))

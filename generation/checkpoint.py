@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_model
+from safetensors.torch import save_file
 
 from generation.files import file_sha256
 from generation.metrics import NoteIndex
@@ -63,8 +63,20 @@ class Checkpoint:
 
 
 def weights_write(model: torch.nn.Module, path: Path) -> None:
+    """The same bytes for the same weights in every process. safetensors' save_model notes each
+    tied weight it drops in the file's metadata, and writes the metadata in an order that changes
+    from process to process (a rebuilt demo model differed from the committed one in that order
+    alone); here a tied weight is saved once, under its first name (the one safetensors'
+    load_model expects), and the metadata holds one entry."""
     partial = path.with_name(path.name + ".part")
-    save_model(model, str(partial), metadata={"format": "pt"})
+    tensors: dict[str, torch.Tensor] = {}
+    saved: set[tuple[int, int, tuple[int, ...]]] = set()
+    for name, tensor in sorted(model.state_dict().items()):
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key not in saved:
+            saved.add(key)
+            tensors[name] = tensor.contiguous()
+    save_file(tensors, str(partial), metadata={"format": "pt"})
     os.chmod(partial, 0o644)
     os.replace(partial, path)
 

@@ -186,7 +186,7 @@ class _Loop:
         self.lr_decay = config.lr_decay if config.lr_decay is not None else LR_DECAYS[vae.config.kind]
         self.evaluation = torch.randperm(len(sounds), generator=self.generator)[:EVAL_CLIPS]
         self.step = 0
-        # ddsp: each clip's f0, voicing and loudness per frame, measured once: the latent reads
+        # ddsp: each clip's f0, voicing, loudness and timbre levels per frame, measured once: the latent reads
         # them and the decoder is supervised by them at every step
         self.measured: list[torch.Tensor] | None = None
         if isinstance(vae, DDSPVAE):
@@ -240,7 +240,7 @@ class _Loop:
         return np.array([loss.item(), reconstruction.item(), kl.item()])
 
     def _measures(self, rows: torch.Tensor) -> Measured | None:
-        """ddsp: these clips' f0, voicing and loudness, taken at the start; None for the others."""
+        """ddsp: these clips' f0, voicing, loudness and timbre levels, taken at the start; None for the others."""
         if self.measured is None:
             return None
         f0, voiced, loudness, partials, bands = (column[rows] for column in self.measured)

@@ -176,6 +176,12 @@ class Family(Protocol):
         byte with what was minted."""
         ...
 
+    def source_share(self, parameters: Mapping[str, Any]) -> float:
+        """How much of a work made from a file a parameter names (a recording or another work of
+        the organisation: a variation's source) is that source's, from 0 to 1: that part of its
+        revenue goes by the source's split. 0 where a file only prompts (a MIDI primer)."""
+        ...
+
 
 def settings_clean(family: Family, config: Mapping[str, Any]) -> dict[str, Any]:
     """``config``'s settings checked by ``family``'s, with the defaults of those it leaves out."""

@@ -95,10 +95,11 @@ def credentials_check(
             f"sha256:{model['weights_sha256']}",
             *(f"sha256:{base.get('weights_sha256')}" for base in model.get("bases") or []),
             *(f"merkle:{d['merkle_root']}" for d in manifest.get("datasets") or []),
+            *(f"sha256:{source.get('sha256')}" for source in manifest.get("sources") or []),  # what it varies
         }
         found = {i.get("instance_id") for i in active.get("ingredients") or []}
         if found != expected:
-            raise Broken("The C2PA ingredients are not the models and datasets the manifest names.")
+            raise Broken("The C2PA ingredients are not the models, datasets and sources the manifest names.")
         details["reason"] = (
             f"C2PA {credentials['state']} (signer not in a public trust list), signed with the "
             "anchored key; trainedAlgorithmicMedia from the manifest's model and datasets"

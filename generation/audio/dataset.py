@@ -140,8 +140,9 @@ def synth_set(specs: Sequence[Synth]) -> SoundSet:
     return SoundSet(audio, clips)
 
 
-def file_import(data: bytes, *, filename: str, group: str) -> SoundSet:
-    """An uploaded or recorded file as one-second clips; refuses what it cannot decode, with why."""
+def audio_read(data: bytes, *, filename: str) -> tuple[np.ndarray, int]:
+    """An audio file's samples (frames x channels, float32) and rate, or an AudioError that says
+    why it cannot be used."""
     if not data:
         raise AudioError(f"{filename} is empty")
     try:
@@ -152,6 +153,12 @@ def file_import(data: bytes, *, filename: str, group: str) -> SoundSet:
         raise AudioError(f"{filename} holds no samples")
     if not np.isfinite(decoded).all():
         raise AudioError(f"{filename} holds samples that are not numbers")
+    return decoded, int(rate)
+
+
+def file_import(data: bytes, *, filename: str, group: str) -> SoundSet:
+    """An uploaded or recorded file as one-second clips; refuses what it cannot decode, with why."""
+    decoded, rate = audio_read(data, filename=filename)
     mono = decoded.mean(axis=1)
     resampled = soxr.resample(mono, rate, SAMPLE_RATE, quality="VHQ") if rate != SAMPLE_RATE else mono
     digest = hashlib.sha256(data).hexdigest()

@@ -126,6 +126,9 @@ class Symbolic:
         output = sample(model, SampleParams(seed=request.seed, count=1, **sampling), device=device)[0]
         return Made({"midi": output.midi}, output.originality or {}, dict(output.provenance))
 
+    def source_share(self, parameters: Mapping[str, Any]) -> float:
+        return 0.0  # a primer starts the piece; the model writes it
+
 
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

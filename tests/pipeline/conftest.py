@@ -146,7 +146,8 @@ def work_links_check(
     assert {d["merkle_root"] for d in manifest["datasets"]} == {v["merkle_root"] for v in versions}
     assert manifest["generation"]["seed"] == work["seed"]
 
-    # C2PA in the WAV: valid, created by a trained model, from the model and datasets.
+    # C2PA in the WAV: valid, created by a trained model, from the model and datasets (and what
+    # it varies, if anything).
     credentials = credentials_read(audio)
     assert credentials["state"] == "Valid", credentials["failures"]
     active = credentials["manifest"]
@@ -155,6 +156,7 @@ def work_links_check(
     assert {i["instance_id"] for i in active["ingredients"]} == {
         f"sha256:{model['sha256']}",
         *(f"merkle:{v['merkle_root']}" for v in versions),
+        *(f"sha256:{source['sha256']}" for source in manifest.get("sources", [])),
     }
 
     # The token: on chain for exactly this content, its metadata on IPFS pointing back.

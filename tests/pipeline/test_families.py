@@ -67,6 +67,9 @@ class Drone:
         soundfile.write(buffer, audio.astype(np.float32), RATE, subtype="PCM_16", format="WAV")
         return Made({"wav": buffer.getvalue()}, {}, {"family": self.name, "seed": request.seed})
 
+    def source_share(self, parameters: Mapping[str, Any]) -> float:
+        return 0.0
+
 
 @pytest.fixture
 def drone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +101,7 @@ def test_a_new_family_goes_through_the_platform_by_the_registry_alone(
     # Its settings are checked by what it declares, and other families' settings refused.
     assert "gain must be a number from 0.01 to 1" in refused({"model": "drone", "gain": 3})
     assert "max_steps does not apply to a drone model" in refused({"model": "drone", "max_steps": 5})
-    assert "model must be one of lstm, transformer, audio, drone" in refused({"model": "harp"})
+    assert "model must be one of lstm, transformer, audio, spectrogram, drone" in refused({"model": "harp"})
 
     run = trained_run(client, django_capture_on_commit_callbacks, [version["id"]], {"model": "drone", "gain": 0.8})
     assert run["config"] == {"model": "drone", "gain": 0.8} and run["metrics"]["training_tokens"]

@@ -1,4 +1,4 @@
-"""Datasets in the browser: files uploaded with a progress bar, a bad file refused with its
+"""Datasets in the browser: files uploaded with a progress bar and tags, a bad file refused with its
 reason, a version frozen with its Merkle root; auditors read; outsiders get a 404."""
 
 from pathlib import Path
@@ -20,10 +20,12 @@ def test_a_member_uploads_files_and_freezes_a_version(
     page.click("text=Datasets")
     page.click("text=Field recordings")
     page.set_input_files("#files", [str(media_dir / "melody.mid"), str(media_dir / "tone.wav")])
+    page.fill("#upload-tags", "Organ, chorale")
     with page.expect_navigation():  # the page reloads once the upload is in
         page.click("#upload-button")
     assert page.locator("#files-table tr[data-sha256]").count() == 2
     assert "allowed" in page.inner_text("#files-table")
+    assert page.locator("#files-table td.tags").all_inner_texts() == ["chorale, organ"] * 2
 
     page.set_input_files("#files", [str(media_dir / "truncated.wav")])
     page.click("#upload-button")

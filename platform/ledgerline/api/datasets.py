@@ -151,6 +151,8 @@ class FileOutput(serializers.Serializer[Any]):
     media_type = serializers.CharField()
     duration_seconds = serializers.FloatField()
     details = serializers.JSONField()
+    tags = serializers.ListField(child=serializers.CharField())
+    caption = serializers.CharField()
     licence_spdx = serializers.CharField()
     licence_terms = serializers.CharField()
     consent = serializers.JSONField()
@@ -175,6 +177,14 @@ def _json_field(request: Request, name: str) -> Any:
         raise ValidationError({name: [str(exc)]}) from None
 
 
+def _tags_field(request: Request) -> Any:
+    """``tags`` as a JSON list, or as words separated by spaces or commas."""
+    raw = body_fields(request).get("tags")
+    if isinstance(raw, str) and raw.lstrip().startswith("["):
+        return _json_field(request, "tags")
+    return raw if raw not in ("",) else None
+
+
 class DatasetFileListApi(ApiView):
     @extend_schema(responses=FileOutput(many=True))
     def get(self, request: Request, dataset_id: str) -> Response:
@@ -193,6 +203,8 @@ class DatasetFileListApi(ApiView):
                     "licence_terms": {"type": "string"},
                     "consent": {"type": "string", "description": "JSON, as cawg.training-mining entries"},
                     "rights_holders": {"type": "string", "description": "JSON list of {name, identifier, share}"},
+                    "tags": {"type": "string", "description": "words for every file sent: 'organ, chorale'"},
+                    "caption": {"type": "string", "description": "one line describing the files"},
                 },
             }
         },
@@ -208,6 +220,9 @@ class DatasetFileListApi(ApiView):
         if path and len(uploads) > 1:
             raise ValidationError({"path": ["'path' names one file; leave it out when uploading several."]})
         rights_data = _rights(_json_field(request, "rights_holders"))
+        description = services.description_validate(
+            tags=_tags_field(request), caption=body_fields(request).get("caption")
+        )
         licence = None
         if request.data.get("licence_spdx") or request.data.get("licence_terms"):
             licence = services.Licence(request.data.get("licence_spdx", ""), request.data.get("licence_terms", ""))
@@ -217,6 +232,7 @@ class DatasetFileListApi(ApiView):
                 temp_path=Path(upload.temporary_file_path()),
                 sha256=upload.sha256,
                 size=upload.size or 0,
+                description=description,
             )
             for upload in uploads
         ]
@@ -240,6 +256,24 @@ class DatasetFileDetailApi(ApiView):
     @extend_schema(responses=FileOutput)
     def get(self, request: Request, file_id: str) -> Response:
         return Response(FileOutput(self.get_file(file_id)).data)
+
+    class DescriptionInput(Input):
+        tags = serializers.JSONField(required=False, help_text="a list of words, or words in one string")
+        caption = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    @extend_schema(request=DescriptionInput, responses=FileOutput)
+    def patch(self, request: Request, file_id: str) -> Response:
+        """A file's tags and caption; versions frozen before keep theirs."""
+        file = self.get_file(file_id)
+        self.actor.require_writer(file.dataset.organisation_id)
+        data = self.DescriptionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        description = services.description_validate(
+            tags=values.get("tags", file.tags), caption=values.get("caption", file.caption)
+        )
+        file = services.dataset_file_describe(file=file, description=description, updated_by=self.actor.user)
+        return Response(FileOutput(file).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, file_id: str) -> Response:
@@ -305,7 +339,15 @@ class VersionDetailOutput(VersionOutput):
 
     def get_entries(self, version: Any) -> list[dict[str, Any]]:
         return [
-            {"leaf_index": e.leaf_index, "path": e.path, "sha256": e.sha256, "size": e.size, "media_type": e.media_type}
+            {
+                "leaf_index": e.leaf_index,
+                "path": e.path,
+                "sha256": e.sha256,
+                "size": e.size,
+                "media_type": e.media_type,
+                "tags": e.tags,
+                "caption": e.caption,
+            }
             for e in version.entries.all()
         ]
 

@@ -46,6 +46,8 @@ class DatasetFile(BaseModel, Licensed):
     media_type = models.CharField(max_length=40)
     duration_seconds = models.FloatField()
     details = models.JSONField(default=dict)
+    tags = models.JSONField(default=list, blank=True, help_text="words describing it: instrument, genre, mood, artist")
+    caption = models.CharField(max_length=500, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta(BaseModel.Meta):
@@ -140,6 +142,8 @@ class VersionEntry(models.Model):
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
     media_type = models.CharField(max_length=40)
+    tags = models.JSONField(default=list, blank=True)
+    caption = models.CharField(max_length=500, blank=True)
     file = models.ForeignKey(DatasetFile, null=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:

@@ -54,13 +54,19 @@ def rights_of(*, dataset: Dataset | None = None, file: DatasetFile | None = None
     return list(dataset.shares.all())
 
 
-def version_leaf(*, path: str, sha256: str, size: int) -> bytes:
-    """A version's Merkle leaf: the RFC 8785 JSON of the file's path, SHA-256 and size."""
-    return canonical_json({"path": path, "sha256": sha256, "size": size})
+def version_leaf(*, path: str, sha256: str, size: int, tags: list[str] | None = None, caption: str = "") -> bytes:
+    """A version's Merkle leaf: the RFC 8785 JSON of the file's path, SHA-256 and size, and its
+    tags and caption where it has them (a file without either has the leaf it always had)."""
+    leaf: dict[str, Any] = {"path": path, "sha256": sha256, "size": size}
+    if tags:
+        leaf["tags"] = list(tags)
+    if caption:
+        leaf["caption"] = caption
+    return canonical_json(leaf)
 
 
 def version_leaves(entries: Iterable[VersionEntry]) -> list[bytes]:
-    return [version_leaf(path=e.path, sha256=e.sha256, size=e.size) for e in entries]
+    return [version_leaf(path=e.path, sha256=e.sha256, size=e.size, tags=e.tags, caption=e.caption) for e in entries]
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,8 @@ class FileProof:
             "leaf": self.leaf.decode(),
             "leaf_hash": leaf_hash(self.leaf).hex(),
             "audit_path": [node.hex() for node in self.audit_path],
-            "algorithm": "RFC 6962 Merkle tree, SHA-256; leaf = RFC 8785 JSON of {path, sha256, size}; "
+            "algorithm": "RFC 6962 Merkle tree, SHA-256; leaf = RFC 8785 JSON of {path, sha256, size} "
+            "and the file's tags and caption where it has them; "
             "leaves ordered by path as UTF-8 bytes",
         }
 

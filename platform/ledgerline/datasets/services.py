@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import models, transaction
 from license_expression import ExpressionError, get_spdx_licensing
 
+from generation.spectral.tags import caption_clean, tags_clean
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets import blobs, media
 from ledgerline.datasets.consent import consent_validate, training_use
@@ -48,6 +49,15 @@ class Licence:
 
 
 @dataclass(frozen=True)
+class Description:
+    """What a recording is, in words a prompt can use: tags (instrument, genre, mood, artist)
+    and a caption. Frozen into versions and covered by the Merkle leaf."""
+
+    tags: tuple[str, ...] = ()
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class StagedFile:
     """A file already on disk and hashed: an upload's temporary file, or a staged import."""
 
@@ -55,6 +65,21 @@ class StagedFile:
     temp_path: Path
     sha256: str
     size: int
+    description: Description | None = None  # its tags and caption, if given
+
+
+def description_validate(*, tags: Any = None, caption: Any = None) -> Description:
+    """Tags (a list of words, or words separated by spaces or commas) and a caption, checked,
+    or a 400 that says what is wrong with them."""
+    try:
+        clean_tags = tuple(tags_clean(tags)) if tags is not None else ()
+    except ValueError as exc:
+        raise LedgerlineError(f"tags: {exc}.", fields={"tags": [str(exc)]}) from None
+    try:
+        clean_caption = caption_clean(caption) if caption is not None else ""
+    except ValueError as exc:
+        raise LedgerlineError(f"caption: {exc}.", fields={"caption": [str(exc)]}) from None
+    return Description(clean_tags, clean_caption)
 
 
 def licence_validate(licence: Licence) -> Licence:
@@ -283,6 +308,7 @@ def _files_save(
     added = []
     for staged, path, info in checked:
         blob, _ = Blob.objects.get_or_create(sha256=staged.sha256, defaults={"size": staged.size})
+        description = staged.description or Description()
         file = DatasetFile.objects.create(
             dataset=dataset,
             blob=blob,
@@ -290,6 +316,8 @@ def _files_save(
             media_type=info.media_type,
             duration_seconds=info.duration_seconds,
             details=info.details,
+            tags=list(description.tags),
+            caption=description.caption,
             licence_spdx=licence.spdx,
             licence_terms=licence.terms,
             consent=consent,
@@ -308,6 +336,8 @@ def _files_save(
                 "sha256": staged.sha256,
                 "size": staged.size,
                 "media_type": info.media_type,
+                **({"tags": list(description.tags)} if description.tags else {}),
+                **({"caption": description.caption} if description.caption else {}),
             },
         )
         added.append(file)
@@ -325,15 +355,18 @@ def dataset_files_import(
     added_by: User,
     licence: Licence | None = None,
     consent: Any = None,
+    descriptions: dict[str, Description] | None = None,
 ) -> list[DatasetFile]:
     """Register local files (name in the dataset, path on disk): each is copied into the
-    store and hashed in the same pass, then added as an upload would be."""
+    store and hashed in the same pass, then added as an upload would be, with the description
+    ``descriptions`` gives its name, if any."""
     staged: list[StagedFile] = []
     try:
         for name, path in paths:
             with open(path, "rb") as source:
                 temp_path, sha256, size = blobs.blob_stage(source)
-            staged.append(StagedFile(name=name, temp_path=temp_path, sha256=sha256, size=size))
+            description = (descriptions or {}).get(name)
+            staged.append(StagedFile(name=name, temp_path=temp_path, sha256=sha256, size=size, description=description))
         return dataset_files_add(dataset=dataset, files=staged, added_by=added_by, licence=licence, consent=consent)
     finally:
         for item in staged:
@@ -351,6 +384,23 @@ def dataset_file_remove(*, file: DatasetFile, removed_by: User) -> None:
         data={"dataset": str(file.dataset_id), "path": file.path, "sha256": file.blob.sha256},
     )
     file.delete()
+
+
+@transaction.atomic
+def dataset_file_describe(*, file: DatasetFile, description: Description, updated_by: User) -> DatasetFile:
+    """Change a file's tags and caption. Versions already frozen keep the words they froze
+    (their Merkle roots cover them); the next version takes the new ones."""
+    file = DatasetFile.objects.select_for_update().select_related("dataset", "blob").get(pk=file.pk)
+    file.tags, file.caption = list(description.tags), description.caption
+    file.save(update_fields=["tags", "caption", "updated_at"])
+    audit_append(
+        organisation=file.dataset.organisation,
+        actor=updated_by,
+        action="dataset_file.describe",
+        obj=file,
+        data={"tags": file.tags, "caption": file.caption},
+    )
+    return file
 
 
 @transaction.atomic
@@ -401,7 +451,16 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
     # The documented order: by path, compared as UTF-8 bytes (so any implementation agrees).
     files.sort(key=lambda f: f.path.encode())
     entries = [
-        VersionEntry(leaf_index=i, path=f.path, sha256=f.blob.sha256, size=f.blob.size, media_type=f.media_type, file=f)
+        VersionEntry(
+            leaf_index=i,
+            path=f.path,
+            sha256=f.blob.sha256,
+            size=f.blob.size,
+            media_type=f.media_type,
+            tags=f.tags,
+            caption=f.caption,
+            file=f,
+        )
         for i, f in enumerate(files)
     ]
     root = merkle_root(version_leaves(entries)).hex()

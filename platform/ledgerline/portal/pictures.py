@@ -1,5 +1,5 @@
-"""Pictures drawn on the server as SVG data: a work's waveform and its piano roll. No script
-is needed to see them, and a page of works costs one read of each file."""
+"""Pictures drawn on the server as SVG data: a work's waveform, its piano roll and its spectrogram.
+No script is needed to see them, and a page of works costs one read of each file."""
 
 import io
 import itertools
@@ -57,3 +57,31 @@ def piano_roll(midi: bytes) -> tuple[list[Note], int, int]:
         for start, stop, pitch in spans
     ]
     return notes, low, high
+
+
+SPECTROGRAM_COLUMNS = 200
+SPECTROGRAM_ROWS = 32
+SPECTROGRAM_MAX_SECONDS = 600  # a longer work is not drawn: the page would wait on its analysis
+
+
+def spectrogram(wav: bytes) -> list[tuple[int, int, float]]:
+    """The log-mel picture the spectrogram models draw (generation.spectral), pooled to at most
+    SPECTROGRAM_COLUMNS x SPECTROGRAM_ROWS cells: (column, row from the top, level 0..1)."""
+    from generation.audio.dataset import AudioError
+    from generation.spectral.spectrogram import audio_decode, image
+
+    try:
+        if soundfile.info(io.BytesIO(wav)).duration > SPECTROGRAM_MAX_SECONDS:
+            return []
+        picture = (image(audio_decode(wav, filename="work.wav")) + 1) / 2
+    except (AudioError, soundfile.LibsndfileError, RuntimeError):
+        return []
+    rows = np.array_split(np.arange(picture.shape[0]), SPECTROGRAM_ROWS)
+    columns = np.array_split(np.arange(picture.shape[1]), min(SPECTROGRAM_COLUMNS, picture.shape[1]))
+    cells = []
+    for y, band in enumerate(reversed(rows)):  # high frequencies at the top
+        for x, frames in enumerate(columns):
+            level = float(picture[np.ix_(band, frames)].mean())
+            if level > 0.05:
+                cells.append((x, y, round(level, 2)))
+    return cells

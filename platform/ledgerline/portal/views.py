@@ -211,6 +211,12 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
         "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
         .select_related("blob", "dataset")
         .order_by("dataset__name", "path")[:200],
+        "recordings": DatasetFile.objects.filter(
+            dataset__organisation_id=run.organisation_id, media_type__in=sounds.AUDIO_TYPES
+        )
+        .select_related("blob", "dataset")
+        .order_by("dataset__name", "path")[:200],
+        "vocabulary": (run.metrics or {}).get("vocabulary", []),
     }
     try:
         context["family"] = family = family_of(run.config)
@@ -401,7 +407,17 @@ def work(request: HttpRequest, work_id: UUID) -> HttpResponse:
     }
     audio = outputs.get("audio") or outputs.get("wav")
     if audio is not None:
-        context["waveform"] = pictures.waveform(blob_path(audio.blob.sha256).read_bytes())
+        wav = blob_path(audio.blob.sha256).read_bytes()
+        context["waveform"] = pictures.waveform(wav)
+        context["spectrogram"] = pictures.spectrogram(wav)
+        context["spectrogram_width"] = max((x for x, _, _ in context["spectrogram"]), default=0) + 1
+    try:
+        family = family_of(item.model.run.config)
+    except LedgerlineError:
+        family = None
+    if family is not None and "variation" in family.files and item.content_sha256:
+        context["vocabulary"] = (item.model.run.metrics or {}).get("vocabulary", [])
+        context["can_vary"] = _writes_in(request, [item.organisation_id])
     if "midi" in outputs:
         notes, low, high = pictures.piano_roll(blob_path(outputs["midi"].blob.sha256).read_bytes())
         context.update(notes=notes, low=low, high=high, roll_height=max(high - low + 1, 1))

@@ -15,10 +15,12 @@ from fractions import Fraction
 from typing import Any
 
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
+from ledgerline.datasets.selectors import rights_of
 from ledgerline.royalties.models import RoyaltyPolicy
 from ledgerline.royalties.money import apportion
 from ledgerline.training.selectors import lineage_versions, run_chain
 from ledgerline.works.models import Work
+from ledgerline.works.selectors import Source, work_sources
 
 SHARE_PLACES = 12
 PLATFORM = "platform"
@@ -75,8 +77,42 @@ def _holder_key(version: DatasetVersion, entry: dict[str, Any], cache: dict[tupl
 
 def work_split(work: Work) -> dict[str, Any]:
     """The split of ``work``'s revenue as its manifest records it:
-    {policy, weighted_by, resale_bps, payees: [{payee, name, share}]}, shares as decimal strings."""
+    {policy, weighted_by, resale_bps, payees: [{payee, name, share}], sources}, shares as decimal
+    strings. A work made from sources (a variation of another work or of a recording) gives each
+    its part (Family.source_share, divided between them): that part goes by the source's own
+    split (a work's as its manifest records it; a recording's to its rights holders, the rest to
+    the organisation), the rest by the model's lineage."""
     policy = policy_of(work.organisation)
+    exact, names, weighted_by = _lineage_split(work, policy)
+    sources = work_sources(work)
+    for source in sources:
+        part = source.share / len(sources)
+        theirs, their_names = _source_split(work, source)
+        exact = {k: exact.get(k, Fraction(0)) * (1 - part) for k in exact}
+        for key, share in theirs.items():
+            exact[key] = exact.get(key, Fraction(0)) + part * share
+        names.update(their_names)
+    units = apportion(10**SHARE_PLACES, exact)
+    payees = [
+        {"payee": key, "name": names[key], "share": decimal_text(Decimal(units[key]).scaleb(-SHARE_PLACES))}
+        for key in sorted(units)
+        if units[key]
+    ]
+    return {
+        "policy": {
+            "data_share": decimal_text(policy.data_share),
+            "platform_share": decimal_text(policy.platform_share),
+        },
+        "weighted_by": weighted_by,
+        "resale_bps": policy.resale_bps,
+        "payees": payees,
+        **({"sources": [_source_entry(source, len(sources)) for source in sources]} if sources else {}),
+    }
+
+
+def _lineage_split(work: Work, policy: RoyaltyPolicy) -> tuple[dict[str, Fraction], dict[str, str], str]:
+    """The exact shares the model's lineage and the policy give, their payees' names, and what
+    the data's part was weighted by."""
     run = work.model.run
     versions = [line.version for line in lineage_versions(run)]
     weights, weighted_by = version_weights(run)
@@ -100,20 +136,37 @@ def work_split(work: Work) -> dict[str, Any]:
     exact[PLATFORM] = Fraction(policy.platform_share)
     exact[own] = 1 - data_share - exact[PLATFORM] + unclaimed
     names[PLATFORM], names[own] = "Ledgerline", work.organisation.name
-    units = apportion(10**SHARE_PLACES, exact)
-    payees = [
-        {"payee": key, "name": names[key], "share": decimal_text(Decimal(units[key]).scaleb(-SHARE_PLACES))}
-        for key in sorted(units)
-        if units[key]
-    ]
+    return exact, names, weighted_by
+
+
+def _source_split(work: Work, source: Source) -> tuple[dict[str, Fraction], dict[str, str]]:
+    if source.work is not None:
+        recorded = source.work.manifest.get("manifest", {}).get("royalties") or work_split(source.work)
+        payees = recorded["payees"]
+        return (
+            {p["payee"]: Fraction(Decimal(p["share"])) for p in payees},
+            {p["payee"]: p["name"] for p in payees},
+        )
+    own = organisation_payee(work.organisation_id)
+    exact: dict[str, Fraction] = {}
+    names = {own: work.organisation.name}
+    shares = rights_of(file=source.file) if source.file is not None else []
+    for share in shares:
+        key = holder_payee(share.holder_id)
+        exact[key] = exact.get(key, Fraction(0)) + Fraction(share.share)
+        names[key] = share.holder.name
+    exact[own] = exact.get(own, Fraction(0)) + 1 - sum(exact.values(), Fraction(0))
+    return exact, names
+
+
+def _source_entry(source: Source, count: int) -> dict[str, Any]:
+    part = Decimal((source.share / count).numerator) / Decimal((source.share / count).denominator)
     return {
-        "policy": {
-            "data_share": decimal_text(policy.data_share),
-            "platform_share": decimal_text(policy.platform_share),
-        },
-        "weighted_by": weighted_by,
-        "resale_bps": policy.resale_bps,
-        "payees": payees,
+        "parameter": source.parameter,
+        "sha256": source.sha256,
+        "kind": "work" if source.work is not None else "recording",
+        "work": str(source.work.pk) if source.work is not None else None,
+        "share": decimal_text(round(part, SHARE_PLACES)),
     }
 
 

@@ -279,7 +279,8 @@ def _progress_append(run: TrainingRun, point: dict[str, Any], latest: dict[str, 
 
 def _export(run: TrainingRun, folder: Path) -> Path:
     """The run's files, copied from the blob store (each one checked against its hash by
-    `prepare`), and the manifest that names them: dataset roots, licences, files."""
+    `prepare`), and the manifest that names them: dataset roots, licences, files (with the tags
+    and caption each version froze, where it has them)."""
     excluded = {(e["version"], e["path"]) for e in run.excluded}
     files, roots, licences = [], [], []
     for version in run.dataset_versions.select_related("dataset").order_by("dataset__name", "number"):
@@ -293,7 +294,10 @@ def _export(run: TrainingRun, folder: Path) -> Path:
             if not target.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(blob_path(entry.sha256), target)
-            files.append({"path": f"{prefix}/{entry.path}", "sha256": entry.sha256})
+            described = {"tags": entry.tags, "caption": entry.caption}
+            files.append(
+                {"path": f"{prefix}/{entry.path}", "sha256": entry.sha256, **{k: v for k, v in described.items() if v}}
+            )
     manifest = folder.parent / "manifest.json"
     manifest.write_bytes(
         canonical_json({"dataset_roots": roots, "licence": " AND ".join(sorted(set(licences))), "files": files})

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from ledgerline.datasets.models import Blob, DatasetVersion
+from ledgerline.datasets.models import Blob, DatasetVersion, VersionEntry
 from ledgerline.datasets.terms import Conditions
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
@@ -16,6 +16,7 @@ from ledgerline.training.selectors import anchored_roots, lineage_versions, run_
 from ledgerline.works.credentials import TRAINED_ALGORITHMIC_MEDIA
 from ledgerline.works.licence import DEFAULT_LICENCE, work_conditions
 from ledgerline.works.models import Work
+from ledgerline.works.selectors import Source, work_sources
 
 SPEC = "urn:ledgerline:work-manifest:1"  # the manifest's shape; a new field set gets a new number
 MEDIA = {"midi": "audio/midi", "wav": "audio/wav", "audio": "audio/wav"}
@@ -57,6 +58,7 @@ def work_manifest(work: Work, *, audio: Blob, lineage: dict[str, Any], royalties
         "licence": work.parameters.get("licence", DEFAULT_LICENCE),
         "licence_conditions": work_conditions(work.parameters).to_json(),
         "royalties": royalties,
+        **({"sources": lineage["sources"]} if lineage["sources"] else {}),
         "training_mining": lineage["consent"],
         "signed_at": timezone.now().isoformat(),
     }
@@ -103,6 +105,38 @@ def work_lineage(work: Work, *, terms: Terms) -> dict[str, Any]:
             for v in versions
         ],
         "consent": consent,
+        "sources": [source_entry(source) for source in work_sources(work)],
+    }
+
+
+def source_entry(source: Source) -> dict[str, Any]:
+    """A work's source as its manifest names it: another work (its hash, token and IPFS folder,
+    whose own manifest carries its lineage), or a recording (its hash, and the frozen versions
+    that hold it, whose Merkle roots prove it)."""
+    if source.work is not None:
+        made = source.work
+        return {
+            "kind": "work",
+            "parameter": source.parameter,
+            "sha256": source.sha256,
+            "work": str(made.pk),
+            "title": made.title,
+            "cid": made.cid,
+            "token_id": made.token.token_id if made.token is not None else None,
+        }
+    entries = (
+        VersionEntry.objects.filter(
+            sha256=source.sha256, version__dataset__organisation_id=source.file.dataset.organisation_id
+        )
+        if source.file is not None
+        else VersionEntry.objects.none()
+    )
+    return {
+        "kind": "recording",
+        "parameter": source.parameter,
+        "sha256": source.sha256,
+        "path": source.file.path if source.file is not None else None,
+        "dataset_versions": sorted({e.version.merkle_root for e in entries.select_related("version")}),
     }
 
 
@@ -149,6 +183,16 @@ def c2pa_definition(work: Work, lineage: dict[str, Any]) -> dict[str, Any]:
             "instance_id": f"merkle:{d['merkle_root']}",
         }
         for d in lineage["datasets"]
+    ]
+    ingredients += [  # what it varies: the source's own credentials say where that came from
+        {
+            "title": source.get("title") or source.get("path") or f"source {source['sha256'][:12]}",
+            "format": MEDIA["audio"],
+            "relationship": "parentOf",
+            "instance_id": f"sha256:{source['sha256']}",
+            "metadata": {"ledgerline": {k: source[k] for k in ("kind", "cid", "token_id") if source.get(k)}},
+        }
+        for source in lineage["sources"]
     ]
     return {
         "claim_generator_info": [{"name": "Ledgerline", "version": "1"}],

@@ -14,6 +14,7 @@ from ledgerline.provenance.canonical import json_field_check
 from ledgerline.training.config import family_of
 from ledgerline.training.models import ModelArtifact
 from ledgerline.works.licence import DEFAULT_LICENCE, work_conditions
+from ledgerline.works.selectors import source_work
 
 LICENCE = ("licence", "licence_conditions")
 ORIGINALITY = "originality_max_run"
@@ -52,16 +53,29 @@ def generation_parameters_clean(parameters: dict[str, Any], *, model: ModelArtif
 
 
 def _file_clean(name: str, value: Any, media_type: str, *, organisation_id: Any) -> str:
-    """A file parameter (a MIDI primer, say) names a file the organisation holds by its SHA-256:
-    the manifest records which file it was."""
-    held = blob_held(organisation_ids=[organisation_id], sha256=str(value).lower()) if isinstance(value, str) else None
-    if held is None or held[1] != media_type:
-        kind = {"audio/midi": "MIDI file"}.get(media_type, f"{media_type} file")
-        raise LedgerlineError(
-            f"parameters: {name} must be the SHA-256 of a {kind} in one of the organisation's datasets.",
-            fields={"parameters": [name]},
+    """A file parameter (a MIDI primer, a variation's source) names a file the organisation holds
+    by its SHA-256, or, for audio, one of its works: the manifest records which it was."""
+    sha256 = value.lower() if isinstance(value, str) else ""
+    held = blob_held(organisation_ids=[organisation_id], sha256=sha256) if sha256 else None
+    if held is not None and _media_matches(held[1], media_type):
+        return sha256
+    if media_type == "audio/*" and sha256 and source_work(organisation_id=organisation_id, sha256=sha256):
+        return sha256  # a work of the organisation: its released WAV
+    if media_type == "audio/*":
+        message = (
+            f"{name} must be the SHA-256 of a recording in one of the organisation's datasets or of one of its works"
         )
-    return str(value).lower()
+    else:
+        kind = {"audio/midi": "MIDI file"}.get(media_type, f"{media_type} file")
+        message = f"{name} must be the SHA-256 of a {kind} in one of the organisation's datasets"
+    raise LedgerlineError(f"parameters: {message}.", fields={"parameters": [name]})
+
+
+def _media_matches(held: str, wanted: str) -> bool:
+    """``audio/*`` is any audio type but MIDI (a recording); otherwise the type itself."""
+    if wanted == "audio/*":
+        return held.startswith("audio/") and held != "audio/midi"
+    return held == wanted
 
 
 def _originality_limit(parameters: dict[str, Any]) -> int:

@@ -8,6 +8,10 @@ uploadForm.addEventListener("submit", (event) => {
   if (!chosen.length) { showError(failure, new Error("Choose one or more files first.")); return; }
   const body = new FormData();
   for (const file of chosen) body.append("file", file);
+  for (const name of ["tags", "caption"]) {
+    const value = document.getElementById(`upload-${name}`).value.trim();
+    if (value) body.append(name, value);
+  }
   const request = new XMLHttpRequest(), progress = document.getElementById("progress");
   progress.hidden = false; failure.hidden = true;
   request.upload.addEventListener("progress", (e) => { if (e.lengthComputable) progress.value = 100 * e.loaded / e.total; });

@@ -2,8 +2,9 @@
 // #run-status's data-url; for members who write, the latent map's picks and the forms that make works.
 const runUrl = document.getElementById("run-status").dataset.url;
 // A symbolic model reports steps, training loss and validation NLL; a sound model epochs, its
-// loss and the multi-resolution STFT loss of its reconstructions.
-const at = (p) => p.step ?? p.epoch, training = (p) => p.train_loss ?? p.loss, held = (p) => p.val_nll ?? p.mrstft;
+// loss and the multi-resolution STFT loss of its reconstructions; a spectrogram model steps, its
+// loss and the held-out v-prediction error.
+const at = (p) => p.step ?? p.epoch, training = (p) => p.train_loss ?? p.loss, held = (p) => p.val_nll ?? p.mrstft ?? p.held_out;
 function draw(curve) {
   const points = curve.filter((p) => training(p) != null);
   if (!points.length) return;
@@ -70,8 +71,34 @@ if (form) form.addEventListener("submit", async (event) => {
   if (Number(value("gen-beams")) > 0) parameters.beams = Number(value("gen-beams"));
   if (value("gen-originality")) parameters.originality_max_run = Number(value("gen-originality"));
   if (value("gen-primer")) parameters.primer = value("gen-primer");
+  if (document.getElementById("gen-prompt")) Object.assign(parameters, promptParameters(value));
   const body = {title: form.dataset.title, model: form.dataset.model, count: Number(value("gen-count")), parameters};
   if (value("gen-seed")) body.seed = Number(value("gen-seed"));
   try { await apiPost("/api/v1/generations/", body); location.href = "/works/"; }
   catch (error) { showError(document.getElementById("gen-error"), error); }
 });
+
+// A spectrogram model's prompt: its tags as buttons that add a word, a morph to a second prompt
+// (a point between the two, or the whole way across the piece), and a variation's strength.
+document.querySelectorAll("#gen-tags .tag").forEach((button) => button.addEventListener("click", () => {
+  const prompt = document.getElementById("gen-prompt");
+  const words = prompt.value.split(/[\s,]+/).filter(Boolean);
+  if (!words.includes(button.dataset.tag)) prompt.value = [...words, button.dataset.tag].join(" ");
+}));
+for (const name of ["gen-ratio", "gen-strength"]) {
+  const slider = document.getElementById(name);
+  if (slider) slider.addEventListener("input", () => { document.getElementById(`${name}-value`).value = slider.value; });
+}
+function promptParameters(value) {
+  const parameters = {prompt: value("gen-prompt"), seconds: Number(value("gen-seconds")),
+                      steps: Number(value("gen-steps")), guidance: Number(value("gen-guidance"))};
+  if (value("gen-morph").trim()) {
+    parameters.morph = value("gen-morph");
+    if (!document.getElementById("gen-travel").checked) parameters.ratio = Number(value("gen-ratio"));
+  }
+  if (value("gen-variation")) {
+    parameters.variation = value("gen-variation");
+    parameters.strength = Number(value("gen-strength"));
+  }
+  return parameters;
+}

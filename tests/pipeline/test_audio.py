@@ -102,7 +102,7 @@ def test_a_continued_sound_model_carries_the_lineage_of_the_model_it_continues(
         return str(response.json()["error"]["message"])
 
     assert "latent must be 32" in refused(config={**SMALL, "latent": 48})
-    assert "Only audio models can be continued" in refused(config={"model": "lstm", "tiny": True})
+    assert "Only audio or spectrogram models can be continued" in refused(config={"model": "lstm", "tiny": True})
     foreign = model_record(team.outsider.user.memberships.get().organisation)
     assert "No such model" in refused(404, base_model=str(foreign.pk))
 

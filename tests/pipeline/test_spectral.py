@@ -104,3 +104,36 @@ def test_prompted_and_varied_recordings_are_minted_with_their_lineage(
         report = auditor.post("/api/v1/verify", {"token_id": token.token_id, "regenerate": True}, format="json")
     done = auditor.get(report.json()["links"]["self"]).json()
     assert done["verdict"] == "verified" and done["regeneration"]["status"] == "pass", json.dumps(done)[:4000]
+
+
+@pytest.mark.django_db
+def test_a_continued_spectrogram_model_learns_new_tags_and_keeps_its_lineage(
+    team: Any, embedded: None, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    client, capture = team.owner.client, django_capture_on_commit_callbacks
+    first = dataset_create(team, name="Organs")
+    upload_files(client, first, [samples.tone_audio(tmp_path / "low.wav", seconds=3.0, frequency=110)], tags="organ")
+    pretraining = client.post(f"/api/v1/datasets/{first}/versions/", {}, format="json").json()
+    base = trained_run(client, capture, [pretraining["id"]], SMALL, name="base")
+    [base_model] = base["artifacts"]
+
+    second = dataset_create(team, name="Flutes")
+    upload_files(client, second, [samples.tone_audio(tmp_path / "high.wav", seconds=3.0, frequency=1760)], tags="flute")
+    own = client.post(f"/api/v1/datasets/{second}/versions/", {}, format="json").json()
+    body = {"name": "x", "config": {**SMALL, "channels": 32}, "dataset_versions": [own["id"]]}
+    refused = client.post("/api/v1/training-runs/", {**body, "base_model": base_model["id"]}, format="json")
+    assert refused.status_code == 400 and "channels must be 16" in refused.json()["error"]["message"]
+
+    continued = trained_run(client, capture, [own["id"]], SMALL, name="continued", base_model=base_model["id"])
+    assert continued["metrics"]["vocabulary"] == ["flute", "organ"]
+    assert [v["merkle_root"] for v in continued["inherited_dataset_versions"]] == [pretraining["merkle_root"]]
+    [model] = continued["artifacts"]
+    with capture(execute=True):
+        created = client.post(
+            "/api/v1/generations/",
+            {"title": "Both", "model": model["id"], "parameters": {"prompt": "organ flute", "steps": 2}},
+            format="json",
+        )
+    [work] = client.get(f"/api/v1/generations/{created.json()['id']}/").json()["works"]
+    manifest = json.loads(ipfs_bytes(work["cid"], "manifest.json"))["manifest"]
+    assert {d["merkle_root"] for d in manifest["datasets"]} == {pretraining["merkle_root"], own["merkle_root"]}

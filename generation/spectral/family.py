@@ -25,8 +25,9 @@ NUMBERS = {
     "guidance": (float, 0, 20),
     "seconds": (float, 0.5, 60),
     "strength": (float, 0.01, 1),
+    "ratio": (float, 0, 1),
+    "morph_seed": (int, 0, 2**31 - 1),
 }
-NUMBERS = {**NUMBERS, "ratio": (float, 0, 1), "morph_seed": (int, 0, 2**31 - 1)}
 
 
 @dataclass(frozen=True)

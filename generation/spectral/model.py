@@ -53,11 +53,11 @@ class TagDiffusion(nn.Module):
         super().__init__()
         self.config = config
         width = config.channels
-        embed = -(-width // GROUPS) * GROUPS * 4  # the UNet's time-embedding width
+        levels = tuple(-(-w // GROUPS) * GROUPS for w in (width, width * 3 // 2, width * 2))
+        embed = levels[0] * 4  # the UNet's time-embedding width
         self.tags = nn.Parameter(torch.randn(max(1, len(config.vocabulary)), embed) * 0.02)
         self.empty = nn.Parameter(torch.zeros(embed))
         self.project = nn.Sequential(nn.Linear(embed, embed), nn.SiLU(), nn.Linear(embed, embed))
-        levels = tuple(-(-w // GROUPS) * GROUPS for w in (width, width * 3 // 2, width * 2))
         self.unet = UNet2DModel(
             sample_size=(MELS // config.patch, FRAMES // config.patch),
             in_channels=config.patch**2,

@@ -102,8 +102,9 @@ def train(
 ) -> SpectralCheckpoint:
     if config.steps < 1 or config.batch_size < 1:
         raise TrainingError("training takes at least one step of at least one window")
-    vocabulary = sorted(set(recordings.vocabulary) | set(base.model_config().vocabulary if base else []))
-    model = replace(base.model_config() if base else model, vocabulary=vocabulary)
+    if base is not None:
+        model = base.model_config()  # a continued model keeps its shape and its tags
+    model = replace(model, vocabulary=sorted({*recordings.vocabulary, *model.vocabulary}))
     torch.manual_seed(config.seed)
     net = TagDiffusion(model)
     if base is not None:

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from generation.audio.dataset import AudioError
+from generation.audio.family import MIDI
 from generation.spectral.spectrogram import FRAMES, HOP, RATE, audio_decode, image
 from generation.spectral.tags import tags_clean
 
-MIDI = (".mid", ".midi")  # a dataset may mix scores in; this family trains on the audio
 SILENT = -0.75  # an image value: -70 dB
 
 
@@ -62,10 +62,13 @@ class Recordings:
         of 16 hex digits, where there are five files or more."""
         if len(self.items) < 5:
             return self, Recordings()
-        held = [r for r in self.items if hashlib.sha256(b"held-out:" + r.sha256.encode()).hexdigest()[0] in "01"]
-        if not held or len(held) == len(self.items):
+        out = [hashlib.sha256(b"held-out:" + r.sha256.encode()).hexdigest()[0] in "01" for r in self.items]
+        if not any(out) or all(out):
             return self, Recordings()
-        return Recordings([r for r in self.items if r not in held]), Recordings(held)
+        return (
+            Recordings([r for r, o in zip(self.items, out, strict=True) if not o]),
+            Recordings([r for r, o in zip(self.items, out, strict=True) if o]),
+        )
 
     def draw(self, count: int, generator: np.random.Generator) -> tuple[np.ndarray, list[list[str]]]:
         """``count`` windows at random (files weighed by their length), and their tags."""

@@ -182,7 +182,7 @@ def _tags_field(request: Request) -> Any:
     raw = body_fields(request).get("tags")
     if isinstance(raw, str) and raw.lstrip().startswith("["):
         return _json_field(request, "tags")
-    return raw if raw not in ("",) else None
+    return None if raw == "" else raw
 
 
 class DatasetFileListApi(ApiView):

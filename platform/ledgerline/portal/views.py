@@ -208,14 +208,8 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
         "artifacts": artifacts,
         "can_write": _writes_in(request, organisations),
         "inherited": [line for line in lineage_versions(run) if line.via is not None] if run.base_model_id else [],
-        "primers": DatasetFile.objects.filter(dataset__organisation_id=run.organisation_id, media_type="audio/midi")
-        .select_related("blob", "dataset")
-        .order_by("dataset__name", "path")[:200],
-        "recordings": DatasetFile.objects.filter(
-            dataset__organisation_id=run.organisation_id, media_type__in=sounds.AUDIO_TYPES
-        )
-        .select_related("blob", "dataset")
-        .order_by("dataset__name", "path")[:200],
+        "primers": _files_of(run.organisation_id, ("audio/midi",)),
+        "recordings": _files_of(run.organisation_id, sounds.AUDIO_TYPES),
         "vocabulary": (run.metrics or {}).get("vocabulary", []),
     }
     try:
@@ -225,6 +219,13 @@ def training_run(request: HttpRequest, run_id: UUID) -> HttpResponse:
     if family.design and artifacts and artifacts[0].anchored_at:
         context["latent"] = _latent_map(artifacts[0])
     return render(request, "portal/training_run.html", context)
+
+
+def _files_of(organisation_id: Any, media_types: tuple[str, ...]) -> list[DatasetFile]:
+    """The organisation's files of these types a generation may name (a primer, a variation's
+    source), by dataset and path, the first 200."""
+    files = DatasetFile.objects.filter(dataset__organisation_id=organisation_id, media_type__in=media_types)
+    return list(files.select_related("blob", "dataset").order_by("dataset__name", "path")[:200])
 
 
 def _latent_map(artifact: Any) -> dict[str, Any]:

@@ -124,19 +124,19 @@ def source_entry(source: Source) -> dict[str, Any]:
             "cid": made.cid,
             "token_id": made.token.token_id if made.token is not None else None,
         }
-    entries = (
-        VersionEntry.objects.filter(
-            sha256=source.sha256, version__dataset__organisation_id=source.file.dataset.organisation_id
+    roots: set[str] = set()
+    if source.file is not None:
+        roots = set(
+            VersionEntry.objects.filter(
+                sha256=source.sha256, version__dataset__organisation_id=source.file.dataset.organisation_id
+            ).values_list("version__merkle_root", flat=True)
         )
-        if source.file is not None
-        else VersionEntry.objects.none()
-    )
     return {
         "kind": "recording",
         "parameter": source.parameter,
         "sha256": source.sha256,
         "path": source.file.path if source.file is not None else None,
-        "dataset_versions": sorted({e.version.merkle_root for e in entries.select_related("version")}),
+        "dataset_versions": sorted(roots),
     }
 
 

@@ -86,6 +86,27 @@ class Chain:
         )
         return logs[0].args.datasetsCommitment.hex() if logs else None
 
+    def watermarks(self) -> dict[bytes, int]:
+        """Every audio watermark (8 bytes) the contract announced, with its token: the first one,
+        should two tokens ever share a mark. Watermarked is anonymous (its one topic is the mark),
+        so it is told from the contract's other events by its shape: one topic, one word of data."""
+        logs = self._read(lambda: self.w3.eth.get_logs({"address": self.address, "fromBlock": 0}), "watermarks")
+        marks: dict[bytes, int] = {}
+        for log in logs:
+            topics = log["topics"]
+            if len(topics) == 1 and len(log["data"]) == 32 and bytes(topics[0])[8:] == bytes(24):
+                marks.setdefault(bytes(topics[0])[:8], int.from_bytes(log["data"], "big"))
+        return marks
+
+    def tokens_of_watermark(self, mark: bytes) -> list[int]:
+        """The tokens announced with this watermark (one, unless two marks collide)."""
+        topic = "0x" + (mark + bytes(32 - len(mark))).hex()
+        logs = self._read(
+            lambda: self.w3.eth.get_logs({"address": self.address, "fromBlock": 0, "topics": [topic]}),
+            "watermark",
+        )
+        return [int.from_bytes(log["data"], "big") for log in logs if len(log["data"]) == 32]
+
     def dataset_anchored_at(self, merkle_root: str) -> int:
         return int(self._read(self.contract.functions.datasetAnchoredAt(_bytes32(merkle_root)).call, "dataset anchor"))
 

@@ -14,12 +14,16 @@ The links are checked in the modules named for them (registration, signatures, m
 originality); this one runs them in order, handing each what the links before it found.
 """
 
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from ledgerline_verify.chain import Anchors, Chain, KeyRecord
+import soundfile
+
+from ledgerline_verify import watermark
+from ledgerline_verify.chain import Anchors, Chain, ChainUnreachable, KeyRecord
 from ledgerline_verify.content import sha256_hex, sniff
 from ledgerline_verify.datasets import consent_check, datasets_check, datasets_commitment, licence_check
 from ledgerline_verify.ipfs import Ipfs
@@ -107,7 +111,43 @@ class Verifier:
         run = self._run(subject, media=media, file_sha256=file_sha256)
         if extra is not None:
             extra(run)
-        return _verdict(run, subject, media=media, file_sha256=file_sha256)
+        verdict = _verdict(run, subject, media=media, file_sha256=file_sha256)
+        if run.unregistered is not None and subject.data is not None and media not in (None, "audio/midi"):
+            self._watermark_match(subject.data, verdict, extra)
+        return verdict
+
+    def _watermark_match(self, data: bytes, verdict: Verdict, extra: Callable[[Run], None] | None) -> None:
+        """Audio whose bytes no token holds, but whose sound carries a watermark the contract
+        announced: recorded as a match of kind "watermark", with that token's own verdict beside
+        it. The file's own verdict stays what it is: its bytes were not minted."""
+        try:
+            samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+            marks = self.chain.watermarks()
+        except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, ChainUnreachable):
+            return  # audio that cannot be decoded, or a chain that does not answer: no match to report
+        found = watermark.detect(samples, rate, marks=list(marks))
+        if found is None:
+            return
+        tokens = [marks[found.payload]] if found.payload in marks else self.chain.tokens_of_watermark(found.payload)
+        link = {**asdict(found), "payload": found.payload.hex(), "code_bits": watermark.CODED_BITS}
+        if not tokens:
+            verdict.match = {"kind": "watermark", "token_id": None, **link}
+            verdict.summary += f" Its sound carries a Ledgerline watermark ({found.payload.hex()}) that no token names."
+            return
+        original = self.verify(Subject(token_id=tokens[0]), extra=extra)
+        verdict.match = {
+            "kind": "watermark",
+            "token_id": tokens[0],
+            **link,
+            "registered": {"verdict": original.verdict, "summary": original.summary},
+        }
+        note = (
+            f"Not the registered bytes, but a copy of token {tokens[0]}: its sound carries that token's watermark "
+            f"({found.bits_recovered} of {watermark.CODED_BITS} code bits read, {found.errors_corrected} of them "
+            f"corrected; a false match has a chance below {max(found.false_alarm, 1e-300):.0e}). "
+            f"The registered work: {original.verdict}."
+        )
+        verdict.summary = f"{verdict.summary} {note}" if verdict.verdict == FAILED else note
 
     def _run(self, subject: Subject, *, media: str | None, file_sha256: str | None) -> Run:
         """Each link in order, until one leaves the next nothing to check."""
@@ -154,7 +194,9 @@ class Verifier:
             datasets_check(manifest, anchors=self.anchors),
             consent_check(manifest, chain=chain, anchors=self.anchors, model_config=model_config),
             licence_check(manifest),
-            credentials_check(manifest, audio=content.audio, audio_type=content.audio_type, key=key),
+            credentials_check(
+                manifest, audio=content.audio, audio_type=content.audio_type, key=key, chain=chain, token_id=token_id
+            ),
             originality_check(manifest),
         ]
         return Run(chain, checks, content_sha256, token_id, metadata, signed, key)

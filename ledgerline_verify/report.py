@@ -11,6 +11,17 @@ def text_report(report: dict[str, Any]) -> str:
     for check in report.get("checks") or []:
         lines.append(f"  {MARK.get(check['status'], check['status'])} {check['link']:<13} {check['reason']}")
     match = report.get("match")
-    if match:
+    if match and match["kind"] == "watermark":
+        lines += [
+            "",
+            f"  matched by watermark {match['payload']} ({match['method']}): token {match['token_id']}; "
+            f"{match['bits_recovered']} of {match['code_bits']} code bits read, {match['errors_corrected']} "
+            f"corrected, score {match['score']} (false match below {match['false_alarm']:.0e})",
+        ]
+        if match.get("registered"):
+            lines.append(
+                f"  token {match['token_id']}: {match['registered']['verdict']}: {match['registered']['summary']}"
+            )
+    elif match:
         lines += ["", f"  matched by {match['kind']}: token {match['token_id']} (score {match['score']})"]
     return "\n".join(lines)

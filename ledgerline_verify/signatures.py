@@ -66,10 +66,17 @@ def signature_check(chain: Chain, signed: dict[str, Any]) -> tuple[Check, KeyRec
 
 
 def credentials_check(
-    manifest: dict[str, Any], *, audio: bytes | None, audio_type: str | None, key: KeyRecord | None
+    manifest: dict[str, Any],
+    *,
+    audio: bytes | None,
+    audio_type: str | None,
+    key: KeyRecord | None,
+    chain: Chain,
+    token_id: int,
 ) -> Check:
     """The audio's C2PA credentials validate, are signed with the organisation's anchored key, say
-    a trained model made it, and name the manifest's models and datasets as ingredients."""
+    a trained model made it, name the manifest's models and datasets as ingredients, and bind the
+    watermark the manifest records (a soft binding), which the contract announced for the token."""
     link = Link("credentials")
     with link as details:
         if audio is None or audio_type is None:
@@ -100,11 +107,30 @@ def credentials_check(
         found = {i.get("instance_id") for i in active.get("ingredients") or []}
         if found != expected:
             raise Broken("The C2PA ingredients are not the models, datasets and sources the manifest names.")
+        bound = _watermark_bound(manifest, active, chain=chain, token_id=token_id)
+        if bound:
+            details["watermark"] = bound
         details["reason"] = (
             f"C2PA {credentials['state']} (signer not in a public trust list), signed with the "
             "anchored key; trainedAlgorithmicMedia from the manifest's model and datasets"
+            + (f"; soft binding to the watermark {bound}, announced on chain for token {token_id}" if bound else "")
         )
     return link.check
+
+
+def _watermark_bound(manifest: dict[str, Any], active: dict[str, Any], *, chain: Chain, token_id: int) -> str:
+    """The watermark the manifest records, once the credentials' soft binding names it and the
+    contract announced it for the token; "" for a work signed before watermarks."""
+    entry = manifest.get("watermark")
+    if entry is None:
+        return ""
+    payload = str(entry["payload"])
+    blocks = _assertion(active, "c2pa.soft-binding").get("blocks") or [{}]
+    if (_assertion(active, "c2pa.soft-binding").get("alg"), blocks[0].get("value")) != (entry["algorithm"], payload):
+        raise Broken(f"The C2PA soft binding does not name the watermark the manifest records ({payload}).")
+    if token_id not in chain.tokens_of_watermark(bytes.fromhex(payload)):
+        raise Broken(f"The contract did not announce the watermark {payload} for token {token_id}.")
+    return payload
 
 
 def _signature_valid(public_key_der_bytes: bytes, payload: bytes, value: Any) -> bool:

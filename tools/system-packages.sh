@@ -6,8 +6,9 @@ set -euo pipefail
 
 # postgresql: the second database .ci/run tests on; docker-compose: the compose file's check;
 # redis-server: the real broker in the pipeline tests; fluidsynth and its GM soundfont render MIDI;
-# chromium: the browser the portal tests drive (through Playwright, as executable_path).
-packages=(postgresql docker-compose redis-server fluidsynth fluid-soundfont-gm chromium)
+# chromium: the browser the portal tests drive (through Playwright, as executable_path); ffmpeg: the
+# codecs bench/watermark.py attacks the audio watermark with (MP3, Ogg Vorbis, AAC).
+packages=(postgresql docker-compose redis-server fluidsynth fluid-soundfont-gm chromium ffmpeg)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   # Not Debian: the names above may differ, so say what is needed and let the tests speak for themselves.

@@ -16,7 +16,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// royalty and metadata folder once (lazy ownership, as OpenZeppelin's ERC721Consecutive
 /// does, but usable after deployment); each token still gets its ERC-721 Transfer event,
 /// as the standard requires outside contract creation. Token N's metadata is
-/// ipfs://<batch folder CID>/N.json. Dataset roots and model hashes are anchored with events.
+/// ipfs://<batch folder CID>/N.json. Each token's audio watermark (the 64-bit mark written into
+/// its sound) is announced with an indexed event, so a copy whose bytes and credentials are gone
+/// still names its token from the chain alone. Dataset roots and model hashes are anchored with events.
 /// The organisations' signing keys are kept here with the times they were anchored and retired,
 /// and so are withdrawals of training consent per dataset root, so that anyone can check a
 /// work's signed manifest and its data's consent from the chain alone.
@@ -65,6 +67,9 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     mapping(bytes32 merkleRoot => mapping(bytes32 fileHash => uint256 timestamp)) public consentWithdrawnAt;
 
     event BatchMinted(uint256 indexed batchId, uint256 firstTokenId, string metadataCid, bytes32[] contentHashes);
+    /// @notice The watermark in a token's audio. Anonymous, so its one topic is the mark itself
+    /// (eth_getLogs with topics [mark] finds it) and it costs about 1,000 gas a token.
+    event Watermarked(bytes8 indexed mark, uint256 tokenId) anonymous;
     event DatasetAnchored(bytes32 indexed merkleRoot, string manifestUri);
     event ModelAnchored(bytes32 indexed weightsHash, bytes32 indexed datasetsCommitment, string manifestUri);
 
@@ -83,10 +88,13 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     }
 
     /// @notice Mint one token per content hash to `to`, in one transaction.
+    /// @param watermarks each token's 8-byte audio watermark, packed in the order of
+    /// `contentHashes` (8 bytes per token), or empty; a zero mark means none.
     /// @return firstTokenId the first new token; the others follow consecutively.
     function mintBatch(
         address to,
         bytes32[] calldata contentHashes,
+        bytes calldata watermarks,
         string calldata metadataCid,
         address royaltyReceiver,
         uint96 royaltyBps
@@ -96,23 +104,61 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
         if (count == 0 || count > MAX_BATCH) revert InvalidBatch("batch size must be 1 to 1000");
         if (bytes(metadataCid).length == 0) revert InvalidBatch("metadata CID is empty");
         if (royaltyBps > _feeDenominator()) revert InvalidBatch("royalty above 100%");
-
+        if (watermarks.length != 0 && watermarks.length != count * 8) {
+            revert InvalidBatch("watermarks must be 8 bytes per token, or none");
+        }
         firstTokenId = _nextTokenId;
-        for (uint256 i = 0; i < count; ++i) {
+        _mintEach(to, contentHashes, watermarks, firstTokenId);
+        _batchRecord(to, contentHashes, metadataCid, royaltyReceiver, royaltyBps, firstTokenId);
+    }
+
+    /// @dev The batch's record, its owner's balance and its event (apart from mintBatch, whose
+    /// locals would not fit the stack).
+    function _batchRecord(
+        address to,
+        bytes32[] calldata contentHashes,
+        string calldata metadataCid,
+        address royaltyReceiver,
+        uint96 royaltyBps,
+        uint256 firstTokenId
+    ) private {
+        uint256 count = contentHashes.length;
+        _nextTokenId = firstTokenId + count;
+        uint256 batchId = _batches.length;
+        _batches.push(Batch(to, royaltyBps, royaltyReceiver, uint64(firstTokenId), uint32(count), metadataCid));
+        _batchStarts.push(uint48(firstTokenId), uint208(batchId));
+        _increaseBalance(to, uint128(count));
+        emit BatchMinted(batchId, firstTokenId, metadataCid, contentHashes);
+    }
+
+    /// @dev Each token's content record, Transfer event and watermark event.
+    function _mintEach(address to, bytes32[] calldata contentHashes, bytes calldata watermarks, uint256 firstTokenId)
+        private
+    {
+        bool marked = watermarks.length != 0;
+        for (uint256 i = 0; i < contentHashes.length; ++i) {
             bytes32 contentHash = contentHashes[i];
             uint256 existing = tokenOfContent[contentHash];
             if (existing != 0) revert DuplicateContent(contentHash, existing);
             tokenOfContent[contentHash] = firstTokenId + i;
             emit Transfer(address(0), to, firstTokenId + i);
+            if (marked) _announceMark(watermarks, i, firstTokenId + i);
         }
-        _nextTokenId = firstTokenId + count;
+    }
 
-        uint256 batchId = _batches.length;
-        _batches.push(Batch(to, royaltyBps, royaltyReceiver, uint64(firstTokenId), uint32(count), metadataCid));
-        _batchStarts.push(uint48(firstTokenId), uint208(batchId));
-        _increaseBalance(to, uint128(count));
-
-        emit BatchMinted(batchId, firstTokenId, metadataCid, contentHashes);
+    /// @dev Emits Watermarked(mark i, tokenId) unless mark i is zero; in assembly, as Solidity's
+    /// checked slice of calldata costs more than the event itself (mintBatch checked the length).
+    function _announceMark(bytes calldata watermarks, uint256 i, uint256 tokenId) private {
+        assembly ("memory-safe") {
+            let mark := and(
+                calldataload(add(watermarks.offset, mul(i, 8))),
+                0xffffffffffffffff000000000000000000000000000000000000000000000000
+            )
+            if mark {
+                mstore(0, tokenId)
+                log1(0, 32, mark) // anonymous: the one topic is the mark, as Watermarked declares
+            }
+        }
     }
 
     /// @notice Point a batch at a new metadata folder (ERC-4906 tells indexers to refetch).

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from eth_account import Account
 from web3 import HTTPProvider, Web3
@@ -26,6 +27,7 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.storage.client import ipfs_connect
 from tests.audit.conftest import release
+from tests.audit.test_copies import stripped_mp3_trimmed
 from tests.audit.test_tampering import flip_audio_byte, signed_by_another_key
 from tests.conftest import dataset_create
 from tests.ledger.conftest import PASSPHRASE, anvil, chain_env, fund, keyfile_for_new_account
@@ -95,6 +97,12 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         (files / "work.wav").write_bytes(audio)
         (files / "work.mid").write_bytes(ipfs_bytes(work["cid"], "work.mid"))
         (files / "changed.wav").write_bytes(flip_audio_byte(audio))
+        # Its sound alone (the credentials gone with the bytes) as an MP3, the first 1.3 s cut off.
+        copy_mp3 = stripped_mp3_trimmed(audio, 1.3)
+        (files / "copy.mp3").write_bytes(copy_mp3)
+        platform = released.verify(file=SimpleUploadedFile("copy.mp3", copy_mp3))
+        assert (platform["verdict"], platform["match"]["kind"]) == ("unknown", "watermark"), platform["summary"]
+        assert platform["match"]["token_id"] == work["token"]["token_id"]
         other_key = signed_by_another_key(work["manifest"])
         (files / "other-key.json").write_bytes(canonical_json(other_key))
         edited = copy.deepcopy(work["manifest"])
@@ -133,6 +141,11 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
 
         status, report = run(str(files / "changed.wav"))
         assert (status, report["broken_link"]) == (1, "content") and "changed after it was signed" in report["summary"]
+        status, report = run(str(files / "copy.mp3"))  # its bytes were never minted: unknown, but whose it is
+        assert (status, report["verdict"], report["match"]["kind"]) == (3, "unknown", "watermark"), report["summary"]
+        assert report["match"]["token_id"] == work["token"]["token_id"]
+        assert report["match"]["registered"]["verdict"] == "verified"
+        assert f"a copy of token {work['token']['token_id']}" in report["summary"]
         status, report = run("--manifest", str(files / "other-key.json"))
         signature = next(c for c in report["checks"] if c["link"] == "signature")
         assert status == 1 and "not anchored on the Ledgerline contract" in signature["reason"]
@@ -151,9 +164,9 @@ def test_the_independent_verifier_needs_only_the_chain_and_ipfs(
         forged = w3.eth.contract(address=w3.eth.get_transaction_receipt(tx)["contractAddress"], abi=data["abi"])
         fake = b"RIFF" + bytes(4) + b"WAVE" + b"minted on a forged contract"
         (files / "fake.wav").write_bytes(fake)
-        forged.functions.mintBatch(deployer, [bytes.fromhex(sha256_bytes(fake))], "bafyforged", deployer, 0).transact(
-            {"from": deployer}
-        )
+        forged.functions.mintBatch(
+            deployer, [bytes.fromhex(sha256_bytes(fake))], b"", "bafyforged", deployer, 0
+        ).transact({"from": deployer})
         status, report = run(str(files / "fake.wav"))
         assert (status, report["verdict"]) == (3, "unknown")
         assert "No token on the Ledgerline contract" in report["summary"]

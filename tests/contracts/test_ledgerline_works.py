@@ -40,9 +40,16 @@ def works(w3: Web3, accounts: dict[str, str]) -> Contract:
 
 
 def mint_call(
-    works: Contract, to: str, hashes: list[bytes], *, receiver: str | None = None, bps: int = 500, cid: str = CID
+    works: Contract,
+    to: str,
+    hashes: list[bytes],
+    *,
+    receiver: str | None = None,
+    bps: int = 500,
+    cid: str = CID,
+    marks: bytes = b"",
 ) -> Any:
-    return works.functions.mintBatch(to, hashes, cid, receiver or to, bps)
+    return works.functions.mintBatch(to, hashes, marks, cid, receiver or to, bps)
 
 
 def mint(works: Contract, to: str, hashes: list[bytes], *, sender: str, **kwargs: Any) -> Any:
@@ -81,6 +88,24 @@ def test_a_single_work_emits_a_plain_transfer(works: Contract, accounts: dict[st
     receipt = mint(works, accounts["artist"], [content(0)], sender=accounts["admin"])
     [event] = logs(works, "Transfer", receipt)
     assert event.args.tokenId == 1 and event.args["from"] == "0x" + "00" * 20
+
+
+def test_watermarks_are_announced_and_looked_up_by_their_topic(works: Contract, accounts: dict[str, str]) -> None:
+    marks = [b"\x11" * 8, bytes(8), b"\x33" * 8]  # the second work has none
+    receipt = mint(
+        works, accounts["artist"], [content(i) for i in range(3)], sender=accounts["admin"], marks=b"".join(marks)
+    )
+    # Anonymous: the one topic is the mark (left-aligned, as an indexed bytes8), the data the token.
+    announced = [
+        (log["topics"][0], int.from_bytes(log["data"], "big")) for log in receipt["logs"] if len(log["topics"]) == 1
+    ]
+    assert announced == [(b"\x11" * 8 + bytes(24), 1), (b"\x33" * 8 + bytes(24), 3)]
+    found = works.w3.eth.get_logs({"address": works.address, "fromBlock": 0, "topics": ["0x" + "33" * 8 + "00" * 24]})
+    assert [int.from_bytes(log["data"], "big") for log in found] == [3]
+    unmarked = mint(works, accounts["artist"], [content(9)], sender=accounts["admin"])
+    assert [log for log in unmarked["logs"] if len(log["topics"]) == 1] == []
+    short = mint_call(works, accounts["artist"], [content(5), content(6)], marks=b"\x44" * 8)
+    assert reverts_with(works, short, accounts["admin"]) == "InvalidBatch"
 
 
 def test_content_hashes_are_provable_and_looked_up(works: Contract, accounts: dict[str, str]) -> None:

@@ -171,7 +171,7 @@ def test_transient_errors_are_retried_with_backoff() -> None:
 def test_pending_records_are_settled_by_resume(ledger: Ledger) -> None:
     contract = services.works_contract(ledger=ledger)
     call = contract.functions.mintBatch(
-        ledger.account.address, [bytes.fromhex(sha("x"))], CID, ledger.account.address, 0
+        ledger.account.address, [bytes.fromhex(sha("x"))], b"", CID, ledger.account.address, 0
     )
     record = ledger.prepare(
         kind="mint",
@@ -189,7 +189,7 @@ def test_a_transaction_the_chain_refuses_is_named_and_not_recorded(ledger: Ledge
     mint(ledger, "once")
     contract = services.works_contract(ledger=ledger)
     call = contract.functions.mintBatch(
-        ledger.account.address, [bytes.fromhex(sha("once"))], CID, ledger.account.address, 0
+        ledger.account.address, [bytes.fromhex(sha("once"))], b"", CID, ledger.account.address, 0
     )
     before = ChainTransaction.objects.count()
     with pytest.raises(LedgerlineError, match="refuses this mint transaction: DuplicateContent"):

@@ -68,6 +68,8 @@ def test_anyone_verifies_a_dropped_file_link_by_link(released: Released, live_se
     assert page.inner_text("#verdict") == "failed"
     assert "changed after it was signed" in page.inner_text("#summary")
     assert page.locator("tr[data-link=content] .badge").inner_text() == "fail"
+    token = released.works[1]["token"]["token_id"]  # ... and its sound still names the token it was
+    assert f"carries the watermark of token #{token}" in page.inner_text("#watermark")
     report = page.locator("a", has_text="PDF").get_attribute("href")
     assert report and report.endswith("/report.pdf")
     shot(page, "failed")

@@ -25,6 +25,7 @@ from ledgerline.queue import enqueue
 from ledgerline.storage.client import IpfsUnavailable, ipfs_connect
 from ledgerline.training.checkpoints import model_load
 from ledgerline.training.selectors import lineage_versions
+from ledgerline.works.marks import wav_mark
 from ledgerline.works.models import Work, WorkOutput, WorkStatus
 from ledgerline.works.steps import work_outputs_make
 from ledgerline_verify import fingerprint
@@ -101,7 +102,11 @@ def verification_create(
         subject.token_id = _token_of_score(subject.data)
     verdict = verifier.verify(subject, extra=_database_check)
     work = _work_of(verdict)
-    if work is None and subject.data is not None and verdict.subject.get("token_id") is None:
+    if work is None and verdict.match is not None and verdict.match.get("token_id") is not None:
+        work = _token_work(verdict.subject["contract"], verdict.match["token_id"])[1]  # a copy its watermark names
+        if work is not None:
+            verdict.match["work"] = str(work.pk)
+    elif work is None and subject.data is not None and verdict.subject.get("token_id") is None:
         work = _near_match(verifier, subject.data, verdict)
     result = verdict.to_json()
     if work is not None:
@@ -358,6 +363,20 @@ def verification_view(verification: Verification, *, member_of: list[Any]) -> di
 # --- regeneration ---
 
 
+def _marked_again(made: dict[str, bytes], manifest: dict[str, Any]) -> dict[str, bytes]:
+    """The regenerated render with the work's watermark written in again, as "marked" (compared
+    with the manifest's marked_sha256): the released sound is the render and its mark, nothing else."""
+    entry = manifest.get("watermark")
+    if not entry or "wav" not in made:
+        return {}
+    return {"marked": wav_mark(made["wav"], bytes.fromhex(entry["payload"]))}
+
+
+def _marked_expected(manifest: dict[str, Any]) -> dict[str, str]:
+    entry = manifest.get("watermark")
+    return {"marked": entry["marked_sha256"]} if entry else {}
+
+
 def verification_regenerate(*, verification: Verification) -> Verification:
     """Re-run the work's model with its recorded seed and parameters and compare what it makes,
     byte for byte, with the outputs its signed manifest lists. A mismatch breaks the verdict."""
@@ -372,6 +391,8 @@ def verification_regenerate(*, verification: Verification) -> Verification:
         except LedgerlineError as exc:
             check = Check("regeneration", FAIL, f"The model could not be run again: {exc.message}")
         else:
+            made = {**made, **_marked_again(made, signed.get("manifest") or {})}
+            expected.update(_marked_expected(signed.get("manifest") or {}))
             compared = {kind: sha256_hex(data) == expected.get(kind) for kind, data in made.items()}
             details = {
                 "compared": {

@@ -107,20 +107,33 @@ def works_contract(*, ledger: Ledger) -> Contract:
 
 
 def contents_mint(
-    *, ledger: Ledger, content_hashes: list[str], metadata_cid: str, to: str, royalty_receiver: str, royalty_bps: int
+    *,
+    ledger: Ledger,
+    content_hashes: list[str],
+    metadata_cid: str,
+    to: str,
+    royalty_receiver: str,
+    royalty_bps: int,
+    watermarks: dict[str, str] | None = None,
 ) -> list[Token]:
     """A token for each content hash (hex SHA-256), minting in one transaction only those
-    the chain does not already hold: run twice, or after a crash, it mints nothing twice."""
+    the chain does not already hold: run twice, or after a crash, it mints nothing twice.
+    ``watermarks`` (content hash -> the 8-byte mark in its audio, in hex) are announced with them."""
     hashes = [content_hash_clean(h) for h in content_hashes]
+    marks = {content_hash_clean(h): bytes.fromhex(m) for h, m in (watermarks or {}).items()}
+    if any(len(m) != 8 for m in marks.values()):
+        raise LedgerlineError("A watermark announced on chain is 8 bytes (16 hex digits).")
     transactions_resume(ledger=ledger)
     contract = works_contract(ledger=ledger)
     for attempt in range(2):  # a second pass after losing a race to another minter
         missing = list(dict.fromkeys(h for h in hashes if _token_record(ledger, contract, h) is None))
         for start in range(0, len(missing), MINT_BATCH):
             batch = missing[start : start + MINT_BATCH]
+            packed = b"".join(marks.get(h, bytes(8)) for h in batch) if marks else b""
             call = contract.functions.mintBatch(
                 Web3.to_checksum_address(to),
                 [bytes.fromhex(h) for h in batch],
+                packed,
                 metadata_cid,
                 Web3.to_checksum_address(royalty_receiver),
                 royalty_bps,

@@ -15,10 +15,11 @@ from ledgerline.training.models import ModelArtifact
 from ledgerline.training.selectors import anchored_roots, lineage_versions, run_chain
 from ledgerline.works.credentials import TRAINED_ALGORITHMIC_MEDIA
 from ledgerline.works.licence import DEFAULT_LICENCE, work_conditions
+from ledgerline.works.marks import soft_binding
 from ledgerline.works.models import Work
 from ledgerline.works.selectors import Source, work_sources
 
-SPEC = "urn:ledgerline:work-manifest:1"  # the manifest's shape; a new field set gets a new number
+SPEC = "urn:ledgerline:work-manifest:2"  # the manifest's shape; a new field set gets a new number
 MEDIA = {"midi": "audio/midi", "wav": "audio/wav", "audio": "audio/wav"}
 FILES = {"audio": "work.wav", "midi": "work.mid"}  # names in the work's IPFS folder
 CONSENT_ORDER = {"notAllowed": 0, "constrained": 1, "allowed": 2}
@@ -27,9 +28,12 @@ CONSENT_ORDER = {"notAllowed": 0, "constrained": 1, "allowed": 2}
 Terms = list[tuple[DatasetVersion, Conditions | None, Fraction]]
 
 
-def work_manifest(work: Work, *, audio: Blob, lineage: dict[str, Any], royalties: dict[str, Any]) -> dict[str, Any]:
+def work_manifest(
+    work: Work, *, audio: Blob, lineage: dict[str, Any], royalties: dict[str, Any], watermark: dict[str, Any]
+) -> dict[str, Any]:
     """The manifest a work's organisation signs: what it is (``audio``, its signed WAV, and its other
-    outputs), what made it, under which licence, and who is paid what (``royalties``)."""
+    outputs; the ``watermark`` in its sound), what made it, under which licence, and who is paid
+    what (``royalties``)."""
     outputs: list[dict[str, Any]] = [
         {"kind": o.kind, "media_type": o.media_type, "sha256": o.blob.sha256, "size": o.blob.size}
         for o in work.outputs.select_related("blob")
@@ -45,6 +49,7 @@ def work_manifest(work: Work, *, audio: Blob, lineage: dict[str, Any], royalties
         },
         "content_sha256": audio.sha256,
         "outputs": sorted(outputs, key=lambda o: str(o["kind"])),
+        "watermark": watermark,
         "model": lineage["model"],
         "datasets": lineage["datasets"],
         "generation": {
@@ -162,8 +167,9 @@ def conditions_json(conditions: Any) -> dict[str, Any] | None:
     return conditions.to_json() if conditions is not None else None
 
 
-def c2pa_definition(work: Work, lineage: dict[str, Any]) -> dict[str, Any]:
-    """The C2PA manifest embedded in the work's WAV: its model and data as ingredients, how it was made."""
+def c2pa_definition(work: Work, lineage: dict[str, Any], watermark: dict[str, Any]) -> dict[str, Any]:
+    """The C2PA manifest embedded in the work's WAV: its model and data as ingredients, how it was
+    made, and the watermark in its sound as a soft binding."""
     model = lineage["model"]
     ingredients = [  # the model, then the pretrained models it continues
         {
@@ -214,6 +220,7 @@ def c2pa_definition(work: Work, lineage: dict[str, Any]) -> dict[str, Any]:
                 },
             },
             {"label": "cawg.training-mining", "data": {"entries": lineage["consent"]}},
+            soft_binding(watermark),
         ],
     }
 

@@ -62,6 +62,7 @@ def works_mint(*, works: list[Work]) -> None:
             to=ledger.account.address,
             royalty_receiver=ledger.account.address,  # Ledgerline collects and pays out by statement
             royalty_bps=bps,
+            watermarks={w.content_sha256: mark for w in batch if (mark := _watermark(w))},
         )
         fault_point("after_mint")
         by_hash = {t.content_sha256: t for t in tokens}
@@ -74,6 +75,13 @@ def works_mint(*, works: list[Work]) -> None:
                 token=token,
                 audit={"token_id": token.token_id, "contract": token.contract, "chain_id": token.chain_id},
             )
+
+
+def _watermark(work: Work) -> str | None:
+    """The mark in the work's audio, as its signed manifest records it (works signed before
+    watermarks have none)."""
+    entry = work.manifest.get("manifest", {}).get("watermark")
+    return str(entry["payload"]) if entry else None
 
 
 def _resale_bps(work: Work) -> int:

@@ -25,6 +25,7 @@ from ledgerline.storage.client import ipfs_connect
 from ledgerline.training.config import family_of
 from ledgerline.works.credentials import wav_sign
 from ledgerline.works.manifest import FILES, Terms, c2pa_definition, work_lineage, work_manifest
+from ledgerline.works.marks import watermark_entry, wav_mark, work_mark
 from ledgerline.works.minting import batch_metadata_repair
 from ledgerline.works.models import Work, WorkStatus
 from ledgerline.works.render import midi_render, renderer
@@ -88,15 +89,20 @@ def work_check(*, work: Work) -> None:
 
 
 def work_sign(*, work: Work, terms: Terms, royalties: dict[str, Any]) -> None:
-    """checked -> signed: C2PA credentials embedded in the WAV, and the signed manifest. ``terms``
+    """checked -> signed: the work's watermark written into the rendered WAV, C2PA credentials
+    embedded in it, and the signed manifest. ``terms``
     are the licence terms of the model's data and ``royalties`` the work's split (both of
     royalties, handed in by the pipeline)."""
     key = signing_key_active(organisation=work.organisation)
     lineage = work_lineage(work, terms=terms)
-    audio = wav_sign(output_bytes(work, "wav"), definition=c2pa_definition(work, lineage), signing_key=key)
+    unmarked = output_bytes(work, "wav")
+    mark = work_mark(work)
+    marked = wav_mark(unmarked, mark)
+    watermark = watermark_entry(mark=mark, unmarked=unmarked, marked=marked)
+    audio = wav_sign(marked, definition=c2pa_definition(work, lineage, watermark), signing_key=key)
     fault_point("work_sign")
     audio_blob = blob_put(audio)
-    manifest = work_manifest(work, audio=audio_blob, lineage=lineage, royalties=royalties)
+    manifest = work_manifest(work, audio=audio_blob, lineage=lineage, royalties=royalties, watermark=watermark)
     signed = manifest_sign(organisation=work.organisation, manifest=manifest)
     advance(
         work,

@@ -228,16 +228,23 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=10_000)
     parser.add_argument("--speed-windows", type=int, default=200, help="of them, also with the speed search")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-attacks", action="store_true", help="only the false detections")
     args = parser.parse_args()
     rng = np.random.default_rng(15)
     works = corpus_works(args.seconds, args.works) + generated_works(args.seconds, args.generated)
     marks = [rng.bytes(8) for _ in works]
     print(f"{len(works)} works of {args.seconds:.0f} s; block {watermark.BLOCK_SECONDS:.2f} s; {watermark.PARAMETERS}")
+    if not args.no_attacks:
+        attacks_table(works, marks, args.jobs)
+    false_detections(works, marks, args, rng)
+
+
+def attacks_table(works: list[tuple[str, np.ndarray]], marks: list[bytes], processes: int) -> None:
     jobs = [(i, audio, works[(i + 1) % len(works)][1], marks[i], marks) for i, (_, audio) in enumerate(works)]
     started = time.perf_counter()
-    with multiprocessing.Pool(args.jobs) as pool:
+    with multiprocessing.Pool(processes) as pool:
         results = pool.map(work_run, jobs, chunksize=1)
-    print(f"attacks done in {(time.perf_counter() - started) / 60:.1f} min ({args.jobs} processes)\n")
+    print(f"attacks done in {(time.perf_counter() - started) / 60:.1f} min ({processes} processes)\n")
 
     names = list(results[0]["attacks"])
     print(f"{'attack':<18} {'bit errors':>10} {'decoded':>8} {'identified':>10} {'wrong':>6} {'detect x RT':>12}  bar")
@@ -266,6 +273,10 @@ def main() -> None:
             missed = [a for a, v in r["attacks"].items() if not v["identified"]]
             print(f"  {name[0]:<40} SNR {r['snr']:.1f} dB, LSD {r['lsd']:.2f} dB; missed after: {', '.join(missed)}")
 
+
+def false_detections(
+    works: list[tuple[str, np.ndarray]], marks: list[bytes], args: argparse.Namespace, rng: np.random.Generator
+) -> None:
     unmarked = windows([audio for _, audio in works], args.windows, rng)
     started = time.perf_counter()
     with multiprocessing.Pool(args.jobs) as pool:

@@ -129,7 +129,12 @@ class Verifier:
         if found is None:
             return
         tokens = [marks[found.payload]] if found.payload in marks else self.chain.tokens_of_watermark(found.payload)
-        link = {**asdict(found), "payload": found.payload.hex(), "code_bits": watermark.CODED_BITS}
+        link = {
+            **asdict(found),
+            "payload": found.payload.hex(),
+            "code_bits": watermark.CODED_BITS,
+            "confidence": 1.0 - found.false_alarm,
+        }
         if not tokens:
             verdict.match = {"kind": "watermark", "token_id": None, **link}
             verdict.summary += f" Its sound carries a Ledgerline watermark ({found.payload.hex()}) that no token names."

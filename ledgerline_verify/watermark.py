@@ -3,21 +3,27 @@ into the sound itself, that names the work's token from the chain alone.
 
 Scheme (spread-transform dither modulation, Chen & Wornell 2001, on log band energies):
 - The sound is mixed to mono and looked at 11,025 times a second, in frames of 46 ms every 23 ms.
-  Between 300 Hz and 3.7 kHz (what survives MP3, a 4 kHz low-pass and 16 kHz telephony) the
-  spectrogram is cut into cells of 6 bins (129 Hz) by 4 frames (93 ms), and cells are paired with
-  their neighbour in frequency. A pair's feature is the difference of the two cells' log energies:
-  a change of gain moves both cells alike, so the feature ignores it.
-- One block is 48 cells in time (4.46 s) by 13 pairs. Each coded bit owns two pairs of the block,
-  spread at random; its projection (the signed mean of their features) is moved to the nearest
-  point of a lattice of spacing STEP whose offset depends on the bit. The sound's own features do
-  not add noise (the quantiser carries the bit, not an added signal), which is what lets a bit
-  live in 4 cells. The block repeats through the whole piece, so any 5 s carries every bit.
+  Between 86 Hz and 3.7 kHz (what survives MP3, a 4 kHz low-pass and telephone rates) the
+  spectrogram is cut into cells of 65 Hz (129 Hz above 1 kHz) by 4 frames (93 ms). A pair is a
+  cell and the next one in its band; its feature is the difference of the two log energies, which
+  a change of gain leaves alone. A pair's weight says how loud its quieter cell is against the
+  loudest band of the moment (full within 8 dB, none below 20 dB): a codec's noise and added noise
+  drown quiet cells first.
+- One block is 48 cells (4.46 s) by 35 bands: 840 pairs. Each coded bit owns two or three of
+  them, spread at random; the weighted projection of their features is moved to the nearest point
+  of a lattice of spacing STEP whose offset depends on the bit. The music's own features add no
+  noise to the bit (the quantiser carries it, not an added signal), which is what lets a bit live
+  in a few cells. The block repeats through the whole piece; the mark is scaled down where it would
+  be louder than MAX_MARK_DB against the music.
 - Bits: the 64-bit mark and a 32-bit check (SHA-256 of the mark, truncated), coded by the
   rate-1/3, constraint-7 convolutional code (133, 171, 165 octal; 6 tail bits): 306 coded bits.
-- Detection tries every alignment of the block (4 frame phases x 48 cells) and, where none decodes,
-  every speed from -2.4% to +2.4% in steps of 0.4%; every candidate's soft bits (summed over the
-  block's repetitions) go through a Viterbi decoder at once, and a candidate counts only when its
-  96 decoded bits pass the check. A wrong candidate passes with probability 2^-32.
+- Detection tries every alignment of the block (every 2.9 ms) and, where none decodes, speeds
+  from -2.4% to +2.4% in steps of 0.4% on the first 12 s; every candidate's soft bits (summed over
+  the block's repetitions) go through a Viterbi decoder at once, and a candidate counts only when
+  its 96 decoded bits pass the check: a wrong one passes with probability 2^-32. Where none
+  does, the soft bits are correlated with the code of each mark the caller knows (the marks the
+  chain announced), and the best is reported when chance would give its score less often than
+  MAX_FALSE_ALARM over everything tried.
 
 The layout (which pairs carry which bit, their signs and dithers) comes from a fixed public seed:
 anyone can read the mark, as anyone can read a C2PA manifest. What the mark proves is that the
@@ -68,9 +74,13 @@ PARAMETERS = {
     "band_edges_hz": [round(edge * RATE / N_FFT) for edge in EDGES],
     "cell_frames": CELL_FRAMES,
     "block_seconds": round(BLOCK_SECONDS, 3),
+    "pairs": "consecutive cells of a band",
+    "weights_db": list(RELIABLE_DB),
     "step": STEP,
+    "max_mark_db": MAX_MARK_DB,
     "code": "convolutional K=7 rate 1/3 (133,171,165)",
     "check": "sha256 first 32 bits",
+    "layout_seed": SEED.decode(),
 }
 
 
@@ -191,8 +201,8 @@ def _band_energy(spectrum: np.ndarray) -> np.ndarray:
 
 
 def _weight(level: np.ndarray) -> np.ndarray:
-    """How much a pair whose quieter cell is `level` dB below the piece's loud cells counts: a
-    coder's noise and added noise drown quiet cells first, so the mark lives in the loud ones."""
+    """How much a pair whose quieter cell is `level` dB below the loudest band of its moment counts:
+    a coder's noise and added noise drown quiet cells first, so the mark lives in the loud ones."""
     return np.clip((level - RELIABLE_DB[1]) / (RELIABLE_DB[0] - RELIABLE_DB[1]), 0.0, 1.0)
 
 

@@ -125,8 +125,9 @@ def _watermark_bound(manifest: dict[str, Any], active: dict[str, Any], *, chain:
     if entry is None:
         return ""
     payload = str(entry["payload"])
-    blocks = _assertion(active, "c2pa.soft-binding").get("blocks") or [{}]
-    if (_assertion(active, "c2pa.soft-binding").get("alg"), blocks[0].get("value")) != (entry["algorithm"], payload):
+    binding = _assertion(active, "c2pa.soft-binding")
+    blocks = binding.get("blocks") or [{}]
+    if (binding.get("alg"), blocks[0].get("value")) != (entry["algorithm"], payload):
         raise Broken(f"The C2PA soft binding does not name the watermark the manifest records ({payload}).")
     if token_id not in chain.tokens_of_watermark(bytes.fromhex(payload)):
         raise Broken(f"The contract did not announce the watermark {payload} for token {token_id}.")

@@ -29,13 +29,13 @@ def work_mark(work: Work) -> bytes:
 def wav_mark(wav: bytes, mark: bytes) -> bytes:
     """The WAV with ``mark`` written into its sound: same rate, channels and sample format."""
     try:
-        info = soundfile.info(io.BytesIO(wav))
-        samples, rate = soundfile.read(io.BytesIO(wav), dtype="float64", always_2d=True)
+        with soundfile.SoundFile(io.BytesIO(wav)) as sound:
+            samples, rate, subtype = sound.read(dtype="float64", always_2d=True), sound.samplerate, sound.subtype
     except (soundfile.LibsndfileError, RuntimeError) as exc:
         raise LedgerlineError(f"The rendered audio could not be read to watermark it: {exc}") from None
     marked = np.clip(watermark.embed(samples, rate, mark), -1.0, 1.0)
     buffer = io.BytesIO()
-    soundfile.write(buffer, marked, rate, format="WAV", subtype=info.subtype)
+    soundfile.write(buffer, marked, rate, format="WAV", subtype=subtype)
     return buffer.getvalue()
 
 

@@ -4,6 +4,7 @@ Only views and event logs: the verifier never sends a transaction, and trusts no
 contract at the address it is given.
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -118,6 +119,20 @@ class Chain:
         if anchored == 0:
             return None
         return KeyRecord(str(uuid.UUID(bytes=bytes(organisation))), int(anchored), int(retired), bytes(der))
+
+    def trust_anchors(self) -> list[bytes]:
+        """The CA certificates (DER) the contract vouches for as C2PA trust anchors."""
+        return [bytes(der) for der in self._read(self.contract.functions.trustAnchors().call, "trust anchors")]
+
+    def certificate(self, certificate_der: bytes) -> tuple[str, int] | None:
+        """(the key id it certifies, "" for a trust anchor; when) if the contract vouches for
+        this certificate, else None."""
+        key_hash, anchored = self._read(
+            self.contract.functions.certificates(hashlib.sha256(certificate_der).digest()).call, "certificate"
+        )
+        if anchored == 0:
+            return None
+        return ("sha256:" + bytes(key_hash).hex() if any(key_hash) else "", int(anchored))
 
     def consent_withdrawals(self, merkle_root: str) -> list[tuple[str, int]]:
         """(file SHA-256, when) for every withdrawal of consent recorded against a dataset root."""

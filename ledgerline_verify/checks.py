@@ -31,6 +31,7 @@ from ledgerline_verify.model import ModelFolders, model_check
 from ledgerline_verify.originality import originality_check
 from ledgerline_verify.registration import content_check, manifest_check, metadata_check, token_check, unregistered
 from ledgerline_verify.signatures import credentials_check, signature_check
+from ledgerline_verify.training_data import training_data, training_summary
 from ledgerline_verify.verdict import (
     FAIL,
     FAILED,
@@ -112,9 +113,23 @@ class Verifier:
         if extra is not None:
             extra(run)
         verdict = _verdict(run, subject, media=media, file_sha256=file_sha256)
-        if run.unregistered is not None and subject.data is not None and media not in (None, "audio/midi"):
+        if run.unregistered is not None and subject.data is not None and subject.proof is not None:
+            self._training_data(subject.data, subject.proof, verdict)
+        elif run.unregistered is not None and subject.data is not None and media not in (None, "audio/midi"):
             self._watermark_match(subject.data, verdict, extra)
         return verdict
+
+    def _training_data(self, data: bytes, proof: dict[str, Any], verdict: Verdict) -> None:
+        """A file handed in with an inclusion proof claims to be registered training data: the
+        verdict is on that claim. Verified when the proof checks and the chain anchors its root;
+        failed when the proof does not check; unknown when only the proof file vouches for the root."""
+        found = training_data(data, proof, chain=self.chain)
+        verdict.match = found
+        verdict.summary = training_summary(found)
+        if not found["proof_verified"]:
+            verdict.verdict = FAILED
+        elif found.get("anchored_at"):
+            verdict.verdict = VERIFIED
 
     def _watermark_match(self, data: bytes, verdict: Verdict, extra: Callable[[Run], None] | None) -> None:
         """Audio whose bytes no token holds, but whose sound carries a watermark the contract

@@ -50,8 +50,9 @@ def rpc_blocks(url: str) -> BlockSource:
 
 
 def gateway_blocks(url: str) -> BlockSource:
-    """Blocks from an HTTP gateway at ``url`` that serves raw blocks (the trustless gateway spec)."""
-    base = url.rstrip("/")
+    """Blocks from an HTTP gateway at ``url`` (http://host or http://host/ipfs) that serves raw
+    blocks (the trustless gateway spec)."""
+    base = url.rstrip("/").removesuffix("/ipfs")
 
     def get(cid: CID) -> bytes:
         try:

@@ -22,6 +22,15 @@ def text_report(report: dict[str, Any]) -> str:
             lines.append(
                 f"  token {match['token_id']}: {match['registered']['verdict']}: {match['registered']['summary']}"
             )
+    elif match and match["kind"] == "training_data":
+        stated = match.get("stated") or {}
+        lines += ["", f"  training data: {match['reason']}"]
+        if match.get("proof_verified"):
+            lines.append(
+                f"  root {match['merkle_root']}: anchored {match.get('anchored_at') or 'no'}; consent withdrawn "
+                f"{match.get('consent_withdrawn_at') or 'no'}; as the proof states: "
+                + (", ".join(f"{key} {value}" for key, value in stated.items()) or "nothing more")
+            )
     elif match:
         lines += ["", f"  matched by {match['kind']}: token {match['token_id']} (score {match['score']})"]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import datetime
 from typing import Any
 
 import rfc8785
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,6 +18,7 @@ from ledgerline_verify.credentials import (
     NoCredentials,
     credentials_read,
     failure_codes,
+    issuer_among,
     public_key_der,
     signing_certificates,
 )
@@ -81,8 +83,9 @@ def credentials_check(
     with link as details:
         if audio is None or audio_type is None:
             raise Unchecked("No audio to read content credentials from.")
+        anchors = chain.trust_anchors()
         try:
-            credentials = credentials_read(audio, audio_type)
+            credentials = credentials_read(audio, audio_type, trust_anchors=anchors)
         except NoCredentials as exc:
             raise Broken(f"The audio has no content credentials: {exc}") from None
         details["state"] = credentials["state"]
@@ -94,6 +97,9 @@ def credentials_check(
         signer = next((c for c in signing_certificates(audio) if str(c.serial_number) == serial), None)
         if signer is None or key is None or public_key_der(signer) != key.public_key_der:
             raise Broken("The C2PA credentials were not signed with the organisation's anchored key.")
+        trust = _trust(signer, anchors, chain=chain, trusted=credentials["state"] == "Trusted")
+        details["trust"] = trust
+        details["timestamp"] = credentials["timestamp"]
         actions = _assertion(active, "c2pa.actions.v2").get("actions") or [{}]
         if actions[0].get("digitalSourceType") != TRAINED_ALGORITHMIC_MEDIA:
             raise Broken("The C2PA credentials do not say the audio was made by a trained model.")
@@ -111,11 +117,52 @@ def credentials_check(
         if bound:
             details["watermark"] = bound
         details["reason"] = (
-            f"C2PA {credentials['state']} (signer not in a public trust list), signed with the "
+            f"C2PA {credentials['state']} ({trust['reason']}), signed with the "
             "anchored key; trainedAlgorithmicMedia from the manifest's model and datasets"
             + (f"; soft binding to the watermark {bound}, announced on chain for token {token_id}" if bound else "")
+            + (
+                f"; time-stamped {credentials['timestamp']['time']} by an RFC 3161 TSA"
+                if credentials["timestamp"]
+                else ""
+            )
         )
     return link.check
+
+
+def _trust(signer: x509.Certificate, anchors: list[bytes], *, chain: Chain, trusted: bool) -> dict[str, Any]:
+    """Why the credentials are (or are not) trusted: the CA the contract holds as a trust anchor
+    that issued the signer's certificate, and whether the contract vouches for that certificate."""
+    issuer = issuer_among(signer, anchors)
+    leaf = signer.public_bytes(serialization.Encoding.DER)
+    vouched = chain.certificate(leaf)
+    trust: dict[str, Any] = {
+        "trusted": trusted,
+        "signer": signer.subject.rfc4514_string(),
+        "certificate_sha256": sha256_hex(leaf),
+        "certificate_anchored_at": iso(vouched[1]) if vouched else None,
+        "anchor": None,
+    }
+    if vouched and vouched[0] != "sha256:" + sha256_hex(public_key_der(signer)):
+        raise Broken("The contract vouches for the signer's certificate under another key than the one it holds.")
+    if issuer is not None:
+        der = issuer.public_bytes(serialization.Encoding.DER)
+        anchored = chain.certificate(der)
+        trust["anchor"] = {
+            "subject": issuer.subject.rfc4514_string(),
+            "sha256": sha256_hex(der),
+            "anchored_at": iso(anchored[1]) if anchored else None,
+        }
+    if trusted and issuer is not None:
+        trust["reason"] = (
+            f"its certificate was issued by {issuer.subject.rfc4514_string()} "
+            f"(sha256 {trust['anchor']['sha256'][:16]}...), a trust anchor the contract holds"
+            + (", and the contract vouches for the certificate itself" if vouched else "")
+        )
+    elif anchors:
+        trust["reason"] = "the signer's certificate was not issued by a trust anchor the contract holds: untrusted"
+    else:
+        trust["reason"] = "the contract holds no trust anchor: signer untrusted"
+    return trust
 
 
 def _watermark_bound(manifest: dict[str, Any], active: dict[str, Any], *, chain: Chain, token_id: int) -> str:

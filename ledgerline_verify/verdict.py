@@ -58,6 +58,7 @@ class Subject:
     content_sha256: str | None = None
     manifest: bytes | None = None
     name: str = ""
+    proof: dict[str, Any] | None = None  # a dataset version's inclusion proof of the file (training data)
 
 
 @dataclass

@@ -21,7 +21,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// still names its token from the chain alone. Dataset roots and model hashes are anchored with events.
 /// The organisations' signing keys are kept here with the times they were anchored and retired,
 /// and so are withdrawals of training consent per dataset root, so that anyone can check a
-/// work's signed manifest and its data's consent from the chain alone.
+/// work's signed manifest and its data's consent from the chain alone. The C2PA certificates of
+/// those keys, and the CA that issued them, are vouched for here too: a verifier loads the CA as
+/// its trust anchor from the chain, so the credentials read Trusted without any outside list.
 contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     using Checkpoints for Checkpoints.Trace208;
 
@@ -66,6 +68,17 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     mapping(bytes32 merkleRoot => Withdrawal[]) private _withdrawals;
     mapping(bytes32 merkleRoot => mapping(bytes32 fileHash => uint256 timestamp)) public consentWithdrawnAt;
 
+    struct Certificate {
+        bytes32 keyHash; // the anchored key it certifies; 0 for a trust anchor (a CA)
+        uint64 anchoredAt;
+    }
+
+    /// @notice C2PA certificates the platform vouches for, by the SHA-256 of their DER: each
+    /// organisation's signing certificate, bound to its anchored key, and the CA that issued
+    /// them (a trust anchor, kept whole in `trustAnchors` so a verifier can load it from here).
+    mapping(bytes32 certificateHash => Certificate) public certificates;
+    bytes[] private _trustAnchors;
+
     event BatchMinted(uint256 indexed batchId, uint256 firstTokenId, string metadataCid, bytes32[] contentHashes);
     /// @notice The watermark in a token's audio. Anonymous, so its one topic is the mark itself
     /// (eth_getLogs with topics [mark] finds it) and it costs about 1,000 gas a token.
@@ -76,6 +89,7 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     event KeyAnchored(bytes32 indexed keyHash, bytes16 indexed organisation);
     event KeyRetired(bytes32 indexed keyHash);
     event ConsentWithdrawn(bytes32 indexed merkleRoot, bytes32 indexed fileHash);
+    event CertificateAnchored(bytes32 indexed certificateHash, bytes32 indexed keyHash);
 
     error DuplicateContent(bytes32 contentHash, uint256 tokenId);
     error InvalidBatch(string reason);
@@ -208,6 +222,22 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
         emit KeyRetired(keyHash);
     }
 
+    /// @notice Vouch for a C2PA certificate (DER): a trust anchor when `keyHash` is 0, else the
+    /// certificate of that anchored signing key.
+    function anchorCertificate(bytes calldata certificate, bytes32 keyHash)
+        external
+        onlyRole(MINTER_ROLE)
+        returns (bytes32 certificateHash)
+    {
+        if (certificate.length == 0) revert InvalidBatch("certificate is empty");
+        if (keyHash != 0 && _keys[keyHash].anchoredAt == 0) revert NotAnchored(keyHash);
+        certificateHash = sha256(certificate);
+        if (certificates[certificateHash].anchoredAt != 0) revert AlreadyAnchored(certificateHash);
+        certificates[certificateHash] = Certificate(keyHash, uint64(block.timestamp));
+        if (keyHash == 0) _trustAnchors.push(certificate);
+        emit CertificateAnchored(certificateHash, keyHash);
+    }
+
     /// @notice Record that a file of an anchored dataset version may no longer be trained on.
     function withdrawConsent(bytes32 merkleRoot, bytes32 fileHash) external onlyRole(MINTER_ROLE) {
         if (datasetAnchoredAt[merkleRoot] == 0) revert NotAnchored(merkleRoot);
@@ -234,6 +264,11 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     /// @notice A signing key's organisation, times and DER public key (anchoredAt 0: unknown).
     function signingKey(bytes32 keyHash) external view returns (SigningKey memory) {
         return _keys[keyHash];
+    }
+
+    /// @notice The trust anchors (DER CA certificates) the platform vouches for, oldest first.
+    function trustAnchors() external view returns (bytes[] memory) {
+        return _trustAnchors;
     }
 
     /// @notice Every consent withdrawal recorded for a dataset version's root, oldest first.

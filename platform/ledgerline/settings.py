@@ -39,6 +39,7 @@ SECRET_KEY = envsecret("SECRET_KEY") or _local_secret_key()
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL_SET = bool(envstr("SITE_URL"))  # else links a page hands out name the host it was asked from
 
 # Behind TLS, cookies go over HTTPS only: on by default when the site's public address is https.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", SITE_URL.startswith("https://"))
@@ -219,6 +220,11 @@ CHAIN_STATE_DIR = Path(envstr("CHAIN_STATE_DIR", str(VAR_DIR / "chain")))
 CHAIN_ACCOUNT_KEYFILE = Path(envstr("CHAIN_ACCOUNT_KEYFILE", str(SIGNING_KEYS_DIR / "chain-account.json")))
 CHAIN_ACCOUNT_PASSPHRASE = envsecret("CHAIN_ACCOUNT_PASSPHRASE")
 CHAIN_CONTRACT_ADDRESS = envstr("CHAIN_CONTRACT_ADDRESS")
+# The node auditors are sent to (/chain/): CHAIN_RPC_URL is often an address inside the deployment.
+# On the embedded chain the site serves its own read-only JSON-RPC at /chain/rpc instead.
+CHAIN_PUBLIC_RPC_URL = envstr("CHAIN_PUBLIC_RPC_URL")
+# An RFC 3161 time stamp authority that countersigns each C2PA signature (none by default).
+C2PA_TSA_URL = envstr("C2PA_TSA_URL")
 CHAIN_CONFIRMATIONS = envint("CHAIN_CONFIRMATIONS", 1)
 CHAIN_TX_TIMEOUT = envint("CHAIN_TX_TIMEOUT", 120)
 
@@ -265,6 +271,8 @@ REST_FRAMEWORK = {
         "token_create": envstr("LEDGERLINE_TOKEN_CREATE_RATE", "20/hour"),
         "verify_anon": envstr("LEDGERLINE_VERIFY_RATE_ANON", "20/min"),
         "verify_user": envstr("LEDGERLINE_VERIFY_RATE_USER", "120/min"),
+        # The embedded chain's read-only JSON-RPC (/chain/rpc), per client address.
+        "chain_rpc": envstr("LEDGERLINE_CHAIN_RPC_RATE", "600/min"),
     },
 }
 # Throttle counts live in the cache, which every web process must share: files under var/cache by

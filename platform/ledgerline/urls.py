@@ -3,7 +3,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from ledgerline import gateway
+from ledgerline import chain_rpc, gateway
 from ledgerline.api.errors import api_not_found
 from ledgerline.csp import csp_relaxed
 
@@ -24,6 +24,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("ipfs/<str:cid>", gateway.gateway),
+    path("ipfs/<str:cid>/", gateway.gateway),  # a folder, as gateways serve it
+    path("chain/", chain_rpc.chain_info),
+    path("chain/rpc", chain_rpc.rpc),
+    path("c2pa/trust-settings.json", chain_rpc.c2pa_trust_settings),
     path("ipfs/<str:cid>/<path:path>", gateway.gateway),
     path("api/v1/", include("ledgerline.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

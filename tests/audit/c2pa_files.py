@@ -68,6 +68,12 @@ def _certificate(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def other_ca(subject: str = "Ledgerline C2PA CA") -> x509.Certificate:
+    """A CA of someone else's, under the name Ledgerline's own CA has."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _certificate(subject, key, None, key)
+
+
 def signed_wav() -> bytes:
     """A short silent WAV signed by a throwaway CA's certificate, with one small CBOR assertion."""
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())

@@ -195,24 +195,34 @@ def test_files_with_the_chunks_and_tags_real_tools_write_are_accepted(
     assert response.status_code == 201, response.json()
 
 
+# C2PA credentials for the tone, as a work's say what made it (also signed in tests/works/test_timestamp.py).
+TONE_CREDENTIALS = {
+    "claim_generator_info": [{"name": "ledgerline-tests", "version": "1"}],
+    "title": "tone",
+    "format": "audio/wav",
+    "assertions": [
+        {
+            "label": "c2pa.actions.v2",
+            "data": {
+                "actions": [
+                    {
+                        "action": "c2pa.created",
+                        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+                    }
+                ]
+            },
+        }
+    ],
+}
+
+
 def test_a_wav_ledgerline_signed_with_c2pa_credentials_is_accepted(team: Any, media_dir: Path) -> None:
     from ledgerline.provenance.services import signing_key_active
-    from ledgerline.works.credentials import TRAINED_ALGORITHMIC_MEDIA, wav_sign
+    from ledgerline.works.credentials import wav_sign
 
-    definition = {
-        "claim_generator_info": [{"name": "ledgerline-tests", "version": "1"}],
-        "title": "tone",
-        "format": "audio/wav",
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {"actions": [{"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA}]},
-            }
-        ],
-    }
     signed = wav_sign(
         (media_dir / "tone.wav").read_bytes(),
-        definition=definition,
+        definition=TONE_CREDENTIALS,
         signing_key=signing_key_active(organisation=team.organisation),
     )
     assert b"C2PA" in signed[529244:529248]

@@ -103,6 +103,28 @@ def test_croissant_export_lists_every_file_with_its_sha256(team: Any, upload: An
     assert doc["identifier"] == f"merkle-sha256:{version['merkle_root']}"
 
 
+def test_croissant_records_load_in_mlcroissant_and_links_name_the_host_asked(
+    team: Any, upload: Any, media_dir: Path, settings: Any
+) -> None:
+    import mlcroissant
+
+    dataset_id, _ = upload("tone.wav", "melody.mid", tags="organ chorale")
+    version = freeze(team, dataset_id)
+    url = f"/api/v1/dataset-versions/{version['id']}/croissant/"
+    settings.ALLOWED_HOSTS = ["labels.example.org", "testserver"]
+    doc = team.owner.client.get(url, HTTP_HOST="labels.example.org").json()
+    assert doc["url"].startswith("http://labels.example.org/api/v1/dataset-versions/")
+    assert {f["contentUrl"].split("/api/")[0] for f in doc["distribution"]} == {"http://labels.example.org"}
+    records = list(mlcroissant.Dataset(jsonld=doc).records("files"))
+    assert sorted((r["files/file"], r["files/sha256"], r["files/tags"]) for r in records) == [
+        ("melody.mid", sha256sum(media_dir / "melody.mid"), "chorale organ"),
+        ("tone.wav", sha256sum(media_dir / "tone.wav"), "chorale organ"),
+    ]
+    assert {(r["files/licence"], r["files/consent"]) for r in records} == {("CC-BY-4.0", "allowed")}
+    settings.SITE_URL, settings.SITE_URL_SET = "https://ledgerline.example.com", True
+    assert team.owner.client.get(url).json()["url"].startswith("https://ledgerline.example.com/api/v1/")
+
+
 @pytest.mark.slow
 def test_croissant_export_passes_mlcommons_validator_without_warnings(team: Any, upload: Any, tmp_path: Path) -> None:
     dataset_id, _ = upload("tone.wav", "melody.mid")

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -403,4 +404,5 @@ class DatasetVersionCroissantApi(ApiView):
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     def get(self, request: Request, version_id: str) -> Response:
         versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
-        return Response(croissant_export(version=self.visible(versions, pk=version_id)))
+        site = settings.SITE_URL if settings.SITE_URL_SET else request.build_absolute_uri("/")
+        return Response(croissant_export(version=self.visible(versions, pk=version_id), site=site))

@@ -14,6 +14,8 @@ from django.db import transaction
 
 from ledgerline.audit.models import AudioLandmark, NoteGram, Verification
 from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.models import VersionEntry
+from ledgerline.datasets.selectors import version_file_proof
 from ledgerline.errors import LedgerlineError, TooLarge
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.models import Token
@@ -45,11 +47,13 @@ from ledgerline_verify.checks import (
     sniff,
 )
 from ledgerline_verify.ipfs import BlockMissing, BlockSource, Ipfs, IpfsUnreachable
+from ledgerline_verify.training_data import training_data
 from ledgerline_verify.unixfs import CID
 
 logger = logging.getLogger(__name__)
 CHUNK = 500  # values per IN (...) query: SQLite's limit on variables is far above it
 PUBLIC_KEYS = ("verdict", "summary", "broken_link", "subject", "checks")
+TRAINING_DATA_MAX = 20  # dataset versions reported for one file
 
 
 class RegenerationRefused(LedgerlineError):
@@ -108,7 +112,16 @@ def verification_create(
             verdict.match["work"] = str(work.pk)
     elif work is None and subject.data is not None and verdict.subject.get("token_id") is None:
         work = _near_match(verifier, subject.data, verdict)
+    training = _training_data(verifier, subject.data) if work is None and subject.data is not None else []
+    if training and verdict.match is None:
+        checked = sum(1 for entry in training if entry["match"]["proof_verified"])
+        verdict.summary = (
+            f"{verdict.summary} It is registered training data: a file of {len(training)} dataset version(s), "
+            f"its inclusion proof checked in {checked} (see training_data)."
+        )
     result = verdict.to_json()
+    if training:
+        result["training_data"] = training
     if work is not None:
         result["lineage"] = _lineage(work)
     database = verdict.check("database")
@@ -141,6 +154,37 @@ def verification_create(
         if regenerate:
             transaction.on_commit(lambda: _enqueue_regeneration(verification))
     return verification
+
+
+def _training_data(verifier: Verifier, data: bytes) -> list[dict[str, Any]]:
+    """Each dataset version (of any organisation) that holds this file, with its inclusion proof
+    checked as an auditor's tool checks it and what the chain says of its root. Who may see
+    what is decided when the verdict is read (verification_view)."""
+    entries = VersionEntry.objects.filter(sha256=sha256_hex(data)).select_related("version__dataset")
+    found = []
+    for entry in entries.order_by("version__dataset__name", "version__number")[:TRAINING_DATA_MAX]:
+        proof = version_file_proof(version=entry.version, sha256=entry.sha256).as_dict()
+        match = training_data(data, proof, chain=verifier.chain)
+        found.append({"organisation": str(entry.version.dataset.organisation_id), "match": match, "proof": proof})
+    return found
+
+
+def _training_data_view(entries: list[dict[str, Any]], member_of: list[Any]) -> list[dict[str, Any]]:
+    """Members of the dataset's organisation see everything; the public sees a version whose root
+    is anchored on chain (its owner published a model trained on it: the root, the dataset's
+    name and licence are public in that model's manifests) with its proof, and of any other
+    only that the file is registered training data, with the root and whether the proof checks."""
+    shown = []
+    for entry in entries:
+        match = entry["match"]
+        if entry["organisation"] in {str(o) for o in member_of}:
+            shown.append({**match, "proof": entry["proof"], "full": True})
+        elif match.get("anchored_at"):
+            shown.append({**match, "proof": entry["proof"], "full": False})
+        else:
+            keys = ("kind", "sha256", "proof_verified", "merkle_root", "anchored_at")
+            shown.append({key: match.get(key) for key in keys} | {"full": False})
+    return shown
 
 
 def _enqueue_regeneration(verification: Verification) -> None:
@@ -355,6 +399,9 @@ def verification_view(verification: Verification, *, member_of: list[Any]) -> di
         view["checks"] = [c for c in result.get("checks", []) if c["link"] != "database"]
         match = result.get("match")
         view["match"] = {k: v for k, v in match.items() if k != "work"} if match else None
+    view.pop("training_data", None)
+    if result.get("training_data"):
+        view["training_data"] = _training_data_view(result["training_data"], member_of)
     if verification.regeneration:
         view["regeneration"] = verification.regeneration
     return view

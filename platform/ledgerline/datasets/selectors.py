@@ -78,6 +78,10 @@ class FileProof:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "dataset": self.version.dataset.name,
+            "version": self.version.number,
+            "licence": self.version.licence_spdx,
+            "consent": self.version.consent,
             "merkle_root": self.version.merkle_root,
             "tree_size": self.version.file_count,
             "leaf_index": self.entry.leaf_index,

@@ -21,6 +21,7 @@ from ledgerline.ledger.artifacts import artifact
 from ledgerline.ledger.client import Ledger, with_retries
 from ledgerline.ledger.models import ChainTransaction, ContractDeployment, Token, TxStatus
 from ledgerline.provenance import keys
+from ledgerline.provenance.certificates import certificates_der
 from ledgerline.provenance.models import SigningKey
 
 CONTRACT = "LedgerlineWorks"
@@ -229,15 +230,35 @@ def key_retire(*, ledger: Ledger, key_id: str) -> int:
     )
 
 
+def certificate_anchor(*, ledger: Ledger, certificate_der: bytes, key_id: str | None) -> int:
+    """Vouch for a C2PA certificate on chain: a trust anchor (the CA) when ``key_id`` is None,
+    else the certificate of that anchored key. Returns when the chain took it."""
+    contract = works_contract(ledger=ledger)
+    certificate_hash = hashlib.sha256(certificate_der).digest()
+    key_hash = bytes.fromhex(content_hash_clean(key_id.removeprefix("sha256:"))) if key_id else bytes(32)
+    return _anchor(
+        ledger,
+        contract,
+        kind="anchor_certificate",
+        payload={"certificate": "sha256:" + certificate_hash.hex(), "key_id": key_id},
+        anchored_at=lambda: int(contract.functions.certificates(certificate_hash).call()[1]),
+        call=contract.functions.anchorCertificate(certificate_der, key_hash),
+    )
+
+
 def signing_keys_publish(*, organisation: Organisation) -> int:
-    """Anchor each of the organisation's keys on chain, and mark the retired ones retired there:
-    what lets anyone check its signatures from the chain alone. Safe to run twice; returns how
-    many keys it looked at."""
+    """Anchor each of the organisation's keys on chain with its C2PA certificate (and the CA that
+    issued it, as a trust anchor), and mark the retired ones retired there: what lets anyone
+    check its signatures, and trust its credentials, from the chain alone. Safe to run twice;
+    returns how many keys it looked at."""
     ledger = Ledger.connect()
     published = list(SigningKey.objects.filter(organisation=organisation).order_by("created_at"))
     for signing_key in published:
         der = keys.public_der(keys.load_public_pem(signing_key.public_key_pem))
         key_anchor(ledger=ledger, public_key_der=der, organisation_id=organisation.pk)
+        certificate, ca = certificates_der(signing_key)
+        certificate_anchor(ledger=ledger, certificate_der=ca, key_id=None)
+        certificate_anchor(ledger=ledger, certificate_der=certificate, key_id=signing_key.key_id)
         if signing_key.retired_at is not None:
             key_retire(ledger=ledger, key_id=signing_key.key_id)
     return len(published)

@@ -3,20 +3,16 @@
 Leaf hash = SHA-256(0x00 || leaf), node hash = SHA-256(0x01 || left || right); a tree of n
 leaves splits at the largest power of two below n, so the shape depends only on n. The
 empty tree's root is SHA-256 of nothing. Inclusion proofs are RFC 6962 audit paths and
-are checked with RFC 9162's verification algorithm (section 2.1.3.2).
+are checked with RFC 9162's verification algorithm (section 2.1.3.2), which lives with the
+hashes in ledgerline_verify.merkle: the auditor's tool checks proofs with the same code.
 """
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ledgerline_verify.merkle import InclusionProof, leaf_hash, node_hash, verify_inclusion
 
-def leaf_hash(leaf: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+__all__ = ["InclusionProof", "inclusion_proof", "leaf_hash", "merkle_root", "node_hash", "verify_inclusion"]
 
 
 def _split(n: int) -> int:
@@ -42,13 +38,6 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     return _root_of_hashes([leaf_hash(leaf) for leaf in leaves])
 
 
-@dataclass(frozen=True)
-class InclusionProof:
-    leaf_index: int
-    tree_size: int
-    audit_path: list[bytes]
-
-
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> InclusionProof:
     if not 0 <= index < len(leaves):
         raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
@@ -65,25 +54,3 @@ def inclusion_proof(leaves: Sequence[bytes], index: int) -> InclusionProof:
             path.append(_root_of_hashes(hashes[lo : lo + k]))
             lo, m = lo + k, m - k
     return InclusionProof(leaf_index=index, tree_size=len(leaves), audit_path=path[::-1])
-
-
-def verify_inclusion(leaf: bytes, proof: InclusionProof, root: bytes) -> bool:
-    """RFC 9162 2.1.3.2: True when ``leaf`` sits at ``proof.leaf_index`` in the tree of ``root``."""
-    if not 0 <= proof.leaf_index < proof.tree_size:
-        return False
-    fn, sn = proof.leaf_index, proof.tree_size - 1
-    r = leaf_hash(leaf)
-    for p in proof.audit_path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn & 1 == 0 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root

@@ -1,25 +1,21 @@
 """C2PA content credentials embedded in a work's WAV, signed with the organisation's key.
 
-C2PA needs an X.509 chain: a Ledgerline CA (made on first use beside the signing keys, its
-key encrypted like theirs) certifies each organisation's ECDSA P-256 signing key. The signing
-itself goes through a callback, so the private key never leaves this process as bytes.
+C2PA needs an X.509 chain: the Ledgerline CA's certificate of the organisation's ECDSA P-256
+signing key (provenance.certificates). The signing itself goes through a callback, so the private
+key never leaves this process as bytes. With C2PA_TSA_URL set, c2pa-rs asks that RFC 3161 time
+stamp authority to countersign each signature, so it stays valid after the certificate expires.
 """
 
-import datetime
-import fcntl
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import c2pa
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
 
 from ledgerline.errors import LedgerlineError
+from ledgerline.provenance.certificates import certificate_chain
 from ledgerline.provenance.keys import KeyStore
 from ledgerline.provenance.models import SigningKey
 from ledgerline_verify.credentials import NoCredentials
@@ -33,91 +29,6 @@ class CredentialsError(LedgerlineError):
     code = "invalid_credentials"
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ledgerline"),
-        ]
-    )
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One process at a time makes the CA or a certificate."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not ca,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key_path, cert_path = store.directory / "c2pa-ca.pem", store.directory / "c2pa-ca.crt"
-    with _locked(store.directory / "c2pa.lock"):
-        if not cert_path.exists():
-            new_key = ec.generate_private_key(ec.SECP256R1())
-            now = datetime.datetime.now(datetime.UTC)
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(_name("Ledgerline C2PA CA"))
-                .issuer_name(_name("Ledgerline C2PA CA"))
-                .public_key(new_key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(_usage(ca=True), critical=True)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(new_key.public_key()), critical=False)
-                .sign(new_key, hashes.SHA256())
-            )
-            store.save(key_path, new_key)
-            cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # last: the CA is whole
-    return store.load_path(key_path), x509.load_pem_x509_certificate(cert_path.read_bytes())
-
-
-def certificate_chain(signing_key: SigningKey) -> str:
-    """PEM: the organisation key's certificate, then the CA's. Public; kept beside the keys."""
-    store = KeyStore.default()
-    path = store.directory / (signing_key.key_id.removeprefix("sha256:") + ".crt")
-    ca_key, ca_cert = _ca(store)
-    with _locked(store.directory / "c2pa.lock"):
-        if not path.exists():
-            public = serialization.load_pem_public_key(signing_key.public_key_pem.encode())
-            assert isinstance(public, ec.EllipticCurvePublicKey)
-            now = datetime.datetime.now(datetime.UTC)
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(_name(signing_key.organisation.name))
-                .issuer_name(ca_cert.subject)
-                .public_key(public)
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(hours=1))
-                .not_valid_after(now + datetime.timedelta(days=825))
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(_usage(ca=False), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-                .sign(ca_key, hashes.SHA256())
-            )
-            path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return path.read_text() + ca_cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def wav_sign(wav: bytes, *, definition: dict[str, Any], signing_key: SigningKey) -> bytes:
     """The WAV with a C2PA manifest store (``definition``) embedded and signed."""
     private_key = KeyStore.default().load(signing_key.key_id)
@@ -126,7 +37,9 @@ def wav_sign(wav: bytes, *, definition: dict[str, Any], signing_key: SigningKey)
         r, s = utils.decode_dss_signature(private_key.sign(data, ec.ECDSA(hashes.SHA256())))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
-    signer = c2pa.Signer.from_callback(sign, c2pa.C2paSigningAlg.ES256, certificate_chain(signing_key), None)
+    signer = c2pa.Signer.from_callback(
+        sign, c2pa.C2paSigningAlg.ES256, certificate_chain(signing_key), settings.C2PA_TSA_URL or None
+    )
     out = io.BytesIO()
     try:
         with c2pa.Builder(definition) as builder:

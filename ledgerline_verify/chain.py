@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import requests
 from web3 import HTTPProvider, Web3
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 ABI = json.loads((Path(__file__).parent / "abi.json").read_text())
 T = TypeVar("T")
@@ -121,18 +122,26 @@ class Chain:
         return KeyRecord(str(uuid.UUID(bytes=bytes(organisation))), int(anchored), int(retired), bytes(der))
 
     def trust_anchors(self) -> list[bytes]:
-        """The CA certificates (DER) the contract vouches for as C2PA trust anchors."""
-        return [bytes(der) for der in self._read(self.contract.functions.trustAnchors().call, "trust anchors")]
+        """The CA certificates (DER) the contract vouches for as C2PA trust anchors (none on a
+        contract from before certificates were anchored)."""
+        try:
+            found = self._read(self.contract.functions.trustAnchors().call, "trust anchors")
+        except (ContractLogicError, BadFunctionCallOutput):
+            return []
+        return [bytes(der) for der in found]
 
-    def certificate(self, certificate_der: bytes) -> tuple[str, int] | None:
-        """(the key id it certifies, "" for a trust anchor; when) if the contract vouches for
-        this certificate, else None."""
-        key_hash, anchored = self._read(
-            self.contract.functions.certificates(hashlib.sha256(certificate_der).digest()).call, "certificate"
-        )
+    def certificate(self, certificate_der: bytes) -> tuple[str, int, int] | None:
+        """(the key id it certifies, "" for a trust anchor; when it was anchored; when it was
+        revoked, 0 while it is not) if the contract ever vouched for this certificate, else None."""
+        try:
+            key_hash, anchored, revoked = self._read(
+                self.contract.functions.certificates(hashlib.sha256(certificate_der).digest()).call, "certificate"
+            )
+        except (ContractLogicError, BadFunctionCallOutput):
+            return None  # a contract from before certificates were anchored
         if anchored == 0:
             return None
-        return ("sha256:" + bytes(key_hash).hex() if any(key_hash) else "", int(anchored))
+        return ("sha256:" + bytes(key_hash).hex() if any(key_hash) else "", int(anchored), int(revoked))
 
     def consent_withdrawals(self, merkle_root: str) -> list[tuple[str, int]]:
         """(file SHA-256, when) for every withdrawal of consent recorded against a dataset root."""

@@ -97,7 +97,9 @@ def credentials_check(
         signer = next((c for c in signing_certificates(audio) if str(c.serial_number) == serial), None)
         if signer is None or key is None or public_key_der(signer) != key.public_key_der:
             raise Broken("The C2PA credentials were not signed with the organisation's anchored key.")
-        trust = _trust(signer, anchors, chain=chain, trusted=credentials["state"] == "Trusted")
+        trust = _trust(
+            signer, anchors, chain=chain, trusted=credentials["state"] == "Trusted", failures=failure_codes(credentials)
+        )
         details["trust"] = trust
         details["timestamp"] = credentials["timestamp"]
         actions = _assertion(active, "c2pa.actions.v2").get("actions") or [{}]
@@ -129,9 +131,12 @@ def credentials_check(
     return link.check
 
 
-def _trust(signer: x509.Certificate, anchors: list[bytes], *, chain: Chain, trusted: bool) -> dict[str, Any]:
-    """Why the credentials are (or are not) trusted: the CA the contract holds as a trust anchor
-    that issued the signer's certificate, and whether the contract vouches for that certificate."""
+def _trust(
+    signer: x509.Certificate, anchors: list[bytes], *, chain: Chain, trusted: bool, failures: list[str]
+) -> dict[str, Any]:
+    """Why the credentials are (or are not) trusted. c2pa decides, from the trust anchors the
+    contract holds; this names the anchor that issued the signer's certificate, whether the
+    contract vouches for that certificate, and overrides c2pa where the contract revoked it."""
     issuer = issuer_among(signer, anchors)
     leaf = signer.public_bytes(serialization.Encoding.DER)
     vouched = chain.certificate(leaf)
@@ -140,6 +145,7 @@ def _trust(signer: x509.Certificate, anchors: list[bytes], *, chain: Chain, trus
         "signer": signer.subject.rfc4514_string(),
         "certificate_sha256": sha256_hex(leaf),
         "certificate_anchored_at": iso(vouched[1]) if vouched else None,
+        "certificate_revoked_at": iso(vouched[2]) if vouched and vouched[2] else None,
         "anchor": None,
     }
     if vouched and vouched[0] != "sha256:" + sha256_hex(public_key_der(signer)):
@@ -152,11 +158,23 @@ def _trust(signer: x509.Certificate, anchors: list[bytes], *, chain: Chain, trus
             "sha256": sha256_hex(der),
             "anchored_at": iso(anchored[1]) if anchored else None,
         }
-    if trusted and issuer is not None:
+    if trust["certificate_revoked_at"]:
+        trust["trusted"] = False
         trust["reason"] = (
-            f"its certificate was issued by {issuer.subject.rfc4514_string()} "
-            f"(sha256 {trust['anchor']['sha256'][:16]}...), a trust anchor the contract holds"
-            + (", and the contract vouches for the certificate itself" if vouched else "")
+            f"the contract revoked the signer's certificate at {trust['certificate_revoked_at']}: untrusted"
+        )
+    elif trusted:
+        by = (
+            f"was issued by {issuer.subject.rfc4514_string()} (sha256 {trust['anchor']['sha256'][:16]}...), "
+            if issuer is not None
+            else "chains to "
+        )
+        trust["reason"] = f"its certificate {by}a trust anchor the contract holds" + (
+            ", and the contract vouches for the certificate itself" if vouched else ""
+        )
+    elif issuer is not None:
+        trust["reason"] = "issued by a trust anchor the contract holds, yet not trusted by c2pa: " + (
+            ", ".join(failures) or "no reason given"
         )
     elif anchors:
         trust["reason"] = "the signer's certificate was not issued by a trust anchor the contract holds: untrusted"

@@ -55,8 +55,8 @@ def training_data(data: bytes, proof: dict[str, Any], *, chain: Chain | None) ->
         return found
     found["proof_verified"] = True
     found["reason"] = (
-        f"{leaf.get('path')!r} is leaf {inclusion.leaf_index} of the {inclusion.tree_size} files under "
-        f"Merkle root {root.hex()}: the inclusion proof checks (RFC 9162)"
+        f"{leaf.get('path')!r} is leaf {inclusion.leaf_index} under Merkle root {root.hex()}: the inclusion "
+        "proof checks (RFC 9162)"
     )
     if chain is not None:
         try:
@@ -71,19 +71,21 @@ def training_data(data: bytes, proof: dict[str, Any], *, chain: Chain | None) ->
 
 
 def training_summary(found: dict[str, Any]) -> str:
-    """One sentence for a verdict's summary."""
+    """One sentence for a verdict's summary. "Registered" only where the chain anchors the root:
+    anyone can make a proof that checks against a root of their own. What the proof file
+    states of the dataset is said to be its word."""
     if not found["proof_verified"]:
         return f"Not shown to be registered training data: {found['reason']}"
     stated = found.get("stated") or {}
-    named = f" of {stated['dataset']} v{stated['version']}" if "dataset" in stated and "version" in stated else ""
-    anchored = found.get("anchored_at")
-    chain = (
-        f"the root was anchored on chain at {anchored}"
-        if anchored
-        else "the root is not anchored on chain"
-        if "anchored_at" in found
-        else "the chain was not asked"
+    named = (
+        f" (the proof file names it {stated['dataset']} v{stated['version']})"
+        if "dataset" in stated and "version" in stated
+        else ""
     )
+    anchored = found.get("anchored_at")
+    if not anchored:
+        why = "the root is not anchored on chain" if "anchored_at" in found else "the chain was not asked"
+        return f"{found['reason']}, but {why}: nothing but the proof file says it is registered training data."
     withdrawn = found.get("consent_withdrawn_at")
     consent = f"; consent to train on it was withdrawn on chain at {withdrawn}" if withdrawn else ""
-    return f"Registered training data{named}: {found['reason']}; {chain}{consent}."
+    return f"Registered training data{named}: {found['reason']}; the root was anchored on chain at {anchored}{consent}."

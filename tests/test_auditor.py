@@ -126,4 +126,4 @@ def test_an_auditor_recognises_a_chorale_of_the_demos_dataset(site: Site, audito
     match = report["match"]
     assert match["kind"] == "training_data" and match["merkle_root"] == found["merkle_root"]
     assert match["anchored_at"] == found["anchored_at"] and match["consent_withdrawn_at"] is None
-    assert "Registered training data of Bach chorales v1" in report["summary"]
+    assert "Registered training data (the proof file names it Bach chorales v1)" in report["summary"]

@@ -71,6 +71,7 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     struct Certificate {
         bytes32 keyHash; // the anchored key it certifies; 0 for a trust anchor (a CA)
         uint64 anchoredAt;
+        uint64 revokedAt; // 0 while it is vouched for
     }
 
     /// @notice C2PA certificates the platform vouches for, by the SHA-256 of their DER: each
@@ -90,6 +91,7 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
     event KeyRetired(bytes32 indexed keyHash);
     event ConsentWithdrawn(bytes32 indexed merkleRoot, bytes32 indexed fileHash);
     event CertificateAnchored(bytes32 indexed certificateHash, bytes32 indexed keyHash);
+    event CertificateRevoked(bytes32 indexed certificateHash);
 
     error DuplicateContent(bytes32 contentHash, uint256 tokenId);
     error InvalidBatch(string reason);
@@ -233,9 +235,19 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
         if (keyHash != 0 && _keys[keyHash].anchoredAt == 0) revert NotAnchored(keyHash);
         certificateHash = sha256(certificate);
         if (certificates[certificateHash].anchoredAt != 0) revert AlreadyAnchored(certificateHash);
-        certificates[certificateHash] = Certificate(keyHash, uint64(block.timestamp));
+        certificates[certificateHash] = Certificate(keyHash, uint64(block.timestamp), 0);
         if (keyHash == 0) _trustAnchors.push(certificate);
         emit CertificateAnchored(certificateHash, keyHash);
+    }
+
+    /// @notice Stop vouching for a certificate (a CA or a key's certificate whose key is
+    /// compromised): a revoked trust anchor leaves `trustAnchors`.
+    function revokeCertificate(bytes32 certificateHash) external onlyRole(MINTER_ROLE) {
+        Certificate storage found = certificates[certificateHash];
+        if (found.anchoredAt == 0) revert NotAnchored(certificateHash);
+        if (found.revokedAt != 0) revert AlreadyAnchored(certificateHash);
+        found.revokedAt = uint64(block.timestamp);
+        emit CertificateRevoked(certificateHash);
     }
 
     /// @notice Record that a file of an anchored dataset version may no longer be trained on.
@@ -266,9 +278,17 @@ contract LedgerlineWorks is ERC721, ERC2981, AccessControl, IERC4906 {
         return _keys[keyHash];
     }
 
-    /// @notice The trust anchors (DER CA certificates) the platform vouches for, oldest first.
-    function trustAnchors() external view returns (bytes[] memory) {
-        return _trustAnchors;
+    /// @notice The trust anchors (DER CA certificates) the platform vouches for, oldest first;
+    /// revoked ones left out.
+    function trustAnchors() external view returns (bytes[] memory anchors) {
+        uint256 held;
+        anchors = new bytes[](_trustAnchors.length);
+        for (uint256 i = 0; i < _trustAnchors.length; i++) {
+            if (certificates[sha256(_trustAnchors[i])].revokedAt == 0) anchors[held++] = _trustAnchors[i];
+        }
+        assembly {
+            mstore(anchors, held) // the array's length: the anchors still held
+        }
     }
 
     /// @notice Every consent withdrawal recorded for a dataset version's root, oldest first.

@@ -11,15 +11,18 @@ An entry point beside the API and the IPFS gateway: it reads the ledger, below i
 """
 
 import functools
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from eth_tester.exceptions import BlockNotFound as EthTesterBlockNotFound
 from eth_tester.exceptions import TransactionFailed
 from eth_tester.exceptions import ValidationError as EthTesterValidationError
 from eth_typing import ChecksumAddress
+from eth_utils import ValidationError as EthValidationError
 from eth_utils import is_hex, is_hex_address
 from hexbytes import HexBytes
 from rest_framework.throttling import SimpleRateThrottle
@@ -49,6 +52,7 @@ METHODS = (
 )
 MAX_BODY = 256 * 1024  # a request body: a batch of calls is a few kilobytes
 MAX_BATCH = 100
+MAX_LOGS = 10_000  # log entries one HTTP request may return, all its calls together (as public nodes cap them)
 # An eth_call runs on the site's CPU while it holds the chain's lock: bounded well below a
 # block's 30M, and far above what the contract's views take (a few hundred thousand at most).
 CALL_GAS = 10_000_000
@@ -56,10 +60,20 @@ BLOCK_TAGS = ("latest", "earliest", "pending", "safe", "finalized")
 
 # How a call the backend cannot run comes back: web3.py's errors (a revert: ContractLogicError),
 # eth-tester's (its input checks, a failed call), py-evm's and the codecs' (ValueError and kin).
-REFUSED = (Web3Exception, EthTesterValidationError, TransactionFailed, ValueError, TypeError, LookupError)
+REFUSED = (
+    Web3Exception,
+    EthTesterValidationError,
+    EthTesterBlockNotFound,
+    TransactionFailed,
+    EthValidationError,
+    ValueError,
+    TypeError,
+    LookupError,
+)
 
 # JSON-RPC 2.0's error codes.
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = -32700, -32600, -32601, -32602, -32000
+LIMIT_EXCEEDED = -32005  # EIP-1474's "limit exceeded"
 
 
 class RpcError(Exception):
@@ -69,13 +83,29 @@ class RpcError(Exception):
 
 
 class ChainRpcThrottle(SimpleRateThrottle):
-    """Per client address (NUM_PROXIES decides which, as for the API's throttles): a verification
-    takes a few dozen calls, so the default leaves room for many an hour and none for a flood."""
+    """Calls per client address (NUM_PROXIES decides which, as for the API's throttles), each call
+    of a batch counted: a verification takes a few dozen, so the default leaves room for many an
+    hour and none for a flood."""
 
     scope = "chain_rpc"
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_calls(self, request: HttpRequest, calls: int) -> bool:
+        """SimpleRateThrottle.allow_request, for ``calls`` calls at once."""
+        allowed, duration = self.parse_rate(self.rate)
+        assert allowed is not None and duration is not None  # "chain_rpc" has a rate (settings)
+        self.key = self.get_cache_key(request, None)
+        self.history = self.cache.get(self.key, [])
+        self.now = self.timer()
+        while self.history and self.history[-1] <= self.now - duration:
+            self.history.pop()
+        if len(self.history) + calls > allowed:
+            return False
+        self.history[:0] = [self.now] * calls
+        self.cache.set(self.key, self.history, duration)
+        return True
 
 
 def _web3() -> Web3:
@@ -172,11 +202,15 @@ def _log_filter(value: Any) -> dict[str, Any]:
 def _call(w3: Web3, params: Any) -> str:
     tx, *rest = _params(params, 1, 2)
     if not isinstance(tx, dict) or "to" not in tx:
-        raise RpcError(INVALID_PARAMS, "eth_call takes a call object with `to`: only code already on chain runs here")
+        raise RpcError(
+            INVALID_PARAMS, "eth_call takes a call object with `to`: only contracts already on chain run here"
+        )
     unknown = set(tx) - {"to", "from", "data", "input", "gas", "value"}
     if unknown:
         raise RpcError(INVALID_PARAMS, f"a call object has no field {sorted(unknown)[0]!r} here")
     call: dict[str, Any] = {"to": _address(tx["to"]), "gas": CALL_GAS, "value": 0}
+    if not w3.eth.get_code(call["to"]):  # a precompile (ecpairing: a minute of pure Python) or an account
+        raise RpcError(INVALID_PARAMS, f"{call['to']} holds no contract: only contracts on chain are called here")
     if "from" in tx:
         call["from"] = _address(tx["from"])
     if tx.get("data", tx.get("input")) is not None:
@@ -188,7 +222,14 @@ def _call(w3: Web3, params: Any) -> str:
     return "0x" + bytes(w3.eth.call(call, _block(rest[0]) if rest else "latest")).hex()  # type: ignore[arg-type]
 
 
-def answer(method: str, params: Any) -> Any:
+@dataclass
+class Budget:
+    """What one HTTP request may still take, all its calls together."""
+
+    logs: int = field(default_factory=lambda: MAX_LOGS)
+
+
+def answer(method: str, params: Any, budget: Budget) -> Any:
     """One call's result, in JSON-RPC's wire format."""
     if method not in METHODS:
         raise RpcError(
@@ -217,7 +258,11 @@ def answer(method: str, params: Any) -> Any:
         return _call(w3, params)
     if method == "eth_getLogs":
         (log_filter,) = _params(params, 1, 1)
-        return _wire(w3.eth.get_logs(_log_filter(log_filter)))  # type: ignore[arg-type]
+        logs = w3.eth.get_logs(_log_filter(log_filter))  # type: ignore[arg-type]
+        if len(logs) > budget.logs:
+            raise RpcError(LIMIT_EXCEEDED, f"more than {MAX_LOGS:,} log entries in one request: narrow the blocks")
+        budget.logs -= len(logs)
+        return _wire(logs)
     (tx_hash,) = _params(params, 1, 1)
     try:
         if method == "eth_getTransactionReceipt":
@@ -227,14 +272,14 @@ def answer(method: str, params: Any) -> Any:
         return None
 
 
-def _one(request: Any) -> dict[str, Any]:
+def _one(request: Any, budget: Budget) -> dict[str, Any]:
     if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
         return _error(None, INVALID_REQUEST, "a request is an object with jsonrpc '2.0', a method and params")
     ident = request.get("id")
     if not isinstance(ident, (str, int, type(None))) or isinstance(ident, bool):
         return _error(None, INVALID_REQUEST, "an id is a string, a number or null")
     try:
-        return {"jsonrpc": "2.0", "id": ident, "result": answer(request["method"], request.get("params", []))}
+        return {"jsonrpc": "2.0", "id": ident, "result": answer(request["method"], request.get("params", []), budget)}
     except RpcError as exc:
         return _error(ident, exc.code, exc.message)
     except REFUSED as exc:  # what web3.py, eth-tester and py-evm say of a call they cannot run: a revert...
@@ -262,11 +307,8 @@ def rpc(request: HttpRequest) -> HttpResponse:
         response["Allow"] = "POST"
         return response
     throttle = ChainRpcThrottle()
-    if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # it reads the address and user alone
-        wait = int(throttle.wait() or 1)
-        response = _rpc_response(_error(None, SERVER_ERROR, f"Too many requests: try again in {wait} s."), 429)
-        response["Retry-After"] = str(wait)
-        return response
+    if not throttle.allow_calls(request, 1):  # a flood of bad bodies costs its sender too
+        return _too_many(throttle)
     body = request.read(MAX_BODY + 1)
     if len(body) > MAX_BODY:
         return _rpc_response(_error(None, INVALID_REQUEST, f"A request over {MAX_BODY:,} bytes is not served."), 413)
@@ -274,11 +316,21 @@ def rpc(request: HttpRequest) -> HttpResponse:
         payload = bounded_json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         return _rpc_response(_error(None, PARSE_ERROR, f"not JSON: {exc}"), 400)
+    budget = Budget()
     if isinstance(payload, list):
         if not 0 < len(payload) <= MAX_BATCH:
             return _rpc_response(_error(None, INVALID_REQUEST, f"a batch holds 1 to {MAX_BATCH} requests"), 400)
-        return _rpc_response([_one(item) for item in payload])
-    return _rpc_response(_one(payload))
+        if len(payload) > 1 and not throttle.allow_calls(request, len(payload) - 1):
+            return _too_many(throttle)
+        return _rpc_response([_one(item, budget) for item in payload])
+    return _rpc_response(_one(payload, budget))
+
+
+def _too_many(throttle: ChainRpcThrottle) -> JsonResponse:
+    wait = int(throttle.wait() or 1)
+    response = _rpc_response(_error(None, LIMIT_EXCEEDED, f"Too many calls: try again in {wait} s."), 429)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def c2pa_trust_settings(request: HttpRequest) -> JsonResponse:

@@ -120,8 +120,10 @@ def test_web3_and_the_verifier_read_the_embedded_chain_through_the_site(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_endpoint_serves_reads_only_and_refuses_what_it_cannot_read(
-    embedded: None, live_server: Any, settings: Any
+    embedded: None, live_server: Any, settings: Any, monkeypatch: Any
 ) -> None:
+    from ledgerline import chain_rpc
+
     url = live_server.url
     assert call(url, "eth_blockNumber", [])["result"].startswith("0x")
     for method in ("eth_sendRawTransaction", "eth_sendTransaction", "eth_sign", "eth_accounts", "evm_mine"):
@@ -138,6 +140,15 @@ def test_the_endpoint_serves_reads_only_and_refuses_what_it_cannot_read(
     assert reverted["error"]["code"] == -32000, reverted  # a revert is the call's error, not the site's
     for odd in ({"to": address, "data": "0xzz"}, {"to": address, "gas": "latest"}, {"to": address, "value": "0x1"}):
         assert call(url, "eth_call", [odd, "latest"])["error"]["code"] == -32602
+    pairing = {"to": "0x" + "00" * 19 + "08", "data": "0x" + "00" * 192 * 100}  # a minute of pure-Python ecpairing
+    assert "holds no contract" in call(url, "eth_call", [pairing, "latest"])["error"]["message"]
+    future = "0xffffff"  # past the head: the chain's refusal, never a 500
+    assert "error" in call(url, "eth_call", [{"to": address, "data": contract.encode_abi("totalMinted")}, future])
+    assert "error" in call(url, "eth_getCode", [address, future])
+    assert "error" in call(url, "eth_getLogs", [{"fromBlock": "0x0", "toBlock": future}])
+    assert "error" in call(url, "eth_call", [{"to": address, "gas": "0x0"}, "latest"])
+    monkeypatch.setattr(chain_rpc, "MAX_LOGS", 1)  # the contract has logged more than one entry by now
+    assert call(url, "eth_getLogs", [{"fromBlock": "0x0", "address": address}])["error"]["code"] == -32005
     batch = rpc(url, [{"jsonrpc": "2.0", "id": i, "method": "eth_chainId"} for i in range(3)]).json()
     assert [a["id"] for a in batch] == [0, 1, 2] and len({a["result"] for a in batch}) == 1
     for body, status in [
@@ -160,9 +171,12 @@ def test_the_endpoint_serves_reads_only_and_refuses_what_it_cannot_read(
 def test_the_endpoint_is_rate_limited(embedded: None, live_server: Any, monkeypatch: Any) -> None:
     from ledgerline.chain_rpc import ChainRpcThrottle
 
-    monkeypatch.setattr(ChainRpcThrottle, "THROTTLE_RATES", {"chain_rpc": "3/min"})
-    statuses = [rpc(live_server.url, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}) for _ in range(4)]
-    assert [r.status_code for r in statuses] == [200, 200, 200, 429]
+    monkeypatch.setattr(ChainRpcThrottle, "THROTTLE_RATES", {"chain_rpc": "4/min"})
+    one = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}
+    statuses = [rpc(live_server.url, body) for body in ([one] * 5, [one] * 3, one)]
+    # Each call of a batch counts: five are too many; the refused request's own one counted,
+    # three more reach the limit, and the next call is refused.
+    assert [r.status_code for r in statuses] == [429, 200, 429]
     assert int(statuses[-1].headers["Retry-After"]) > 0
 
 
@@ -187,3 +201,28 @@ def test_a_ca_the_contract_does_not_hold_is_not_trusted(released: Released) -> N
     credentials = next(c for c in verdict.checks if c.link == "credentials")
     assert credentials.details["state"] == "Valid" and not credentials.details["trust"]["trusted"]
     assert "not issued by a trust anchor the contract holds" in credentials.reason
+
+
+@pytest.mark.django_db
+def test_a_revoked_certificate_is_no_longer_trusted(released: Released) -> None:
+    """`manage.py chain revoke-certificate`: the signer's certificate revoked, its works read
+    untrusted (still signed with the anchored key); the CA revoked, the contract holds no anchor."""
+    from django.core.management import call_command
+
+    from ledgerline.audit.services import platform_verifier
+    from ledgerline_verify import Subject
+
+    def credentials() -> Any:
+        verdict = platform_verifier().verify(Subject(token_id=released.works[0]["token"]["token_id"]))
+        assert verdict.verdict == "verified", verdict.summary
+        return next(c for c in verdict.checks if c.link == "credentials")
+
+    trust = credentials().details["trust"]
+    assert trust["trusted"] and trust["certificate_revoked_at"] is None
+    call_command("chain", "revoke-certificate", trust["certificate_sha256"], stdout=io.StringIO())
+    revoked = credentials()
+    assert not revoked.details["trust"]["trusted"] and revoked.details["trust"]["certificate_revoked_at"]
+    assert "the contract revoked the signer's certificate" in revoked.reason
+    call_command("chain", "revoke-certificate", trust["anchor"]["sha256"], stdout=io.StringIO())
+    assert platform_verifier().chain.trust_anchors() == []
+    assert credentials().details["state"] == "Valid"  # c2pa no longer trusts it either

@@ -43,6 +43,21 @@ def test_a_file_trained_on_is_recognised_with_its_proof(released: Released) -> N
     [full] = member["training_data"]
     assert full["full"] is True and full["path"] == chorale.name and full["proof"]["leaf_index"] == full["leaf_index"]
 
+    # Another organisation freezes the same files: the same root, anchored, but not its own
+    # publication: the public learns nothing of it beyond the root.
+    other = released.team.outsider.client
+    body = {"name": "Copied chorales", "licence_spdx": "CC0-1.0", "consent": {"cawg.ai_training": "allowed"}}
+    copied = other.post("/api/v1/datasets/", body, format="json").json()["id"]
+    upload_files(other, copied, released.files)
+    assert (
+        other.post(f"/api/v1/datasets/{copied}/versions/", {}, format="json").json()["merkle_root"]
+        == (version["merkle_root"])
+    )
+    public = released.verify(file=SimpleUploadedFile(chorale.name, data))
+    ours, theirs = public["training_data"]
+    assert ours["stated"]["dataset"] == "Chorales" and theirs["anchored_at"] == ours["anchored_at"]
+    assert "stated" not in theirs and "path" not in theirs and "Copied chorales" not in str(public)
+
 
 @pytest.mark.django_db
 def test_a_version_not_published_shows_the_public_only_that_it_is_registered(

@@ -233,6 +233,36 @@ def test_signing_keys_are_published_with_their_history(works: Contract, accounts
     assert works.functions.signingKey(hashlib.sha256(b"the stranger's key").digest()).call()[1] == 0
 
 
+def test_certificates_are_vouched_for_and_revoked(works: Contract, accounts: dict[str, str]) -> None:
+    admin = accounts["admin"]
+    ca, other_ca, leaf, public_key = b"0\x82 a CA", b"0\x82 another CA", b"0\x82 a leaf", b"0Y0 a key"
+    key_hash = hashlib.sha256(public_key).digest()
+    unanchored_key = works.functions.anchorCertificate(leaf, key_hash)
+    assert reverts_with(works, unanchored_key, admin) == "NotAnchored"  # a key's certificate needs its key
+    works.functions.anchorKey(public_key, bytes(16)).transact({"from": admin})
+    works.functions.anchorCertificate(leaf, key_hash).transact({"from": admin})
+    for anchor in (ca, other_ca):
+        tx = works.functions.anchorCertificate(anchor, bytes(32)).transact({"from": admin})
+    [event] = logs(works, "CertificateAnchored", tx)
+    assert (event.args.certificateHash, event.args.keyHash) == (hashlib.sha256(other_ca).digest(), bytes(32))
+    assert works.functions.trustAnchors().call() == [ca, other_ca]  # the leaf is no trust anchor
+    bound, anchored, revoked = works.functions.certificates(hashlib.sha256(leaf).digest()).call()
+    assert (bound, revoked) == (key_hash, 0) and anchored > 0
+    assert reverts_with(works, works.functions.anchorCertificate(ca, bytes(32)), admin) == "AlreadyAnchored"
+    stranger = works.functions.anchorCertificate(b"0\x82 the stranger's CA", bytes(32))
+    assert reverts_with(works, stranger, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
+
+    works.functions.revokeCertificate(hashlib.sha256(ca).digest()).transact({"from": admin})
+    assert works.functions.trustAnchors().call() == [other_ca]
+    assert works.functions.certificates(hashlib.sha256(ca).digest()).call()[2] > 0
+    again = works.functions.revokeCertificate(hashlib.sha256(ca).digest())
+    assert reverts_with(works, again, admin) == "AlreadyAnchored"
+    never = works.functions.revokeCertificate(hashlib.sha256(b"never").digest())
+    assert reverts_with(works, never, admin) == "NotAnchored"
+    revoke_leaf = works.functions.revokeCertificate(hashlib.sha256(leaf).digest())
+    assert reverts_with(works, revoke_leaf, accounts["stranger"]) == "AccessControlUnauthorizedAccount"
+
+
 def test_consent_withdrawals_are_listed_per_dataset_root(works: Contract, accounts: dict[str, str]) -> None:
     root, files = hashlib.sha256(b"root").digest(), [hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()]
     early = works.functions.withdrawConsent(root, files[0])

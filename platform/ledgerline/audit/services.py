@@ -165,21 +165,31 @@ def _training_data(verifier: Verifier, data: bytes) -> list[dict[str, Any]]:
     for entry in entries.order_by("version__dataset__name", "version__number")[:TRAINING_DATA_MAX]:
         proof = version_file_proof(version=entry.version, sha256=entry.sha256).as_dict()
         match = training_data(data, proof, chain=verifier.chain)
-        found.append({"organisation": str(entry.version.dataset.organisation_id), "match": match, "proof": proof})
+        # Its owner published it when a model trained on this version was anchored: a root alone
+        # is not enough (another organisation's version of the same files has the same root).
+        published = entry.version.training_runs.filter(artifacts__anchored_at__isnull=False).exists()
+        found.append(
+            {
+                "organisation": str(entry.version.dataset.organisation_id),
+                "published": published,
+                "match": match,
+                "proof": proof,
+            }
+        )
     return found
 
 
 def _training_data_view(entries: list[dict[str, Any]], member_of: list[Any]) -> list[dict[str, Any]]:
-    """Members of the dataset's organisation see everything; the public sees a version whose root
-    is anchored on chain (its owner published a model trained on it: the root, the dataset's
-    name and licence are public in that model's manifests) with its proof, and of any other
-    only that the file is registered training data, with the root and whether the proof checks."""
+    """Members of the dataset's organisation see everything; the public sees a version its owner
+    published (a model trained on it was anchored: the root, the dataset's name and licence are
+    public in that model's manifests) with its proof, and of any other only that the file is
+    registered training data, with the root, whether the proof checks and whether it is anchored."""
     shown = []
     for entry in entries:
         match = entry["match"]
         if entry["organisation"] in {str(o) for o in member_of}:
             shown.append({**match, "proof": entry["proof"], "full": True})
-        elif match.get("anchored_at"):
+        elif entry.get("published") and match.get("anchored_at"):
             shown.append({**match, "proof": entry["proof"], "full": False})
         else:
             keys = ("kind", "sha256", "proof_verified", "merkle_root", "anchored_at")

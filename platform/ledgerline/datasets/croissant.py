@@ -126,7 +126,7 @@ def croissant_export(*, version: DatasetVersion, site: str) -> dict[str, Any]:
                 "@id": "files",
                 "name": "files",
                 "description": "One record per file of the version, with its hash, licence, consent and tags.",
-                "key": {"@id": "files/sha256"},
+                "key": {"@id": "files/file"},  # a path is unique in a version; a content may sit under two
                 "field": [
                     {
                         "@type": "cr:Field",

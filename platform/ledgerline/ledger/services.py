@@ -246,6 +246,21 @@ def certificate_anchor(*, ledger: Ledger, certificate_der: bytes, key_id: str | 
     )
 
 
+def certificate_revoke(*, ledger: Ledger, certificate_sha256: str) -> int:
+    """Stop vouching for a C2PA certificate on chain (a compromised key's, or the CA's); returns
+    when the chain recorded it. Verifiers then read what it signed as untrusted."""
+    contract = works_contract(ledger=ledger)
+    certificate_hash = bytes.fromhex(content_hash_clean(certificate_sha256.removeprefix("sha256:")))
+    return _anchor(
+        ledger,
+        contract,
+        kind="revoke_certificate",
+        payload={"certificate": "sha256:" + certificate_hash.hex()},
+        anchored_at=lambda: int(contract.functions.certificates(certificate_hash).call()[2]),
+        call=contract.functions.revokeCertificate(certificate_hash),
+    )
+
+
 def signing_keys_publish(*, organisation: Organisation) -> int:
     """Anchor each of the organisation's keys on chain with its C2PA certificate (and the CA that
     issued it, as a trust anchor), and mark the retired ones retired there: what lets anyone

@@ -13,11 +13,13 @@ from ledgerline.ledger.models import ChainTransaction, Token
 
 
 class Command(BaseCommand):
-    help = "deploy | mint HASH… --cid CID | resume | status"
+    help = "deploy | mint HASH… --cid CID | revoke-certificate SHA256 | resume | status"
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("action", choices=["deploy", "mint", "resume", "status"])
-        parser.add_argument("hashes", nargs="*", help="content SHA-256s (hex), for mint")
+        parser.add_argument("action", choices=["deploy", "mint", "revoke-certificate", "resume", "status"])
+        parser.add_argument(
+            "hashes", nargs="*", help="content SHA-256s (hex), for mint; a certificate's, for revoke-certificate"
+        )
         parser.add_argument("--cid", help="metadata folder CID, for mint")
         parser.add_argument("--to", help="token owner (default: the platform's account)")
         parser.add_argument("--royalty-bps", type=int, default=0)
@@ -51,6 +53,11 @@ class Command(BaseCommand):
                 )
                 for token in tokens:
                     self.stdout.write(f"{token.content_sha256} -> token {token.token_id}")
+            elif action == "revoke-certificate":
+                if len(hashes) != 1:
+                    raise CommandError("revoke-certificate needs the SHA-256 of one certificate's DER")
+                revoked = services.certificate_revoke(ledger=ledger, certificate_sha256=hashes[0])
+                self.stdout.write(f"certificate {hashes[0]} revoked on chain at {revoked}")
             elif action == "resume":
                 settled = services.transactions_resume(ledger=ledger)
                 self.stdout.write(f"settled {len(settled)} pending transactions")

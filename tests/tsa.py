@@ -17,38 +17,11 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from tests.audit.c2pa_files import certificate
 
 POLICY = "1.3.6.1.4.1.99999.3161"  # a policy id of the tests' own
-
-
-def _certificate(
-    name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None, issuer_key: ec.EllipticCurvePrivateKey
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ca = issuer is None
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject if issuer is None else issuer.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-        .add_extension(
-            x509.KeyUsage(not ca, False, False, False, False, ca, ca, False, False),  # signing; or signing certificates
-            critical=True,
-        )
-    )
-    if ca:  # c2pa-rs checks certificates as the C2PA profile asks: key identifiers included
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    else:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
-        ).add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
 
 
 @dataclass
@@ -58,7 +31,7 @@ class Tsa:
     requests: list[str] = field(default_factory=list)  # the Content-Type of each request
 
 
-def _response(request: bytes, key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, serial: int) -> bytes:
+def _response(request: bytes, key: ec.EllipticCurvePrivateKey, signer: x509.Certificate, serial: int) -> bytes:
     asked = tsp.TimeStampReq.load(request)
     info = tsp.TSTInfo(
         {
@@ -72,7 +45,7 @@ def _response(request: bytes, key: ec.EllipticCurvePrivateKey, certificate: x509
     if asked["nonce"].native is not None:
         info["nonce"] = asked["nonce"].native
     content = info.dump()
-    der = certificate.public_bytes(serialization.Encoding.DER)
+    der = signer.public_bytes(serialization.Encoding.DER)
     signer_certificate = asn1_x509.Certificate.load(der)
     essv2 = {"certs": [{"hash_algorithm": {"algorithm": "sha256"}, "cert_hash": hashlib.sha256(der).digest()}]}
     attributes = cms.CMSAttributes(
@@ -115,8 +88,8 @@ def _response(request: bytes, key: ec.EllipticCurvePrivateKey, certificate: x509
 @contextmanager
 def time_stamp_authority() -> Iterator[Tsa]:
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("Ledgerline tests TSA CA", ca_key, None, ca_key)
-    certificate = _certificate("Ledgerline tests TSA", key, ca, ca_key)
+    ca = certificate("Ledgerline tests TSA CA", ca_key, None, ca_key)
+    signer = certificate("Ledgerline tests TSA", key, ca, ca_key, purpose=ExtendedKeyUsageOID.TIME_STAMPING)
     serials = itertools.count(1)
     tsa = Tsa("", ca)
 
@@ -124,7 +97,7 @@ def time_stamp_authority() -> Iterator[Tsa]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             tsa.requests.append(str(self.headers.get("Content-Type")))
-            answer = _response(body, key, certificate, next(serials))
+            answer = _response(body, key, signer, next(serials))
             self.send_response(200)
             self.send_header("Content-Type", "application/timestamp-reply")
             self.send_header("Content-Length", str(len(answer)))

@@ -7,12 +7,12 @@ serves the read methods a verifier and web3.py use, in JSON-RPC's own wire forma
 that writes or signs (there is no account behind it to sign with). A deployment on a real node
 serves no chain of its own here: /chain/ names that node (CHAIN_PUBLIC_RPC_URL) instead.
 
-An entry point beside the API and the IPFS gateway: it reads the ledger, below it.
+An entry point beside the API and the IPFS gateway: it reads the ledger, and the contract as the
+verifier reads it (audit), both below it.
 """
 
 import functools
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -29,12 +29,11 @@ from rest_framework.throttling import SimpleRateThrottle
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3Exception
 
+from ledgerline.audit.services import platform_chain
 from ledgerline.errors import LedgerlineError
-from ledgerline.ledger.client import Ledger, account_load
-from ledgerline.ledger.embedded import EmbeddedChainProvider
-from ledgerline.ledger.services import contract_address
+from ledgerline.ledger.client import account_load, web3_connect
 from ledgerline_verify import bounded_json
-from ledgerline_verify.chain import Chain, ChainUnreachable
+from ledgerline_verify.chain import ChainUnreachable
 from ledgerline_verify.credentials import trust_settings
 
 # The methods served: what `ledgerline_verify` and web3.py's reads need. Nothing that sends,
@@ -109,15 +108,15 @@ class ChainRpcThrottle(SimpleRateThrottle):
 
 
 def _web3() -> Web3:
-    return _web3_of(Path(settings.CHAIN_STATE_DIR) / "chain.sqlite3")
+    return _embedded(str(settings.CHAIN_STATE_DIR))
 
 
 @functools.lru_cache(maxsize=4)
-def _web3_of(state: Path) -> Web3:
-    """The embedded chain in ``state``, read from this process: one provider per process and
-    file (it keeps a connection per thread and its own lock). The account is funded only if
-    this call makes the chain, as the platform's first call would."""
-    return Web3(EmbeddedChainProvider(state, funded=[account_load().address]))
+def _embedded(state_dir: str) -> Web3:
+    """The embedded chain as the platform connects to it (web3_connect), built once per process
+    and chain folder (``state_dir``, the cache's key): its provider keeps a connection per
+    thread and its own lock."""
+    return web3_connect(account_load())
 
 
 def _wire(value: Any) -> Any:
@@ -337,11 +336,8 @@ def c2pa_trust_settings(request: HttpRequest) -> JsonResponse:
     """The C2PA trust list as c2pa settings JSON (c2patool --settings, c2pa's SDKs): the CA
     certificates the contract holds as trust anchors, read from the chain, not from this site."""
     try:
-        ledger = Ledger.connect()
-        anchors = Chain(ledger.w3, contract_address(ledger=ledger)).trust_anchors()
-    except LedgerlineError as exc:
-        return JsonResponse({"error": exc.message}, status=503)
-    except ChainUnreachable as exc:
+        anchors = platform_chain().trust_anchors()
+    except (LedgerlineError, ChainUnreachable) as exc:  # no contract, or a node that does not answer
         return JsonResponse({"error": str(exc)}, status=503)
     if not anchors:
         return JsonResponse(
@@ -357,14 +353,15 @@ def chain_info(request: HttpRequest) -> JsonResponse:
     """Where to check this deployment's chain from: the node, the contract, IPFS, the C2PA trust list."""
     site = request.build_absolute_uri("/").rstrip("/")
     try:
-        ledger = Ledger.connect()
-        address = contract_address(ledger=ledger)
-    except LedgerlineError as exc:
-        return JsonResponse({"error": exc.message}, status=503)
+        chain = platform_chain()
+        chain_id = chain.chain_id
+    except (LedgerlineError, ChainUnreachable) as exc:
+        return JsonResponse({"error": str(exc)}, status=503)
+    address = chain.address
     ledger_rpc = settings.CHAIN_PUBLIC_RPC_URL if settings.CHAIN_RPC_URL else f"{site}/chain/rpc"
     return JsonResponse(
         {
-            "chain_id": ledger.chain_id,
+            "chain_id": chain_id,
             "contract": address,
             "rpc": ledger_rpc or None,
             "ipfs_gateway": f"{site}/ipfs",

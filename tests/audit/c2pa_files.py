@@ -25,12 +25,17 @@ _SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"
 Box = list  # [type: bytes, body: bytes | list[Box]]
 
 
-def _certificate(
+def certificate(
     subject: str,
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Certificate | None,
     issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    purpose: x509.ObjectIdentifier = ExtendedKeyUsageOID.EMAIL_PROTECTION,
 ) -> x509.Certificate:
+    """A CA (no ``issuer``) or an end-entity certificate for ``purpose``, as the C2PA profile
+    asks (key identifiers included). A time stamping certificate's purpose is critical, as
+    RFC 3161 requires."""
     ca = issuer is None
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name(
@@ -63,7 +68,7 @@ def _certificate(
     )
     if not ca:
         builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+            x509.ExtendedKeyUsage([purpose]), critical=purpose == ExtendedKeyUsageOID.TIME_STAMPING
         ).add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
@@ -71,15 +76,15 @@ def _certificate(
 def other_ca(subject: str = "Ledgerline C2PA CA") -> x509.Certificate:
     """A CA of someone else's, under the name Ledgerline's own CA has."""
     key = ec.generate_private_key(ec.SECP256R1())
-    return _certificate(subject, key, None, key)
+    return certificate(subject, key, None, key)
 
 
 def signed_wav() -> bytes:
     """A short silent WAV signed by a throwaway CA's certificate, with one small CBOR assertion."""
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("Probe CA", ca_key, None, ca_key)
+    ca = certificate("Probe CA", ca_key, None, ca_key)
     chain = b"".join(
-        c.public_bytes(serialization.Encoding.PEM) for c in (_certificate("Probe", key, ca, ca_key), ca)
+        c.public_bytes(serialization.Encoding.PEM) for c in (certificate("Probe", key, ca, ca_key), ca)
     ).decode()
 
     def sign(data: bytes) -> bytes:

@@ -4,9 +4,6 @@ process without Django reach their verdicts through the site alone; nothing that
 import hashlib
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +14,8 @@ from web3 import HTTPProvider, Web3
 
 from ledgerline.ledger.artifacts import artifact
 from tests.audit.conftest import Released
+from tests.audit.test_independent import verifier
 from tests.audit.test_tampering import flip_audio_byte
-
-ROOT = Path(__file__).resolve().parents[2]
-NO_DJANGO = (
-    "import runpy, sys; sys.modules['django'] = None; runpy.run_module('ledgerline_verify', run_name='__main__')"
-)
 
 
 def rpc(url: str, body: Any) -> requests.Response:
@@ -61,24 +54,10 @@ def test_web3_and_the_verifier_read_the_embedded_chain_through_the_site(
     assert folder.status_code == 200 and "work.wav" in folder.text
     wav = tmp_path / "work.wav"
     wav.write_bytes(requests.get(f"{info['ipfs_gateway']}/{work['cid']}/work.wav", timeout=30).content)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
 
     def verify(path: Path, *more: str) -> tuple[int, dict[str, Any]]:
-        args = [
-            str(path),
-            *more,
-            "--rpc",
-            info["rpc"],
-            "--gateway",
-            info["ipfs_gateway"],
-            "--contract",
-            info["contract"],
-        ]
-        done = subprocess.run(
-            [sys.executable, "-c", NO_DJANGO, *args, "--json"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert done.stdout, done.stderr
-        return done.returncode, json.loads(done.stdout)
+        """The verifier in a process without Django, through the site's RPC and gateway alone."""
+        return verifier(info["rpc"], info["ipfs_gateway"], info["contract"], str(path), *more, source="--gateway")
 
     status, report = verify(wav)
     assert (status, report["verdict"]) == (0, "verified"), report["summary"]

@@ -42,10 +42,12 @@ NO_DJANGO = (
 )
 
 
-def verifier(chain: str, ipfs: str, contract: str, *args: str) -> tuple[int, dict[str, Any]]:
+def verifier(chain: str, ipfs: str, contract: str, *args: str, source: str = "--ipfs") -> tuple[int, dict[str, Any]]:
+    """The verifier's exit status and JSON report; ``ipfs`` is a Kubo RPC API (``source``
+    "--ipfs") or a gateway ("--gateway")."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
     done = subprocess.run(
-        [sys.executable, "-c", NO_DJANGO, *args, "--rpc", chain, "--ipfs", ipfs, "--contract", contract, "--json"],
+        [sys.executable, "-c", NO_DJANGO, *args, "--rpc", chain, source, ipfs, "--contract", contract, "--json"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -61,10 +61,15 @@ class RegenerationRefused(LedgerlineError):
     code = "forbidden"
 
 
+def platform_chain() -> Chain:
+    """This deployment's contract, read as the verifier reads it, through its chain node."""
+    ledger = Ledger.connect()
+    return Chain(ledger.w3, contract_address(ledger=ledger))
+
+
 def platform_verifier() -> Verifier:
     """The verifier on this deployment's chain node and IPFS node."""
-    ledger = Ledger.connect()
-    return Verifier(chain=Chain(ledger.w3, contract_address(ledger=ledger)), ipfs=Ipfs(_blocks()))
+    return Verifier(chain=platform_chain(), ipfs=Ipfs(_blocks()))
 
 
 def _blocks() -> BlockSource:

@@ -32,6 +32,7 @@ from web3.exceptions import BlockNotFound, TransactionNotFound, Web3Exception
 from ledgerline.audit.services import platform_chain
 from ledgerline.errors import LedgerlineError
 from ledgerline.ledger.client import account_load, web3_connect
+from ledgerline.sites import site_url
 from ledgerline_verify import bounded_json
 from ledgerline_verify.chain import ChainUnreachable
 from ledgerline_verify.credentials import trust_settings
@@ -351,7 +352,7 @@ def c2pa_trust_settings(request: HttpRequest) -> JsonResponse:
 
 def chain_info(request: HttpRequest) -> JsonResponse:
     """Where to check this deployment's chain from: the node, the contract, IPFS, the C2PA trust list."""
-    site = request.build_absolute_uri("/").rstrip("/")
+    site = site_url(request)
     try:
         chain = platform_chain()
         chain_id = chain.chain_id

@@ -141,6 +141,12 @@ def test_the_endpoint_serves_reads_only_and_refuses_what_it_cannot_read(
     assert requests.get(f"{url}/chain/rpc", timeout=30).status_code == 405
     assert call(url, "eth_chainId", [])["result"]  # still answering
 
+    settings.SITE_URL, settings.SITE_URL_SET = "https://ledgerline.example.com", True  # behind a proxy
+    info = requests.get(f"{url}/chain/", timeout=30).json()
+    assert (info["rpc"], info["ipfs_gateway"]) == (
+        "https://ledgerline.example.com/chain/rpc",
+        "https://ledgerline.example.com/ipfs",
+    )
     settings.CHAIN_RPC_URL, settings.CHAIN_PUBLIC_RPC_URL = "http://chain:8545", "https://rpc.example.org"
     response = rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
     assert response.status_code == 404 and "https://rpc.example.org" in response.json()["error"]["message"]

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,6 +16,7 @@ from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
 from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.uploads import HashedUpload
+from ledgerline.sites import site_url
 from ledgerline_verify import bounded_json
 
 
@@ -404,5 +404,4 @@ class DatasetVersionCroissantApi(ApiView):
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     def get(self, request: Request, version_id: str) -> Response:
         versions = selectors.dataset_version_list(organisation_ids=self.actor.organisation_ids)
-        site = settings.SITE_URL if settings.SITE_URL_SET else request.build_absolute_uri("/")
-        return Response(croissant_export(version=self.visible(versions, pk=version_id), site=site))
+        return Response(croissant_export(version=self.visible(versions, pk=version_id), site=site_url(request)))

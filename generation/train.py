@@ -128,7 +128,8 @@ class _Loop:
         if not path.is_file():
             return
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if _resumable(state["config"]) != _resumable(asdict(self.config)):
+        same_data = state.get("tokens_sha256") in (None, self.data.meta["tokens_sha256"])
+        if _resumable(state["config"]) != _resumable(asdict(self.config)) or not same_data:
             raise TrainingError(f"{path} belongs to a run with another configuration; use a new --out folder")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -228,6 +229,7 @@ class _Loop:
     def _save_state(self) -> None:
         state = {
             "config": asdict(self.config),
+            "tokens_sha256": self.data.meta["tokens_sha256"],  # the data, wherever its folder is
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
@@ -267,8 +269,10 @@ class _Loop:
 
 
 def _resumable(config: dict[str, Any]) -> dict[str, Any]:
-    """What must match for a run to continue: everything but its budget."""
-    return {k: v for k, v in config.items() if k not in ("max_steps", "max_minutes", "patience", "device")}
+    """What must match for a run to continue: everything but its budget and where its folders are
+    (a run folder moved to another host resumes; the data is matched by its tokens' hash)."""
+    budget = ("max_steps", "max_minutes", "patience", "device", "data", "out")
+    return {k: v for k, v in config.items() if k not in budget}
 
 
 def _framed(tokens: np.ndarray, tokenizer: Any) -> np.ndarray:

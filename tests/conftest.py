@@ -28,6 +28,8 @@ def _isolated_files(settings: Any, tmp_path: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Likewise the signing keys' PBKDF2 rounds (600,000 outside the tests; see provenance.keys).
     settings.SIGNING_KEY_KDF_ROUNDS = 1_000
+    # A killed worker's lease frees its run sooner (renewed every 5 s while its holder lives).
+    settings.LEDGERLINE_LEASE_SECONDS = 15
 
 
 @pytest.fixture(autouse=True)

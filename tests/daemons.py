@@ -1,6 +1,7 @@
 """Starting real servers (anvil, js-ipfs, Ledgerline itself) on loopback for the tests that need them."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,6 +11,8 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +76,23 @@ def ledgerline_served(env: dict[str, str], *args: str) -> Iterator[tuple[str, su
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    assert Path(binary).exists(), "redis-server is missing: apt-get install redis-server (.ci/run installs it)"
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_up(
+            process, redis.Redis(port=port).ping, what="redis-server", timeout=30, retry_on=redis.ConnectionError
+        )
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -15,3 +15,14 @@ def test_every_queued_task_is_registered() -> None:
     assert len(names) >= 5, names  # the pattern still finds the calls
     app.loader.import_default_modules()
     assert sorted(names - set(app.tasks)) == []
+
+
+def test_gpu_workers_get_only_what_needs_no_secret() -> None:
+    """Training and generation go to the gpu queue; whatever signs or sends a transaction (a
+    trained model's publishing included) to default, where the secrets are (README)."""
+    app.loader.import_default_modules()
+    router = app.amqp.router
+    queue = {name: router.route({}, name)["queue"].name for name in app.tasks if name.startswith("ledgerline.")}
+    gpu = {name for name, q in queue.items() if q == "gpu"}
+    assert gpu == {"ledgerline.training.run", "ledgerline.works.generate", "ledgerline.audit.regenerate"}
+    assert queue["ledgerline.training.publish"] == "default"

@@ -42,3 +42,14 @@ class Unavailable(LedgerlineError):
 
     status = 503
     code = "unavailable"
+
+
+class Busy(Unavailable):
+    """Another worker holds the lease on what was asked (ledgerline.leases): a task retries in
+    ``retry_after`` seconds, by when a dead holder's lease has expired (queue.busy_retry)."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -14,6 +14,7 @@ from django.http.response import HttpResponseBase
 from ledgerline.datasets.media import sniff
 from ledgerline.storage.blockstore import BlockMissing, CorruptBlock
 from ledgerline.storage.client import Ipfs, IpfsUnavailable, ipfs_connect
+from ledgerline.storage.shared import content_internal
 from ledgerline_verify.unixfs import CID
 
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
@@ -76,6 +77,8 @@ def _gateway(request: HttpRequest, cid: str, path: str) -> HttpResponseBase:
         root = CID.parse(cid)
     except ValueError as exc:
         return _text(400, str(exc))
+    if content_internal(root):  # a dataset file or resume point the hosts share: not published
+        return _text(404, f"{cid} is not published here.")
     if path and any(part in ("", ".", "..") for part in path.rstrip("/").split("/")):
         return _text(400, f"{path!r} is not a path inside {cid}: no empty, '.' or '..' parts.")
     if request.GET.get("format") == "raw" or "application/vnd.ipld.raw" in request.headers.get("Accept", ""):

@@ -3,13 +3,17 @@ once their transaction commits; they name the task rather than import it, so the
 the task modules never depend on them (docs/ARCHITECTURE.md)."""
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
-from celery import current_app
+from celery import Task, current_app
 from kombu.exceptions import OperationalError
 
-from ledgerline.errors import Unavailable
+from ledgerline.errors import Busy, Unavailable
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+BUSY_RETRIES = 1_000_000  # a task waits behind a live lease holder for as long as it works
 
 # How the pipeline's tasks run: acknowledged only when done (a killed worker's task is delivered
 # again), retried with exponential backoff while the chain node or the IPFS node does not answer.
@@ -20,6 +24,16 @@ RETRYING = {
     "retry_backoff_max": 120,
     "max_retries": 30,
 }
+
+
+def busy_retry(task: Task, call: Callable[[], T]) -> T:
+    """``call()``, or, while another worker holds its lease, the task again once that lease would
+    have expired: for as long as it takes (a live holder finishes, and the retry finds nothing
+    left to do; a dead one's lease lapses, and the retry takes over)."""
+    try:
+        return call()
+    except Busy as exc:
+        raise task.retry(countdown=exc.retry_after, exc=exc, max_retries=BUSY_RETRIES) from None
 
 
 def enqueue(task_name: str, object_id: str) -> None:

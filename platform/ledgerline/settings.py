@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "ledgerline.ledger",
     "ledgerline.royalties",
     "ledgerline.storage",
+    "ledgerline.leases",
     "ledgerline.audit",
     "ledgerline.pipeline",
     "ledgerline.portal",
@@ -232,6 +233,13 @@ CHAIN_TX_TIMEOUT = envint("CHAIN_TX_TIMEOUT", 120)
 # (e.g. http://127.0.0.1:5001). CIDs are the same either way: CIDv1, raw leaves, 256 KiB.
 IPFS_API_URL = envstr("IPFS_API_URL")
 IPFS_BLOCKS_DIR = Path(envstr("IPFS_BLOCKS_DIR", str(VAR_DIR / "ipfs" / "blocks")))
+# With a real IPFS node, hosts share nothing else: dataset files, works' outputs, training
+# checkpoints and resume points, and the (encrypted) signing keys go to that node, fetched by hash
+# and checked on arrival; var/ is a cache. Keep that node private to the deployment (README).
+
+# Leases (ledgerline.leases): one worker at a time per training run, generation and mint, across
+# hosts; a dead worker's lease expires after LEDGERLINE_LEASE_SECONDS (renewed every third of it).
+LEDGERLINE_LEASE_SECONDS = envint("LEDGERLINE_LEASE_SECONDS", 60)
 
 # The pipeline (training runs and works). Checkpoints live under LEDGERLINE_RUNS_DIR (and on
 # IPFS); a work whose melody repeats more than LEDGERLINE_ORIGINALITY_MAX_RUN intervals of one
@@ -321,10 +329,10 @@ CELERY_IMPORTS = [
     "ledgerline.audit.tasks",
 ]
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Training and generation go to the `gpu` queue (workers with torch, CUDA when present);
-# hashing, signing, pinning and minting stay on `default`.
+# Training and generation go to the `gpu` queue (workers with torch, CUDA when present, and no
+# signing secret); hashing, signing (a trained model's publishing too), pinning and minting stay on `default`.
 CELERY_TASK_ROUTES = {
-    "ledgerline.training.*": {"queue": "gpu"},
+    "ledgerline.training.run": {"queue": "gpu"},
     "ledgerline.works.generate": {"queue": "gpu"},
     "ledgerline.audit.regenerate": {"queue": "gpu"},
 }

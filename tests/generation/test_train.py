@@ -1,4 +1,5 @@
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,6 +53,15 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(prepared: Prepared, 
     resumed = train(_config(prepared, tmp_path / "resumed", 60))
     assert resumed.weights_sha256() == straight.weights_sha256()
     assert [r["val_nll"] for r in _log(tmp_path / "resumed")] == [r["val_nll"] for r in _log(tmp_path / "straight")]
+
+
+def test_a_run_folder_moved_to_another_host_resumes_there(prepared: Prepared, tmp_path: Path) -> None:
+    straight = train(_config(prepared, tmp_path / "straight", 60))
+    train(_config(prepared, tmp_path / "here", 40))
+    shutil.copytree(tmp_path / "here", tmp_path / "there")  # its resume point, fetched by another host
+    shutil.copytree(prepared.folder, tmp_path / "data-there")
+    moved = train(replace(_config(prepared, tmp_path / "there", 60), data=str(tmp_path / "data-there")))
+    assert moved.weights_sha256() == straight.weights_sha256()
 
 
 def test_it_refuses_to_resume_a_run_with_another_configuration(prepared: Prepared, tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ def _settings_env(settings: Any) -> dict[str, str]:
             "SIGNING_KEY_PASSPHRASE",
             "LEDGERLINE_BLOB_DIR",
             "LEDGERLINE_RUNS_DIR",
+            "LEDGERLINE_LEASE_SECONDS",
         )
     }
     database = settings.DATABASES["default"]

@@ -4,7 +4,6 @@ on (PostgreSQL in CI's second pass). The first worker is killed (SIGKILL) mid-tr
 finds the run and resumes it. The test only talks to the API and reads the results."""
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,40 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from ledgerline.celery import app
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import contract_deploy
 from ledgerline.provenance.models import SigningKey
 from tests.conftest import dataset_create
-from tests.daemons import free_port, wait_until_up
+from tests.daemons import redis_server
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
 from tests.pipeline.conftest import TINY, forget_connections, model_signing_verify, upload_files, work_links_check
 from tests.pipeline.test_faults import _settings_env
 from tests.storage.conftest import jsipfs_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    assert Path(binary).exists(), "redis-server is missing: apt-get install redis-server (.ci/run installs it)"
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until_up(
-            process, redis.Redis(port=port).ping, what="redis-server", timeout=30, retry_on=redis.ConnectionError
-        )
-        yield f"redis://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ def test_a_work_whose_audio_is_lost_fails_alone(
     path.unlink()
     assert drive.works_advance() == {WorkStatus.CONFIRMED: 2, WorkStatus.FAILED: 1}
     lost.refresh_from_db()
-    assert lost.status == WorkStatus.FAILED and "No such file" in lost.error and lost.token is None
+    assert lost.status == WorkStatus.FAILED and "is not stored on this host" in lost.error and lost.token is None
 
 
 @pytest.mark.parametrize("policy", ["exclude", "refuse"])

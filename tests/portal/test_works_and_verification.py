@@ -5,7 +5,7 @@ import base64
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.audit.conftest import Released
 from tests.audit.test_tampering import flip_audio_byte
@@ -25,7 +25,7 @@ def test_a_member_plays_a_work_and_sees_its_token(released: Released, live_serve
     work = released.works[0]
     sign_in(page, live_server, "teammate")
     page.click("text=Works")
-    assert page.locator("table tbody tr").count() == len(released.works)
+    expect(page.locator("table tbody tr")).to_have_count(len(released.works))  # waits for the page to load
     page.click(f"a[href='/works/{work['id']}/']")
     assert f"#{work['token']['token_id']}" in page.inner_text("#token")
     assert page.locator("#piano-roll rect").count() > 10

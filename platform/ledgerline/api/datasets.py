@@ -313,7 +313,7 @@ class BlobContentApi(ApiView):
         if held is None:
             raise NotFound()
         path, media_type = held
-        content = open(blobs.blob_path(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
+        content = open(blobs.blob_file(sha256), "rb")  # noqa: SIM115 (FileResponse closes it)
         response = FileResponse(content, content_type=media_type, as_attachment=True, filename=path.rsplit("/", 1)[-1])
         response["Digest"] = f"sha-256={sha256}"
         return response

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from ledgerline.audit.models import AudioLandmark, NoteGram, Verification
-from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.blobs import blob_file
 from ledgerline.datasets.models import VersionEntry
 from ledgerline.datasets.selectors import version_file_proof
 from ledgerline.errors import LedgerlineError, TooLarge
@@ -337,8 +337,8 @@ def work_fingerprint_index(*, work: Work) -> None:
     """Index a confirmed work's released audio (and its score) so copies of it can be found."""
     outputs = {o.kind: o for o in work.outputs.select_related("blob")}
     audio = outputs.get("audio")
-    landmarks = fingerprint.audio_landmarks(blob_path(audio.blob.sha256).read_bytes()) if audio else []
-    grams = fingerprint.note_grams(blob_path(outputs["midi"].blob.sha256).read_bytes()) if "midi" in outputs else set()
+    landmarks = fingerprint.audio_landmarks(blob_file(audio.blob.sha256).read_bytes()) if audio else []
+    grams = fingerprint.note_grams(blob_file(outputs["midi"].blob.sha256).read_bytes()) if "midi" in outputs else set()
     with transaction.atomic():
         AudioLandmark.objects.filter(work=work).delete()
         NoteGram.objects.filter(work=work).delete()

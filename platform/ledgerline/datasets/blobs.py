@@ -1,4 +1,6 @@
-"""The content-addressed file store: var/blobs/ab/cd/<sha256>, written once, read-only."""
+"""The content-addressed file store: var/blobs/ab/cd/<sha256>, written once, read-only. When
+hosts share no disk (storage.shared) each file also goes to the IPFS node, and var/blobs is a
+cache that a host fills from there as it needs (``blob_file``) and may delete at any time."""
 
 import os
 import shutil
@@ -9,7 +11,9 @@ from typing import BinaryIO
 
 from django.conf import settings
 
+from ledgerline.datasets.models import Blob
 from ledgerline.provenance.hashing import copy_and_hash
+from ledgerline.storage.shared import content_fetch, content_put, store_shared
 
 
 def _root() -> Path:
@@ -18,6 +22,26 @@ def _root() -> Path:
 
 def blob_path(sha256: str) -> Path:
     return _root() / sha256[:2] / sha256[2:4] / sha256
+
+
+def blob_file(sha256: str) -> Path:
+    """The stored file, to read: from this host's store, or fetched from the IPFS node by the CID
+    its row records (and checked against ``sha256``) when another host stored it."""
+    path = blob_path(sha256)
+    if path.exists():
+        return path
+    cid = Blob.objects.filter(sha256=sha256).values_list("cid", flat=True).first()
+    if not cid:
+        raise FileNotFoundError(f"the file {sha256} is not stored on this host, and no host shared it")
+    return content_fetch(cid=cid, sha256=sha256, target=path)
+
+
+def blob_share(temp_path: Path, sha256: str) -> str:
+    """A file about to be stored, sent to the IPFS node when hosts share it: its CID, or "" when
+    this host's store is the only one."""
+    if not store_shared():
+        return ""
+    return content_put(temp_path, name=sha256)
 
 
 def blob_adopt(temp_path: Path, sha256: str) -> Path:

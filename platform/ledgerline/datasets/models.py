@@ -11,6 +11,7 @@ class Blob(BaseModel):
 
     sha256 = models.CharField(max_length=64, unique=True)
     size = models.PositiveBigIntegerField()
+    cid = models.CharField(max_length=100, blank=True, help_text="on the IPFS node, when hosts share no disk")
 
     def __str__(self) -> str:
         return self.sha256

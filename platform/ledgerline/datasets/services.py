@@ -258,9 +258,12 @@ def dataset_files_add(
     if problems:
         summary = " ".join(message for messages in problems.values() for message in messages)
         raise InvalidFile(f"Nothing was added. {summary}", fields=problems)
+    # Before any row: other hosts fetch a file by the CID its row records.
+    cids = {staged.sha256: blobs.blob_share(staged.temp_path, staged.sha256) for staged, _, _ in checked}
     return _files_save(
         dataset=dataset,
         checked=checked,
+        cids=cids,
         added_by=added_by,
         licence=file_licence,
         consent=file_consent,
@@ -298,6 +301,7 @@ def _files_save(
     *,
     dataset: Dataset,
     checked: list[tuple[StagedFile, str, media.MediaInfo]],
+    cids: dict[str, str],
     added_by: User,
     licence: Licence,
     consent: dict[str, Any],
@@ -307,7 +311,7 @@ def _files_save(
     _conflicts_check(dataset=dataset, checked=checked)
     added = []
     for staged, path, info in checked:
-        blob, _ = Blob.objects.get_or_create(sha256=staged.sha256, defaults={"size": staged.size})
+        blob = _blob_row(staged.sha256, size=staged.size, cid=cids[staged.sha256])
         description = staged.description or Description()
         file = DatasetFile.objects.create(
             dataset=dataset,
@@ -499,8 +503,18 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
 def blob_store(source: BinaryIO) -> Blob:
     """A file the platform made itself (weights, a rendered work) stored by its hash, with its row."""
     temp, sha256, size = blobs.blob_stage(source)
+    cid = blobs.blob_share(temp, sha256)
     blobs.blob_adopt(temp, sha256)
-    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    return _blob_row(sha256, size=size, cid=cid)
+
+
+def _blob_row(sha256: str, *, size: int, cid: str) -> Blob:
+    """The content's row, with the CID other hosts fetch it by (one stored before the store was
+    shared gets its CID now)."""
+    blob, created = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size, "cid": cid})
+    if not created and cid and blob.cid != cid:
+        blob.cid = cid
+        blob.save(update_fields=["cid", "updated_at"])
     return blob
 
 

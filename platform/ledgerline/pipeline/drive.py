@@ -4,16 +4,14 @@ audit) and, once released, an ISRC. Safe to run at any time, twice, or in two wo
 
 import logging
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
 from ledgerline.audit.services import work_fingerprint_index
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import Busy, LedgerlineError
+from ledgerline.leases.services import LeaseLost, leased
 from ledgerline.ledger.client import ChainUnavailable
-from ledgerline.locks import exclusive
 from ledgerline.royalties.services import isrc_assign, licence_data, licence_require
 from ledgerline.royalties.splits import work_split
 from ledgerline.storage.client import IpfsUnavailable
@@ -29,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 def works_generate(*, generation: Generation) -> int:
     """Generate every work of ``generation`` still waiting; returns how many were made."""
-    with exclusive(Path(settings.LEDGERLINE_RUNS_DIR) / "generations" / f"{generation.pk}.lock") as mine:
-        pending = list(generation.works.filter(status=WorkStatus.REQUESTED).order_by("index")) if mine else []
+    with leased(f"generation:{generation.pk}") as lease:  # Busy while another worker has it
+        pending = list(generation.works.filter(status=WorkStatus.REQUESTED).order_by("index"))
         if not pending:
             return 0
         try:
@@ -42,6 +40,8 @@ def works_generate(*, generation: Generation) -> int:
                 advance(work, WorkStatus.REQUESTED, WorkStatus.FAILED, error=exc.message, audit={"reason": exc.message})
             return 0
         for work in pending:
+            if lease.lost.is_set():  # taken over: the new holder makes the rest (each work's status moves once)
+                raise LeaseLost(f"the lease on generation {generation.pk} was taken over")
             _guarded(work, partial(work_generate, model=model))
         return len(pending)
 
@@ -63,24 +63,42 @@ def _guarded(work: Work, step: Any, *, fail: bool = True) -> None:
             Work.objects.filter(pk=work.pk).update(error=reason[:2000], updated_at=timezone.now())
 
 
+def _claimed(work: Work, status: str, step: Any) -> int:
+    """``step`` for ``work`` unless another worker is at it (workers advancing one generation at
+    once share out its works); then the seconds until that worker's lease would lapse, else 0."""
+    try:
+        with leased(f"work:{work.pk}"):
+            work.refresh_from_db(fields=["status"])
+            if work.status == status:  # not moved on by another worker meanwhile
+                _guarded(work, step)
+    except Busy as exc:
+        return exc.retry_after
+    return 0
+
+
 def works_advance(*, works: Any = None) -> dict[str, int]:
     """Take every active work past `generated` as far as it goes: check, sign, pin, mint in
     batches, confirm. Safe to run at any time, twice, or in two workers; returns the counts."""
     works = works if works is not None else Work.objects.all()
     works = works.select_related("organisation", "model__blob", "model__run", "token")
+    waits: list[int] = []
     for status, step in (
         (WorkStatus.GENERATED, work_check),
         (WorkStatus.CHECKED, _work_sign),
         (WorkStatus.SIGNED, work_pin),
     ):
         for work in works.filter(status=status).order_by("created_at", "index"):
-            _guarded(work, step)
-    works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
+            waits.append(_claimed(work, status, step))
+    if works.filter(status=WorkStatus.PINNED).exists():
+        with leased("works:mint"):  # one minter at a time across workers (Busy: the task retries)
+            works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
     for work in works.filter(status=WorkStatus.MINTED).order_by("created_at", "index"):
         _guarded(work, _work_confirm, fail=False)
     # Released: each gets the next ISRC of its organisation's registrant code, once there is one.
     for work in works.filter(status=WorkStatus.CONFIRMED, isrc__isnull=True, organisation__registrant__isnull=False):
         _guarded(work, isrc_assign, fail=False)
+    if any(waits):  # a task comes back for them: done by then, or left by a worker that died
+        raise Busy(f"{sum(map(bool, waits))} works are being advanced by other workers.", retry_after=max(waits))
     counts: dict[str, int] = {}
     for status in works.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1

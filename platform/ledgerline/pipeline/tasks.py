@@ -5,38 +5,44 @@ a dead one left (see `sweep`)."""
 
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import worker_ready
 
 from ledgerline.pipeline import drive
-from ledgerline.queue import RETRYING
+from ledgerline.queue import RETRYING, busy_retry
 from ledgerline.training.models import RunStatus, TrainingRun
-from ledgerline.training.tasks import training_run_task
+from ledgerline.training.tasks import training_publish_task, training_run_task
 from ledgerline.works.models import Generation, Work
 
+ADVANCERS = 4  # advance tasks queued per generation: up to this many default workers share its works
 
-@shared_task(name="ledgerline.works.generate", **RETRYING)
-def generate_task(generation_id: str) -> int:
-    made = drive.works_generate(generation=Generation.objects.select_related("model__run").get(pk=generation_id))
-    advance_task.delay(generation_id)
+
+@shared_task(name="ledgerline.works.generate", bind=True, **RETRYING)
+def generate_task(self: Task, generation_id: str) -> int:
+    generation = Generation.objects.select_related("model__run").get(pk=generation_id)
+    made = busy_retry(self, lambda: drive.works_generate(generation=generation))
+    for _ in range(max(1, min(made, ADVANCERS))):  # default workers share out its works
+        advance_task.delay(generation_id)
     return made
 
 
-@shared_task(name="ledgerline.works.advance", **RETRYING)
-def advance_task(generation_id: str | None = None) -> dict[str, int]:
+@shared_task(name="ledgerline.works.advance", bind=True, **RETRYING)
+def advance_task(self: Task, generation_id: str | None = None) -> dict[str, int]:
     works = Work.objects.filter(generation_id=generation_id) if generation_id else None
-    return drive.works_advance(works=works)
+    return busy_retry(self, lambda: drive.works_advance(works=works))  # Busy: another is minting
 
 
 @shared_task(name="ledgerline.sweep")
 def sweep() -> dict[str, Any]:
     """Queue again whatever is unfinished: runs not yet succeeded, generations with works
-    still requested, and every work between generated and confirmed."""
+    still requested, and every work between generated and confirmed. Safe with many workers
+    starting at once: each task takes its run's or generation's lease (or the mint's), so the
+    duplicates find it held and retry until there is nothing left to do."""
     runs = list(
-        TrainingRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).values_list("pk", flat=True)
+        TrainingRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).values_list("pk", "checkpoint")
     )
-    for run_id in runs:
-        training_run_task.delay(str(run_id))
+    for run_id, checkpoint in runs:  # trained: publishing is left; leases keep duplicates idle
+        (training_publish_task if checkpoint else training_run_task).delay(str(run_id))
     generations = list(Generation.objects.filter(works__status="requested").distinct().values_list("pk", flat=True))
     for generation_id in generations:
         generate_task.delay(str(generation_id))

@@ -10,7 +10,7 @@ from typing import Any
 import soundfile
 from django.core.cache import cache
 
-from ledgerline.datasets.blobs import blob_path, blob_stage
+from ledgerline.datasets.blobs import blob_file, blob_stage
 from ledgerline.datasets.models import Dataset
 from ledgerline.datasets.services import StagedFile, dataset_files_add
 
@@ -74,7 +74,7 @@ def _views(files: list[Any], *, group: str) -> dict[str, Any] | None:
             continue
         try:
             sounds = sounds.extend(
-                file_import(blob_path(file.blob.sha256).read_bytes(), filename=file.path, group=group_of(file.path))
+                file_import(blob_file(file.blob.sha256).read_bytes(), filename=file.path, group=group_of(file.path))
             )
         except AudioError:
             continue  # the upload checks refused what cannot be decoded; nothing else to show

@@ -22,7 +22,7 @@ from ledgerline.api.audit import AnonVerifyThrottle, UserVerifyThrottle
 from ledgerline.api.errors import api_server_error
 from ledgerline.audit import services as audit
 from ledgerline.audit.models import Verification
-from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.blobs import blob_file
 from ledgerline.datasets.consent import training_use
 from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.selectors import dataset_list, dataset_version_list
@@ -408,7 +408,7 @@ def work(request: HttpRequest, work_id: UUID) -> HttpResponse:
     }
     audio = outputs.get("audio") or outputs.get("wav")
     if audio is not None:
-        wav = blob_path(audio.blob.sha256).read_bytes()
+        wav = blob_file(audio.blob.sha256).read_bytes()
         context["waveform"] = pictures.waveform(wav)
         context["spectrogram"] = pictures.spectrogram(wav)
         context["spectrogram_width"] = max((x for x, _, _ in context["spectrogram"]), default=0) + 1
@@ -420,7 +420,7 @@ def work(request: HttpRequest, work_id: UUID) -> HttpResponse:
         context["vocabulary"] = (item.model.run.metrics or {}).get("vocabulary", [])
         context["can_vary"] = _writes_in(request, [item.organisation_id])
     if "midi" in outputs:
-        notes, low, high = pictures.piano_roll(blob_path(outputs["midi"].blob.sha256).read_bytes())
+        notes, low, high = pictures.piano_roll(blob_file(outputs["midi"].blob.sha256).read_bytes())
         context.update(notes=notes, low=low, high=high, roll_height=max(high - low + 1, 1))
     context["picture_width"] = pictures.WIDTH
     return render(request, "portal/work.html", context)

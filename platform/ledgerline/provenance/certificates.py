@@ -6,6 +6,7 @@ verifier loads the CA from the chain as its trust anchor.
 
 import datetime
 import fcntl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ledgerline.provenance.keys import KeyStore
+from ledgerline.leases.services import lease_release, lease_take
+from ledgerline.provenance.keys import KeyStore, KeyUnavailable
 from ledgerline.provenance.models import SigningKey
+from ledgerline.storage.shared import store_shared
 
 
 def _name(common_name: str) -> x509.Name:
@@ -30,11 +33,23 @@ def _name(common_name: str) -> x509.Name:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """One process at a time makes the CA or a certificate."""
+    """One process at a time makes the CA or a certificate: on this host (a file lock) and, when
+    hosts share the IPFS node rather than a disk, across hosts (a lease)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+        if not store_shared():
+            yield
+            return
+        deadline = time.monotonic() + 60
+        while (lease := lease_take(f"keys:{path.name}", seconds=60)) is None:
+            if time.monotonic() > deadline:
+                raise KeyUnavailable("another host has been making the C2PA certificates for a minute; try again")
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            lease_release(lease)
 
 
 def _usage(*, ca: bool) -> x509.KeyUsage:
@@ -54,7 +69,7 @@ def _usage(*, ca: bool) -> x509.KeyUsage:
 def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key_path, cert_path = store.directory / "c2pa-ca.pem", store.directory / "c2pa-ca.crt"
     with _locked(store.directory / "c2pa.lock"):
-        if not cert_path.exists():
+        if not store.restore(cert_path):
             new_key = ec.generate_private_key(ec.SECP256R1())
             now = datetime.datetime.now(datetime.UTC)
             cert = (
@@ -72,6 +87,7 @@ def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
             )
             store.save(key_path, new_key)
             cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # last: the CA is whole
+            store.share(cert_path)
     return store.load_path(key_path), x509.load_pem_x509_certificate(cert_path.read_bytes())
 
 
@@ -81,7 +97,7 @@ def certificate_chain(signing_key: SigningKey) -> str:
     path = store.directory / (signing_key.key_id.removeprefix("sha256:") + ".crt")
     ca_key, ca_cert = _ca(store)
     with _locked(store.directory / "c2pa.lock"):
-        if not path.exists():
+        if not store.restore(path):
             public = serialization.load_pem_public_key(signing_key.public_key_pem.encode())
             assert isinstance(public, ec.EllipticCurvePublicKey)
             now = datetime.datetime.now(datetime.UTC)
@@ -101,6 +117,7 @@ def certificate_chain(signing_key: SigningKey) -> str:
                 .sign(ca_key, hashes.SHA256())
             )
             path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            store.share(path)
     return path.read_text() + ca_cert.public_bytes(serialization.Encoding.PEM).decode()
 
 

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 
 from ledgerline.private import private_dir
+from ledgerline.storage.shared import file_restore, file_share, store_shared
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +151,11 @@ class KeyStore:
     def passphrase(self) -> bytes:
         if settings.SIGNING_KEY_PASSPHRASE:
             return settings.SIGNING_KEY_PASSPHRASE.encode()
+        if store_shared():
+            raise KeyUnavailable(
+                "Keys travel between hosts through the IPFS node, encrypted: set SIGNING_KEY_PASSPHRASE "
+                "(or SIGNING_KEY_PASSPHRASE_FILE) to the same secret on the site and every default worker."
+            )
         # The embedded default only: a passphrase made on first run, readable by this
         # user alone. A deployment passes SIGNING_KEY_PASSPHRASE(_FILE) from a secret.
         # `manage.py check --deploy` warns when this is in use.
@@ -193,6 +199,21 @@ class KeyStore:
         except BaseException:
             os.unlink(temp)
             raise
+        self.share(path)
+
+    def share(self, path: Path) -> None:
+        """With hosts that share no disk: ``path`` (a key, encrypted, or a certificate) sent to the
+        IPFS node, where every default worker finds it (``restore``)."""
+        if store_shared():
+            file_share(path, name=f"keys/{path.name}")
+
+    def restore(self, path: Path) -> bool:
+        """``path`` fetched from the host that made it, if it is not here; False if there is none."""
+        if path.exists():
+            return True
+        return store_shared() and file_restore(
+            private_dir(path.parent) / path.name, name=f"keys/{path.name}", mode=0o600
+        )
 
     def load(self, key_id: str) -> ec.EllipticCurvePrivateKey:
         return self.load_path(self._path(key_id), name=key_id)
@@ -200,6 +221,7 @@ class KeyStore:
     def load_path(self, path: Path, *, name: str = "") -> ec.EllipticCurvePrivateKey:
         """The key in ``path``. A file under fewer rounds than kdf_rounds() is encrypted again."""
         name = name or path.name
+        self.restore(path)
         try:
             pem = path.read_bytes()
         except FileNotFoundError:

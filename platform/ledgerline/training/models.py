@@ -39,6 +39,12 @@ class TrainingRun(BaseModel):
     excluded = models.JSONField(default=list, help_text="[{version, path, sha256, reason}] left out for consent")
     metrics = models.JSONField(default=dict)
     progress = models.JSONField(default=dict, help_text="step, loss and the loss curve while it trains")
+    snapshot = models.JSONField(
+        default=dict, help_text="the last resume point, {step, files}, when hosts share no disk (training.snapshots)"
+    )
+    checkpoint = models.JSONField(
+        default=dict, help_text="the trained checkpoint folder's files, {path: {sha256, size, cid}}, once trained"
+    )
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -14,22 +14,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.families import FAMILIES
-from generation.family import Trained, TrainJob
+from generation.family import CHECKPOINT, Trained, TrainJob
 from ledgerline.accounts.models import Organisation
-from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.blobs import blob_file
 from ledgerline.datasets.models import DatasetVersion
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import Busy, LedgerlineError
+from ledgerline.leases.services import Held, LeaseLost, fenced, leased
 from ledgerline.ledger.client import ChainUnavailable
-from ledgerline.locks import exclusive
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.services import audit_append
 from ledgerline.queue import enqueue
 from ledgerline.storage.client import IpfsUnavailable
-from ledgerline.training.checkpoints import model_folder, run_folder
+from ledgerline.storage.shared import store_shared
+from ledgerline.training.checkpoints import checkpoint_folder, model_folder, run_folder
 from ledgerline.training.config import family_of, training_config_clean
 from ledgerline.training.consent import inherited_consent_check, training_consent_check
 from ledgerline.training.models import ConsentPolicy, ModelArtifact, RunStatus, TrainingRun
 from ledgerline.training.publish import model_publish
+from ledgerline.training.snapshots import folder_record, folder_restore
 
 logger = logging.getLogger(__name__)
 
@@ -141,60 +143,104 @@ def training_run_create(
     return run
 
 
-def training_run_execute(*, run_id: str) -> TrainingRun:
-    """Train the run (resuming a checkpointed one) and publish its model; a finished run is
-    only published again where something is missing. One process at a time per run: another
-    that finds it busy leaves it."""
+def training_run_finish(*, run_id: str, wait: float = 600) -> TrainingRun:
+    """Train and publish in this process (`manage.py demo`, `pipeline train`), waiting up to
+    ``wait`` seconds for a worker that is at it already."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            training_run_execute(run_id=run_id, queue_publish=False)
+            return training_run_publish(run_id=run_id)
+        except Busy as exc:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(exc.retry_after)
+
+
+def training_run_execute(*, run_id: str, queue_publish: bool = True) -> TrainingRun:
+    """Train the run (resuming from its last resume point) on a `gpu` worker, record its checkpoint,
+    and queue its publishing on the `default` queue, which alone signs and anchors. A run is
+    trained by one worker at a time across hosts (a lease; Busy while another holds it), and a
+    worker whose lease was taken over records nothing more."""
     run = TrainingRun.objects.select_related("organisation").get(pk=run_id)
-    with exclusive(run_folder(run) / "lock") as mine:
-        if not mine:
-            logger.info("training run %s is being worked on by another process", run.pk)
-            return run
-        return _execute(run)
-
-
-def _execute(run: TrainingRun) -> TrainingRun:
-    run.refresh_from_db()  # as it is now that this process holds the run
-    if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+    try:
+        with leased(f"training-run:{run.pk}") as lease:
+            run.refresh_from_db()  # as it is now that this worker holds the run
+            if run.status in (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.SUCCEEDED):
+                return run
+            # Once trained a run never trains again: the checkpoint recorded is the one published.
+            if not run.checkpoint and not ModelArtifact.objects.filter(run=run).exists():
+                _training(run, lease)
+                if run.status == RunStatus.FAILED:
+                    return run
+    except LeaseLost as exc:
+        logger.warning("training run %s: %s", run.pk, exc)
         return run
-    # Once its model exists a run never trains again: the signed folder must stay as it is.
-    if run.status != RunStatus.SUCCEEDED and not ModelArtifact.objects.filter(run=run).exists():
-        _consent_recheck(run)
-        if run.status == RunStatus.FAILED:
+    if queue_publish:
+        enqueue("ledgerline.training.publish", str(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+def training_run_publish(*, run_id: str) -> TrainingRun:
+    """A trained run's model published on the `default` queue: its checkpoint (fetched from the
+    IPFS node when another host trained it, checked by hash) stored, signed, pinned and anchored;
+    then the run has succeeded. Each step once, whoever runs it."""
+    run = TrainingRun.objects.select_related("organisation").get(pk=run_id)
+    with leased(f"training-publish:{run.pk}"):
+        run.refresh_from_db()
+        if run.status in (RunStatus.FAILED, RunStatus.CANCELLED) or not (
+            run.checkpoint or ModelArtifact.objects.filter(run=run).exists()
+        ):
             return run
+        if run.checkpoint:
+            folder_restore(checkpoint_folder(run), run.checkpoint, exact=False)
+        artifact = model_publish(run=run)
+        if run.status != RunStatus.SUCCEEDED:
+            with transaction.atomic():
+                run.status, run.finished_at = RunStatus.SUCCEEDED, timezone.now()
+                run.save(update_fields=["status", "finished_at", "updated_at"])
+                audit_append(
+                    organisation=run.organisation,
+                    actor=None,
+                    action="training_run.succeed",
+                    obj=run,
+                    data={
+                        "model": str(artifact.pk),
+                        "weights_sha256": artifact.blob.sha256,
+                        "cid": artifact.cid,
+                        "anchored_at": artifact.anchored_at,
+                    },
+                )
+    return run
+
+
+def _training(run: TrainingRun, lease: Held) -> None:
+    """Train the run and record its figures and checkpoint, each write fenced by ``lease``."""
+    _consent_recheck(run)
+    if run.status == RunStatus.FAILED:
+        return
+    with fenced(lease):
         TrainingRun.objects.filter(pk=run.pk).update(
             status=RunStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
         )
-        try:
-            trained = _train(run)
-        except (ChainUnavailable, IpfsUnavailable):
-            raise
-        except Exception as exc:  # bad data, a missing file, CUDA out of memory: the run ends, with why
-            _fail(run, f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc))
-            raise LedgerlineError(f"Training run {run.name} failed: {exc}") from None
-        run.refresh_from_db()
+    try:
+        trained = _train(run, lease)
+    except (ChainUnavailable, IpfsUnavailable, LeaseLost):
+        raise
+    except Exception as exc:  # bad data, a missing file, CUDA out of memory: the run ends, with why
+        _fail(run, f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc), lease=lease)
+        raise LedgerlineError(f"Training run {run.name} failed: {exc}") from None
+    checkpoint = folder_record(trained.checkpoint)
+    with fenced(lease):
         # training_tokens: how much of each file the model trained on; royalty splits weigh by it.
-        run.metrics = {**trained.metrics, "training_tokens": trained.usage}
-        run.code_version = trained.code_version
-        run.save(update_fields=["metrics", "code_version", "updated_at"])
-    artifact = model_publish(run=run)
-    if run.status != RunStatus.SUCCEEDED:
-        with transaction.atomic():
-            run.status, run.finished_at = RunStatus.SUCCEEDED, timezone.now()
-            run.save(update_fields=["status", "finished_at", "updated_at"])
-            audit_append(
-                organisation=run.organisation,
-                actor=None,
-                action="training_run.succeed",
-                obj=run,
-                data={
-                    "model": str(artifact.pk),
-                    "weights_sha256": artifact.blob.sha256,
-                    "cid": artifact.cid,
-                    "anchored_at": artifact.anchored_at,
-                },
-            )
-    return run
+        TrainingRun.objects.filter(pk=run.pk).update(
+            metrics={**trained.metrics, "training_tokens": trained.usage},
+            code_version=trained.code_version,
+            checkpoint=checkpoint,
+            updated_at=timezone.now(),
+        )
+    run.refresh_from_db()
 
 
 def _consent_recheck(run: TrainingRun) -> None:
@@ -234,8 +280,8 @@ def _consent_recheck(run: TrainingRun) -> None:
         run.refresh_from_db()
 
 
-def _fail(run: TrainingRun, reason: str) -> None:
-    with transaction.atomic():
+def _fail(run: TrainingRun, reason: str, *, lease: Held | None = None) -> None:
+    with fenced(lease) if lease is not None else transaction.atomic():
         TrainingRun.objects.filter(pk=run.pk).update(
             status=RunStatus.FAILED, error=reason[:2000], finished_at=timezone.now(), updated_at=timezone.now()
         )
@@ -248,14 +294,32 @@ def _fail(run: TrainingRun, reason: str) -> None:
         )
 
 
-def _train(run: TrainingRun) -> Trained:
-    """The run's family trained on its files, resuming from what its folder holds. A run that
-    continues a model gets that model's checkpoint, fetched from IPFS if need be and verified."""
+def _train(run: TrainingRun, lease: Held) -> Trained:
+    """The run's family trained on its files, resuming from what its folder holds. When hosts
+    share no disk, that is the run's last recorded resume point (fetched if this host has another
+    or none), and each new one is recorded as the family reports progress (a family saves its
+    resume point before it reports). A run that continues a model gets that model's checkpoint,
+    fetched from IPFS if need be and verified."""
     folder = run_folder(run)
     base = model_folder(run.base_model) if run.base_model is not None else None
+    resume = folder / CHECKPOINT.parent
+    if store_shared():
+        folder_restore(resume, run.snapshot.get("files", {}), exact=True)
+        if run.snapshot:
+            logger.info("training run %s resumes from step %s", run.pk, run.snapshot["step"])
+        with fenced(lease):  # the curve as far as the resume point: no step is reported twice
+            _curve_cut(run, step=run.snapshot.get("step", -1))
 
     def progress(point: dict[str, Any], latest: dict[str, Any]) -> None:
-        _progress_append(run, point, latest)
+        snapshot = {}
+        if store_shared():
+            run.snapshot = {
+                "step": point.get("step", 0),
+                "files": folder_record(resume, previous=run.snapshot.get("files")),
+            }
+            snapshot = {"snapshot": run.snapshot}
+        with fenced(lease):
+            _progress_append(run, point, latest, **snapshot)
 
     job = TrainJob(
         folder=folder,
@@ -268,13 +332,19 @@ def _train(run: TrainingRun) -> Trained:
     return family_of(run.config).train(job)
 
 
-def _progress_append(run: TrainingRun, point: dict[str, Any], latest: dict[str, Any]) -> None:
+def _curve_cut(run: TrainingRun, *, step: int) -> None:
+    current = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk) or {}
+    curve = [point for point in current.get("curve", []) if point.get("step", 0) <= step]
+    TrainingRun.objects.filter(pk=run.pk).update(progress={**current, "curve": curve}, updated_at=timezone.now())
+
+
+def _progress_append(run: TrainingRun, point: dict[str, Any], latest: dict[str, Any], **fields: Any) -> None:
     """The run's progress: ``latest`` figures, and ``point`` added to the curve (its last
-    PROGRESS_POINTS points kept)."""
+    PROGRESS_POINTS points kept); ``fields``: its resume point, recorded with it."""
     current = TrainingRun.objects.values_list("progress", flat=True).get(pk=run.pk) or {}
     curve = [*current.get("curve", []), point]
     progress = {**latest, "curve": curve[-PROGRESS_POINTS:], "at": time.time()}
-    TrainingRun.objects.filter(pk=run.pk).update(progress=progress, updated_at=timezone.now())
+    TrainingRun.objects.filter(pk=run.pk).update(progress=progress, updated_at=timezone.now(), **fields)
 
 
 def _export(run: TrainingRun, folder: Path) -> Path:
@@ -293,7 +363,7 @@ def _export(run: TrainingRun, folder: Path) -> Path:
             target = folder / prefix / entry.path
             if not target.is_file():
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(blob_path(entry.sha256), target)
+                shutil.copyfile(blob_file(entry.sha256), target)
             described = {"tags": entry.tags, "caption": entry.caption}
             files.append(
                 {"path": f"{prefix}/{entry.path}", "sha256": entry.sha256, **{k: v for k, v in described.items() if v}}

@@ -1,12 +1,18 @@
-"""The training task, on the `gpu` queue (CELERY_TASK_ROUTES). It takes an id and is safe to
-run twice: a finished run is only published where something is missing."""
+"""Training on the `gpu` queue (CELERY_TASK_ROUTES), publishing (signing, pinning, anchoring)
+on `default`. Each takes an id and is safe to run twice, in any number of workers on any hosts:
+a run is worked on under a lease, and a task that finds it held retries later."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from ledgerline.queue import RETRYING
+from ledgerline.queue import RETRYING, busy_retry
 from ledgerline.training import services
 
 
-@shared_task(name="ledgerline.training.run", **RETRYING)
-def training_run_task(run_id: str) -> str:
-    return str(services.training_run_execute(run_id=run_id).status)
+@shared_task(name="ledgerline.training.run", bind=True, **RETRYING)
+def training_run_task(self: Task, run_id: str) -> str:
+    return str(busy_retry(self, lambda: services.training_run_execute(run_id=run_id)).status)
+
+
+@shared_task(name="ledgerline.training.publish", bind=True, **RETRYING)
+def training_publish_task(self: Task, run_id: str) -> str:
+    return str(busy_retry(self, lambda: services.training_run_publish(run_id=run_id)).status)

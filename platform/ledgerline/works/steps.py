@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from generation.family import Request
-from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.blobs import blob_file
 from ledgerline.errors import LedgerlineError
 from ledgerline.faults import fault_point
 from ledgerline.ledger.client import Ledger, with_retries
@@ -60,7 +60,7 @@ def work_outputs_make(*, work: Work, model: Any) -> tuple[dict[str, bytes], dict
         index=work.index,
         count=work.generation.count if work.generation else 1,
         parameters=work.parameters,
-        file=lambda sha256: blob_path(sha256),
+        file=lambda sha256: blob_file(sha256),
     )
     made = family_of(work.model.run.config).generate(model, request)
     outputs, provenance = dict(made.outputs), dict(made.provenance)

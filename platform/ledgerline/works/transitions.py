@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ledgerline.datasets.blobs import blob_path
+from ledgerline.datasets.blobs import blob_file
 from ledgerline.datasets.models import Blob
 from ledgerline.datasets.services import blob_store
 from ledgerline.provenance.services import audit_append
@@ -47,4 +47,4 @@ def blob_put(data: bytes) -> Blob:
 
 def output_bytes(work: Work, kind: str) -> bytes:
     blob = work.outputs.get(kind=kind).blob
-    return blob_path(blob.sha256).read_bytes()
+    return blob_file(blob.sha256).read_bytes()

@@ -24,7 +24,7 @@ from ledgerline.pipeline.drive import works_advance, works_generate
 from ledgerline.pipeline.requests import generation_request
 from ledgerline.provenance.hashing import sha256_file
 from ledgerline.training.models import ModelArtifact, TrainingRun
-from ledgerline.training.services import training_run_create, training_run_execute
+from ledgerline.training.services import training_run_create, training_run_finish
 from ledgerline.works.models import Generation, Work, WorkStatus
 
 DEMO_MODEL = "demo-chorales"
@@ -135,7 +135,7 @@ class Command(BaseCommand):
             config={"model": "transformer", "tokenizer": "chorale", "prebuilt": DEMO_MODEL},
         )
         self.stdout.write(f"Adopting the prebuilt demo model {DEMO_MODEL}...")
-        training_run_execute(run_id=str(run.pk))
+        training_run_finish(run_id=str(run.pk))
         model = ModelArtifact.objects.get(run=run)
         generation = Generation.objects.filter(organisation=organisation).first() or generation_request(
             organisation=organisation,

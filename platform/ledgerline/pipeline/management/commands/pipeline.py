@@ -18,7 +18,7 @@ from ledgerline.errors import LedgerlineError
 from ledgerline.pipeline import drive
 from ledgerline.pipeline.tasks import sweep
 from ledgerline.training.models import TrainingRun
-from ledgerline.training.services import training_run_execute
+from ledgerline.training.services import training_run_finish
 from ledgerline.works.models import Generation, Work
 
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             if action == "advance":
                 result: Any = drive.works_advance()
             elif action == "train":
-                result = {"status": training_run_execute(run_id=self._required(id)).status}
+                result = {"status": training_run_finish(run_id=self._required(id)).status}
             elif action == "generate":
                 result = {"generated": drive.works_generate(generation=Generation.objects.get(pk=self._required(id)))}
             elif action == "sweep":

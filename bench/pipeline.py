@@ -3,8 +3,8 @@ and with two default workers, on real Redis and PostgreSQL, js-ipfs and anvil, e
 separate process with its own var folder (as on hosts of their own, issue [17]).
 
 Loads the demo (its prebuilt model, signed, pinned and anchored), then for each worker count:
-generates --works works in this process (not timed: the gpu queue's part), starts the workers
-and waits until they are ready, queues the generation's advance tasks and times until every work
+starts the workers and waits until they are ready, generates --works works in this process (not
+timed: the gpu queue's part), queues the generation's advance tasks and times until every work
 is confirmed. The baseline is SHA-256 over the same works' outputs (MIDI and WAV, read from the
 blob store), in this process: the pipeline's time per work is printed as a ratio to it.
 
@@ -38,7 +38,16 @@ def workers_start(count: int, env: dict[str, str], folder: Path) -> list[subproc
         var = Path(tempfile.mkdtemp(prefix=f"worker-{n}-", dir=folder))
         log = var / "worker.log"
         command = [sys.executable, "-m", "celery", "--workdir", "platform", "-A", "ledgerline", "worker"]
-        command += ["--queues", "default", "--pool", "solo", "--without-gossip", "--without-mingle"]
+        command += [
+            "--queues",
+            "default",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         with open(log, "wb") as out:
             processes.append(
                 subprocess.Popen(
@@ -105,11 +114,11 @@ def main() -> None:
                 created_by=None,
                 parameters={"length": 256, "temperature": 0.9, "originality_max_run": 1000},
             )
-            works_generate(generation=Generation.objects.get(pk=generation.pk))
-            outputs = [blob_file(o.blob.sha256) for o in WorkOutput.objects.filter(work__generation=generation)]
-            hashing = min(_hash_time(outputs) for _ in range(3))
-            processes = workers_start(count, worker_env, folder)
+            processes = workers_start(count, worker_env, folder)  # their start-up sweeps done before the works exist
             try:
+                works_generate(generation=Generation.objects.get(pk=generation.pk))
+                outputs = [blob_file(o.blob.sha256) for o in WorkOutput.objects.filter(work__generation=generation)]
+                hashing = min(_hash_time(outputs) for _ in range(3))
                 started = time.perf_counter()
                 for _ in range(ADVANCERS):
                     advance_task.delay(str(generation.pk))

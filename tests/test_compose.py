@@ -22,6 +22,14 @@ def compose() -> dict[str, Any]:
     return dict(yaml.safe_load(out.stdout))
 
 
+def test_the_site_and_each_kind_of_worker_run(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert "gunicorn" in services["web"]["command"] and "ledgerline.wsgi" in services["web"]["command"]
+    assert "--queues default" in services["worker"]["command"]
+    assert "--queues gpu" in services["gpu-worker"]["command"]
+    assert {"postgres", "redis", "chain", "ipfs"} <= set(services)
+
+
 def test_the_app_containers_share_no_volume(compose: dict[str, Any]) -> None:
     for name in APP:
         service = compose["services"][name]

@@ -13,7 +13,6 @@ from ledgerline.errors import Busy, Unavailable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-BUSY_RETRIES = 1_000_000  # a task waits behind a live lease holder for as long as it works
 
 # How the pipeline's tasks run: acknowledged only when done (a killed worker's task is delivered
 # again), retried with exponential backoff while the chain node or the IPFS node does not answer.
@@ -26,14 +25,20 @@ RETRYING = {
 }
 
 
-def busy_retry(task: Task, call: Callable[[], T]) -> T:
-    """``call()``, or, while another worker holds its lease, the task again once that lease would
-    have expired: for as long as it takes (a live holder finishes, and the retry finds nothing
-    left to do; a dead one's lease lapses, and the retry takes over)."""
+def busy_retry(task: Task, call: Callable[[], T]) -> T | None:
+    """``call()``; or, while another worker holds its lease, None, with the task queued again for
+    when that lease would have lapsed: a fresh message, so that waiting behind a live holder,
+    however long, uses none of the retries kept for nodes that do not answer (a live holder
+    finishes, and the next try finds nothing left to do; a dead one's lease lapses, and the next
+    try takes over). Run eagerly, in this process, Busy is raised."""
     try:
         return call()
     except Busy as exc:
-        raise task.retry(countdown=exc.retry_after, exc=exc, max_retries=BUSY_RETRIES) from None
+        if task.request.is_eager:
+            raise
+        logger.info("%s: %s", task.name, exc.message)
+        task.apply_async(args=task.request.args, kwargs=task.request.kwargs, countdown=exc.retry_after)
+        return None
 
 
 def enqueue(task_name: str, object_id: str) -> None:

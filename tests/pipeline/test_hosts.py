@@ -22,11 +22,14 @@ import requests
 from django.db import connection
 
 from ledgerline.celery import app
+from ledgerline.datasets.models import Blob
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.models import ChainTransaction, Token
 from ledgerline.ledger.services import contract_deploy
 from ledgerline.provenance.models import SigningKey
+from ledgerline.storage.client import ipfs_connect
 from ledgerline.works.models import Work
+from ledgerline_verify.unixfs import CID
 from tests.daemons import free_port, redis_server, wait_until_up
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
 from tests.pipeline.conftest import TINY, forget_connections, ipfs_bytes, work_links_check
@@ -211,9 +214,9 @@ def test_hosts_that_share_only_the_services_train_generate_and_mint(
         )
         assert run["status"] == "succeeded", run["error"]
         resumed = [line for line in hosts.log("gpu-2").splitlines() if "resumes from step" in line]
-        assert resumed and int(resumed[0].rsplit(" ", 1)[-1]) >= 60, hosts.log("gpu-2")[-3000:]
+        assert resumed and 60 <= int(resumed[0].rsplit(" ", 1)[-1]) <= killed_at, hosts.log("gpu-2")[-3000:]
         steps = [point["step"] for point in run["progress"]["curve"]]
-        assert steps[-1] == 200 and steps == sorted(set(steps)) and steps[0] <= killed_at, steps
+        assert steps[:3] == [20, 40, 60] and steps[-1] == 200 and steps == sorted(set(steps)), steps  # kept, resumed
         assert not (tmp_path / "hosts" / "gpu-2" / "keys").exists()  # it signed nothing: default-1 did,
         assert "model.safetensors" in hosts.files("default-1", f"runs/{run['id']}")  # on the checkpoint it fetched
         model = run["artifacts"][0]
@@ -257,6 +260,13 @@ def test_hosts_that_share_only_the_services_train_generate_and_mint(
         audio = ipfs_bytes(work["cid"], "work.wav")
         report = api.post(f"{site}/api/v1/verify", files={"file": ("work.wav", audio, "audio/wav")}, timeout=120)
         assert report.status_code == 201 and report.json()["verdict"] == "verified", report.text
+        # The site's gateway serves what was published, block by block as a verifier reads it, and
+        # not the dataset's files that went to the same node for the gpu host.
+        assert requests.get(f"{site}/ipfs/{work['cid']}/work.wav", timeout=30).content == audio
+        audio_cid = ipfs_connect().resolve(CID.parse(work["cid"]), "work.wav")
+        assert requests.get(f"{site}/ipfs/{audio_cid}?format=raw", timeout=30).status_code == 200
+        upload = Blob.objects.get(sha256=sorted(uploads)[0])
+        assert requests.get(f"{site}/ipfs/{upload.cid}", timeout=30).status_code == 404
         key = SigningKey.objects.get(key_id=model["key_id"])
         tokens = {work_links_check(w, model, [version], key.public_key_pem) for w in generation["works"]}
         assert len(tokens) == 6 and Token.objects.count() == 6

@@ -11,7 +11,7 @@ import pytest
 from ledgerline.datasets.blobs import blob_file, blob_path
 from ledgerline.datasets.models import Blob
 from ledgerline.errors import LedgerlineError
-from ledgerline.provenance.keys import KeyStore, KeyUnavailable
+from ledgerline.provenance.keys import KeyStore
 from ledgerline.provenance.services import signing_key_active
 from ledgerline.storage.client import ipfs_connect
 from ledgerline.storage.models import SharedFile
@@ -62,10 +62,14 @@ def test_a_signing_key_made_on_one_host_signs_on_another(shared: str, team: Any,
 
 
 @pytest.mark.django_db
-def test_without_a_passphrase_keys_do_not_travel(shared: str, team: Any, settings: Any) -> None:
-    settings.SIGNING_KEY_PASSPHRASE = ""
-    with pytest.raises(KeyUnavailable, match="set SIGNING_KEY_PASSPHRASE"):
-        signing_key_active(organisation=team.organisation)
+def test_without_a_passphrase_of_its_own_a_key_stays_on_its_host(
+    shared: str, team: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.SIGNING_KEY_PASSPHRASE = ""  # the embedded default's var/keys/.passphrase, which no other host has
+    key = signing_key_active(organisation=team.organisation)
+    assert not SharedFile.objects.exists()
+    assert "SIGNING_KEY_PASSPHRASE" in caplog.text
+    assert KeyStore.default().load(key.key_id)  # it still signs here
 
 
 @pytest.mark.django_db

@@ -36,12 +36,13 @@ def blob_file(sha256: str) -> Path:
     return content_fetch(cid=cid, sha256=sha256, target=path)
 
 
-def blob_share(temp_path: Path, sha256: str) -> str:
+def blob_share(temp_path: Path, sha256: str, *, internal: bool) -> str:
     """A file about to be stored, sent to the IPFS node when hosts share it: its CID, or "" when
-    this host's store is the only one."""
+    this host's store is the only one. ``internal``: not for the site's gateway (a dataset's
+    file, unlike a work's output)."""
     if not store_shared():
         return ""
-    return content_put(temp_path, name=sha256)
+    return content_put(temp_path, name=sha256, internal=internal)
 
 
 def blob_adopt(temp_path: Path, sha256: str) -> Path:

@@ -31,6 +31,7 @@ from ledgerline.ledger.services import consent_withdrawal_anchor, dataset_anchor
 from ledgerline.provenance.merkle import merkle_root
 from ledgerline.provenance.services import audit_append
 from ledgerline.queue import enqueue
+from ledgerline.storage.shared import content_put
 
 _spdx = get_spdx_licensing()
 
@@ -259,7 +260,7 @@ def dataset_files_add(
         summary = " ".join(message for messages in problems.values() for message in messages)
         raise InvalidFile(f"Nothing was added. {summary}", fields=problems)
     # Before any row: other hosts fetch a file by the CID its row records.
-    cids = {staged.sha256: blobs.blob_share(staged.temp_path, staged.sha256) for staged, _, _ in checked}
+    cids = {staged.sha256: blobs.blob_share(staged.temp_path, staged.sha256, internal=True) for staged, _, _ in checked}
     return _files_save(
         dataset=dataset,
         checked=checked,
@@ -503,7 +504,7 @@ def dataset_version_create(*, dataset: Dataset, created_by: User, note: str = ""
 def blob_store(source: BinaryIO) -> Blob:
     """A file the platform made itself (weights, a rendered work) stored by its hash, with its row."""
     temp, sha256, size = blobs.blob_stage(source)
-    cid = blobs.blob_share(temp, sha256)
+    cid = blobs.blob_share(temp, sha256, internal=False)  # weights and works: published once pinned
     blobs.blob_adopt(temp, sha256)
     return _blob_row(sha256, size=size, cid=cid)
 
@@ -516,6 +517,20 @@ def _blob_row(sha256: str, *, size: int, cid: str) -> Blob:
         blob.cid = cid
         blob.save(update_fields=["cid", "updated_at"])
     return blob
+
+
+def blobs_share() -> int:
+    """Send to the IPFS node every file this host stores that no host can fetch yet (stored before
+    the hosts shared the node: `manage.py share`); returns how many. A dataset's file stays
+    internal to the deployment; a work's output or a model's weights are public once pinned."""
+    shared = 0
+    for blob in Blob.objects.filter(cid="").iterator():
+        path = blobs.blob_path(blob.sha256)
+        if path.is_file():
+            internal = DatasetFile.objects.filter(blob=blob).exists()
+            Blob.objects.filter(pk=blob.pk).update(cid=content_put(path, name=blob.sha256, internal=internal))
+            shared += 1
+    return shared
 
 
 def blob_gc(*, older_than_seconds: int = 3600) -> list[Path]:

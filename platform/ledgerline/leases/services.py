@@ -7,6 +7,7 @@ Times are the database's clock (``Now()``), so hosts whose clocks disagree still
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,13 +85,23 @@ def lease_retry_after(key: str) -> int:
 
 
 @contextmanager
-def leased(key: str) -> Iterator[Held]:
+def leased(key: str, *, wait: float = 0) -> Iterator[Held]:
     """Hold the lease on ``key`` for the block, renewed by a heartbeat thread; Busy if another
-    holder has it. The block checks ``fenced`` before each write that records a result."""
-    lease = lease_take(key)
+    holder has it (for ``wait`` seconds: a short job's next holder waits its turn rather than
+    coming back when the lease would lapse). The block checks ``fenced`` before each write that
+    records a result."""
+    deadline = time.monotonic() + wait
+    while (lease := lease_take(key)) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     if lease is None:
         wait = lease_retry_after(key)
         raise Busy(f"{key} is being worked on elsewhere; retry in {wait} s.", retry_after=wait)
+    if connection.in_atomic_block:  # taken inside a transaction no other connection sees yet:
+        try:  # nothing to renew it for (and a heartbeat's update would wait on that transaction)
+            yield lease
+        finally:
+            lease_release(lease)
+        return
     stop = threading.Event()
     beat = threading.Thread(target=_heartbeat, args=(lease, stop), name=f"lease {key}", daemon=True)
     beat.start()
@@ -98,7 +109,7 @@ def leased(key: str) -> Iterator[Held]:
         yield lease
     finally:
         stop.set()
-        beat.join()
+        beat.join(timeout=lease.seconds)
         if not lease.lost.is_set():
             lease_release(lease)
 
@@ -110,8 +121,9 @@ def _heartbeat(lease: Held, stop: threading.Event) -> None:
                 if not lease_renew(lease):
                     logger.warning("lease %s lost: another worker took it over", lease.key)
                     return
-            except Exception as exc:  # the database away for a moment: the next beat tries again
+            except Exception as exc:  # the database away for a moment: the next beat connects again
                 logger.warning("lease %s not renewed: %s", lease.key, exc)
+                connection.close()
     finally:
         connection.close()  # this thread's own connection
 

@@ -9,8 +9,8 @@ from typing import Any
 from django.utils import timezone
 
 from ledgerline.audit.services import work_fingerprint_index
-from ledgerline.errors import Busy, LedgerlineError
-from ledgerline.leases.services import LeaseLost, leased
+from ledgerline.errors import Busy, LedgerlineError, Unavailable
+from ledgerline.leases.services import LeaseLost, lease_seconds, leased
 from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.royalties.services import isrc_assign, licence_data, licence_require
 from ledgerline.royalties.splits import work_split
@@ -52,7 +52,7 @@ def _guarded(work: Work, step: Any, *, fail: bool = True) -> None:
     next run, so one bad work never holds up the others."""
     try:
         step(work=work)
-    except (ChainUnavailable, IpfsUnavailable):
+    except Unavailable:  # a node that is down, or a lease another holds: the task retries
         raise
     except (LedgerlineError, ValueError, OSError) as exc:
         reason = exc.message if isinstance(exc, LedgerlineError) else f"{type(exc).__name__}: {exc}"
@@ -90,7 +90,8 @@ def works_advance(*, works: Any = None) -> dict[str, int]:
         for work in works.filter(status=status).order_by("created_at", "index"):
             waits.append(_claimed(work, status, step))
     if works.filter(status=WorkStatus.PINNED).exists():
-        with leased("works:mint"):  # one minter at a time across workers (Busy: the task retries)
+        # One minter at a time across workers: a batch takes seconds, so the next waits its turn.
+        with leased("works:mint", wait=lease_seconds()):
             works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
     for work in works.filter(status=WorkStatus.MINTED).order_by("created_at", "index"):
         _guarded(work, _work_confirm, fail=False)

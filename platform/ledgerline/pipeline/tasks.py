@@ -21,6 +21,8 @@ ADVANCERS = 4  # advance tasks queued per generation: up to this many default wo
 def generate_task(self: Task, generation_id: str) -> int:
     generation = Generation.objects.select_related("model__run").get(pk=generation_id)
     made = busy_retry(self, lambda: drive.works_generate(generation=generation))
+    if made is None:  # another worker is generating them
+        return 0
     for _ in range(max(1, min(made, ADVANCERS))):  # default workers share out its works
         advance_task.delay(generation_id)
     return made
@@ -29,7 +31,7 @@ def generate_task(self: Task, generation_id: str) -> int:
 @shared_task(name="ledgerline.works.advance", bind=True, **RETRYING)
 def advance_task(self: Task, generation_id: str | None = None) -> dict[str, int]:
     works = Work.objects.filter(generation_id=generation_id) if generation_id else None
-    return busy_retry(self, lambda: drive.works_advance(works=works))  # Busy: another is minting
+    return busy_retry(self, lambda: drive.works_advance(works=works)) or {}  # None: queued again
 
 
 @shared_task(name="ledgerline.sweep")

@@ -6,7 +6,6 @@ verifier loads the CA from the chain as its trust anchor.
 
 import datetime
 import fcntl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ledgerline.leases.services import lease_release, lease_take
-from ledgerline.provenance.keys import KeyStore, KeyUnavailable
+from ledgerline.leases.services import leased
+from ledgerline.provenance.keys import KeyStore
 from ledgerline.provenance.models import SigningKey
 from ledgerline.storage.shared import store_shared
 
@@ -41,15 +40,8 @@ def _locked(path: Path) -> Iterator[None]:
         if not store_shared():
             yield
             return
-        deadline = time.monotonic() + 60
-        while (lease := lease_take(f"keys:{path.name}", seconds=60)) is None:
-            if time.monotonic() > deadline:
-                raise KeyUnavailable("another host has been making the C2PA certificates for a minute; try again")
-            time.sleep(0.2)
-        try:
+        with leased(f"keys:{path.name}", wait=60):  # Busy after a minute: a task retries
             yield
-        finally:
-            lease_release(lease)
 
 
 def _usage(*, ca: bool) -> x509.KeyUsage:
@@ -68,6 +60,8 @@ def _usage(*, ca: bool) -> x509.KeyUsage:
 
 def _ca(store: KeyStore) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key_path, cert_path = store.directory / "c2pa-ca.pem", store.directory / "c2pa-ca.crt"
+    if store.restore(cert_path):  # made already, here or on another host: no lock to take
+        return store.load_path(key_path), x509.load_pem_x509_certificate(cert_path.read_bytes())
     with _locked(store.directory / "c2pa.lock"):
         if not store.restore(cert_path):
             new_key = ec.generate_private_key(ec.SECP256R1())
@@ -96,6 +90,8 @@ def certificate_chain(signing_key: SigningKey) -> str:
     store = KeyStore.default()
     path = store.directory / (signing_key.key_id.removeprefix("sha256:") + ".crt")
     ca_key, ca_cert = _ca(store)
+    if store.restore(path):
+        return path.read_text() + ca_cert.public_bytes(serialization.Encoding.PEM).decode()
     with _locked(store.directory / "c2pa.lock"):
         if not store.restore(path):
             public = serialization.load_pem_public_key(signing_key.public_key_pem.encode())

@@ -151,11 +151,6 @@ class KeyStore:
     def passphrase(self) -> bytes:
         if settings.SIGNING_KEY_PASSPHRASE:
             return settings.SIGNING_KEY_PASSPHRASE.encode()
-        if store_shared():
-            raise KeyUnavailable(
-                "Keys travel between hosts through the IPFS node, encrypted: set SIGNING_KEY_PASSPHRASE "
-                "(or SIGNING_KEY_PASSPHRASE_FILE) to the same secret on the site and every default worker."
-            )
         # The embedded default only: a passphrase made on first run, readable by this
         # user alone. A deployment passes SIGNING_KEY_PASSPHRASE(_FILE) from a secret.
         # `manage.py check --deploy` warns when this is in use.
@@ -204,8 +199,27 @@ class KeyStore:
     def share(self, path: Path) -> None:
         """With hosts that share no disk: ``path`` (a key, encrypted, or a certificate) sent to the
         IPFS node, where every default worker finds it (``restore``)."""
-        if store_shared():
-            file_share(path, name=f"keys/{path.name}")
+        if not store_shared():
+            return
+        if not settings.SIGNING_KEY_PASSPHRASE:  # encrypted under var/keys/.passphrase: no other host could open it
+            logger.warning(
+                "%s stays on this host: keys travel to other hosts only under SIGNING_KEY_PASSPHRASE(_FILE), "
+                "the same secret on the site and every default worker",
+                path.name,
+            )
+            return
+        file_share(path, name=f"keys/{path.name}")
+
+    def share_all(self) -> int:
+        """Every key and certificate this host holds sent to the IPFS node (`manage.py share`)."""
+        paths = (
+            sorted(p for p in self.directory.glob("*") if p.suffix in (".pem", ".crt"))
+            if self.directory.is_dir()
+            else []
+        )
+        for path in paths:
+            self.share(path)
+        return len(paths)
 
     def restore(self, path: Path) -> bool:
         """``path`` fetched from the host that made it, if it is not here; False if there is none."""

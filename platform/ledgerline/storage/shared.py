@@ -5,6 +5,7 @@ cache that may be deleted at any time. With the embedded node every process shar
 host), and nothing needs to travel."""
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -16,23 +17,45 @@ from ledgerline.storage.client import ipfs_connect
 from ledgerline.storage.models import InternalContent, SharedFile
 from ledgerline_verify.unixfs import CID
 
+logger = logging.getLogger(__name__)
+
 
 def store_shared() -> bool:
     """Whether hosts share files through the IPFS node rather than one var/ folder."""
     return bool(settings.IPFS_API_URL)
 
 
-def content_put(path: Path, *, name: str) -> str:
-    """``path`` added (and pinned) on the IPFS node, for the deployment's hosts alone; its CID."""
+def content_put(path: Path, *, name: str, internal: bool = True) -> str:
+    """``path`` added (and pinned) on the IPFS node; its CID. ``internal``: for the deployment's
+    hosts alone, until a folder holding it is published (``content_published``)."""
     with open(path, "rb") as source:
         cid = ipfs_connect().add(source, name=name).cid
-    InternalContent.objects.get_or_create(digest=cid.digest.hex())
+    if internal:
+        InternalContent.objects.get_or_create(digest=cid.digest.hex())
     return str(cid)
 
 
 def content_internal(cid: CID) -> bool:
     """Whether ``cid`` is content the hosts share among themselves, not published."""
     return InternalContent.objects.filter(digest=cid.digest.hex()).exists()
+
+
+def content_published(folder: CID) -> None:
+    """The files of ``folder``, just pinned to be published (a work, a model), served from now on
+    by the gateway even where the hosts had passed the same bytes among themselves."""
+    digests = [link.cid.digest.hex() for link in ipfs_connect().listing(folder) or []]
+    InternalContent.objects.filter(digest__in=digests).delete()
+
+
+def content_release(cids: set[str]) -> None:
+    """Unpin what the hosts no longer need (a resume point replaced by a newer one). Anything
+    another pin reaches stays on the node; a node that cannot unpin now leaves it for later."""
+    ipfs = ipfs_connect()
+    for cid in sorted(cids):
+        try:
+            ipfs.unpin(CID.parse(cid))
+        except Exception as exc:  # unpinned already, or the node away: only space is at stake
+            logger.info("could not unpin %s: %s", cid, exc)
 
 
 def content_fetch(*, cid: str, sha256: str, target: Path, mode: int = 0o444) -> Path:

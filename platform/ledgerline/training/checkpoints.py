@@ -30,15 +30,22 @@ def checkpoint_folder(run: TrainingRun) -> Path:
 def model_folder(artifact: ModelArtifact) -> Path:
     """The model's checkpoint folder, from this machine or else fetched from IPFS by its CID,
     and used only if it verifies against its model-signing signature."""
-    folder = checkpoint_folder(artifact.run)
-    if not folder.is_dir():
-        folder = Path(settings.LEDGERLINE_RUNS_DIR) / "models" / artifact.blob.sha256
-        if not folder.is_dir():
-            _fetch(artifact, folder)
     key = SigningKey.objects.filter(key_id=artifact.key_id).first()
     if key is None:
         raise LedgerlineError(f"The model {artifact.name} is not signed; it cannot be used to generate.")
-    problem = folder_verify(folder, public_key_pem=key.public_key_pem, bundle=artifact.signature)
+    # The run's own folder, where this host trained it; it may hold another attempt's checkpoint
+    # (a run taken over by another host), so it is used only if it verifies.
+    trained = checkpoint_folder(artifact.run)
+    if trained.is_dir() and not folder_verify(trained, public_key_pem=key.public_key_pem, bundle=artifact.signature):
+        return trained
+    folder = Path(settings.LEDGERLINE_RUNS_DIR) / "models" / artifact.blob.sha256
+    problem = (
+        folder_verify(folder, public_key_pem=key.public_key_pem, bundle=artifact.signature) if folder.is_dir() else "-"
+    )
+    if problem:  # not in this host's cache, or damaged there: fetched (again)
+        shutil.rmtree(folder, ignore_errors=True)
+        _fetch(artifact, folder)
+        problem = folder_verify(folder, public_key_pem=key.public_key_pem, bundle=artifact.signature)
     if problem:
         raise LedgerlineError(f"The model {artifact.name} does not match its signature: {problem}")
     return folder

@@ -9,6 +9,7 @@ from ledgerline.ledger.services import dataset_anchor, model_anchor, signing_key
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.services import audit_append, signing_key_active
 from ledgerline.storage.client import ipfs_connect
+from ledgerline.storage.shared import content_published
 from ledgerline.training.checkpoints import checkpoint_folder
 from ledgerline.training.models import ModelArtifact, TrainingRun
 from ledgerline.training.selectors import anchored_roots
@@ -41,6 +42,7 @@ def model_publish(*, run: TrainingRun) -> ModelArtifact:
         (folder / SIGNATURE).write_bytes(canonical_json(artifact.signature))
     if not artifact.cid:
         added = ipfs_connect().add_path(folder)
+        content_published(added.cid)
         artifact.cid = str(added.cid)
         artifact.save(update_fields=["cid", "updated_at"])
     if artifact.anchored_at is None:

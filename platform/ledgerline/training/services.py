@@ -11,13 +11,14 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from generation.families import FAMILIES
 from generation.family import CHECKPOINT, Trained, TrainJob
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_file
-from ledgerline.datasets.models import DatasetVersion
+from ledgerline.datasets.models import Blob, DatasetVersion
 from ledgerline.errors import Busy, LedgerlineError
 from ledgerline.leases.services import Held, LeaseLost, fenced, leased
 from ledgerline.ledger.client import ChainUnavailable
@@ -25,7 +26,7 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.services import audit_append
 from ledgerline.queue import enqueue
 from ledgerline.storage.client import IpfsUnavailable
-from ledgerline.storage.shared import store_shared
+from ledgerline.storage.shared import content_release, store_shared
 from ledgerline.training.checkpoints import checkpoint_folder, model_folder, run_folder
 from ledgerline.training.config import family_of, training_config_clean
 from ledgerline.training.consent import inherited_consent_check, training_consent_check
@@ -240,7 +241,26 @@ def _training(run: TrainingRun, lease: Held) -> None:
             checkpoint=checkpoint,
             updated_at=timezone.now(),
         )
+    if store_shared():  # trained: its resume point is not needed any more
+        _release(run, _cids(run.snapshot.get("files", {})) - _cids(checkpoint))
     run.refresh_from_db()
+
+
+def _cids(files: dict[str, Any]) -> set[str]:
+    return {entry["cid"] for entry in files.values() if entry.get("cid")}
+
+
+def _release(run: TrainingRun, cids: set[str]) -> None:
+    """Unpin ``cids`` of ``run`` that nothing else records (a pin is one, however many added it)."""
+    others = TrainingRun.objects.exclude(pk=run.pk)
+    content_release(
+        {
+            cid
+            for cid in cids
+            if not Blob.objects.filter(cid=cid).exists()
+            and not others.filter(Q(snapshot__icontains=cid) | Q(checkpoint__icontains=cid)).exists()
+        }
+    )
 
 
 def _consent_recheck(run: TrainingRun) -> None:
@@ -311,15 +331,16 @@ def _train(run: TrainingRun, lease: Held) -> Trained:
             _curve_cut(run, step=run.snapshot.get("step", -1))
 
     def progress(point: dict[str, Any], latest: dict[str, Any]) -> None:
-        snapshot = {}
-        if store_shared():
-            run.snapshot = {
-                "step": point.get("step", 0),
-                "files": folder_record(resume, previous=run.snapshot.get("files")),
-            }
-            snapshot = {"snapshot": run.snapshot}
+        if not store_shared():
+            with fenced(lease):
+                _progress_append(run, point, latest)
+            return
+        before = run.snapshot.get("files", {})
+        snapshot = {"step": point.get("step", 0), "files": folder_record(resume, previous=before)}
         with fenced(lease):
-            _progress_append(run, point, latest, **snapshot)
+            _progress_append(run, point, latest, snapshot=snapshot)
+        run.snapshot = snapshot
+        _release(run, _cids(before) - _cids(snapshot["files"]))  # the resume point it replaces
 
     job = TrainJob(
         folder=folder,

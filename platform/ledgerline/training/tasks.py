@@ -10,9 +10,11 @@ from ledgerline.training import services
 
 @shared_task(name="ledgerline.training.run", bind=True, **RETRYING)
 def training_run_task(self: Task, run_id: str) -> str:
-    return str(busy_retry(self, lambda: services.training_run_execute(run_id=run_id)).status)
+    run = busy_retry(self, lambda: services.training_run_execute(run_id=run_id))
+    return str(run.status) if run else "queued again: busy"
 
 
 @shared_task(name="ledgerline.training.publish", bind=True, **RETRYING)
 def training_publish_task(self: Task, run_id: str) -> str:
-    return str(busy_retry(self, lambda: services.training_run_publish(run_id=run_id)).status)
+    run = busy_retry(self, lambda: services.training_run_publish(run_id=run_id))
+    return str(run.status) if run else "queued again: busy"

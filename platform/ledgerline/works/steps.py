@@ -22,6 +22,7 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.hashing import sha256_bytes
 from ledgerline.provenance.services import manifest_sign, signing_key_active
 from ledgerline.storage.client import ipfs_connect
+from ledgerline.storage.shared import content_published
 from ledgerline.training.config import family_of
 from ledgerline.works.credentials import wav_sign
 from ledgerline.works.manifest import FILES, Terms, c2pa_definition, work_lineage, work_manifest
@@ -125,6 +126,7 @@ def work_pin(*, work: Work) -> None:
     if work.outputs.filter(kind="midi").exists():
         files[FILES["midi"]] = output_bytes(work, "midi")
     added = ipfs_connect().add_directory(files, name=f"work {work.pk}")
+    content_published(added.cid)
     fault_point("work_pin")
     advance(work, WorkStatus.SIGNED, WorkStatus.PINNED, cid=str(added.cid), audit={"cid": str(added.cid)})
 

@@ -2,15 +2,18 @@
 host that lacks them, fetched by CID and checked on arrival; a host's var/ is a cache it may
 lose; what the hosts pass among themselves is not served by the site's gateway."""
 
+import io
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 
 from ledgerline.datasets.blobs import blob_file, blob_path
 from ledgerline.datasets.models import Blob
 from ledgerline.errors import LedgerlineError
+from ledgerline.provenance.hashing import sha256_file
 from ledgerline.provenance.keys import KeyStore
 from ledgerline.provenance.services import signing_key_active
 from ledgerline.storage.client import ipfs_connect
@@ -79,3 +82,21 @@ def test_the_gateway_does_not_serve_what_the_hosts_share(shared: str, upload: An
     for suffix in ("", "?format=raw"):
         refused = client.get(f"/ipfs/{blob.cid}{suffix}")
         assert refused.status_code == 404 and b"not published here" in refused.content
+
+
+@pytest.mark.django_db
+def test_moving_off_a_shared_volume_sends_what_no_host_can_fetch_yet(
+    upload: Any, team: Any, settings: Any, jsipfs: str
+) -> None:
+    _, response = upload("melody.mid")  # stored while every process shared this var/
+    sha256 = response.json()[0]["sha256"]
+    key = signing_key_active(organisation=team.organisation)
+    assert Blob.objects.get(sha256=sha256).cid == ""
+    settings.IPFS_API_URL = jsipfs
+    out = io.StringIO()
+    call_command("share", stdout=out)
+    assert "shared 1 stored files and 1 keys" in out.getvalue()
+    shutil.rmtree(settings.LEDGERLINE_BLOB_DIR)
+    shutil.rmtree(settings.SIGNING_KEYS_DIR)  # a new host
+    assert sha256_file(blob_file(sha256)) == sha256
+    assert KeyStore.default().load(key.key_id)

@@ -5,6 +5,7 @@ steps of a batch. Afterwards every work is confirmed with exactly one token."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -119,6 +120,7 @@ def test_a_worker_killed_mid_step_loses_nothing_and_mints_once(
     settings: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
+    settings.LEDGERLINE_LEASE_SECONDS = 3  # the leases the killed worker held lapse soon
     generation = _generated_works(team, chorale_files, django_capture_on_commit_callbacks)
     env = _settings_env(settings)
     killed = _worker(env, fault)
@@ -130,6 +132,7 @@ def test_a_worker_killed_mid_step_loses_nothing_and_mints_once(
     if fault == "after_mint":  # mined and recorded, the works not yet told
         assert ChainTransaction.objects.filter(kind="mint", status="confirmed").count() == 1
         assert statuses == {WorkStatus.PINNED}
+    time.sleep(settings.LEDGERLINE_LEASE_SECONDS)  # the leases it held lapse (a worker that comes sooner waits)
     finished = _worker(env)
     assert finished.returncode == 0, finished.stderr[-2000:]
     _assert_confirmed_once(generation)

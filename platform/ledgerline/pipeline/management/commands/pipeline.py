@@ -8,13 +8,14 @@ python manage.py pipeline status      # works per status, runs per status
 """
 
 import json
+import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from ledgerline.errors import LedgerlineError
+from ledgerline.errors import Busy, LedgerlineError
 from ledgerline.pipeline import drive
 from ledgerline.pipeline.tasks import sweep
 from ledgerline.training.models import TrainingRun
@@ -32,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, id: str | None = None, **options: Any) -> None:
         try:
             if action == "advance":
-                result: Any = drive.works_advance()
+                result: Any = self._advance()
             elif action == "train":
                 result = {"status": training_run_finish(run_id=self._required(id)).status}
             elif action == "generate":
@@ -47,6 +48,19 @@ class Command(BaseCommand):
         except LedgerlineError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(json.dumps(result, default=str))
+
+    def _advance(self, wait: float = 600) -> dict[str, int]:
+        """Every work as far as it goes, waiting (up to ``wait`` seconds) for works another worker
+        holds, or held when it died, until its lease lapses."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return drive.works_advance()
+            except Busy as exc:
+                if time.monotonic() > deadline:
+                    raise
+                self.stderr.write(f"{exc.message} Waiting {exc.retry_after} s.")
+                time.sleep(exc.retry_after)
 
     def _required(self, value: str | None) -> str:
         if not value:

@@ -340,6 +340,7 @@ def work_fingerprint_index(*, work: Work) -> None:
     landmarks = fingerprint.audio_landmarks(blob_file(audio.blob.sha256).read_bytes()) if audio else []
     grams = fingerprint.note_grams(blob_file(outputs["midi"].blob.sha256).read_bytes()) if "midi" in outputs else set()
     with transaction.atomic():
+        Work.objects.select_for_update().filter(pk=work.pk).first()  # two indexers of one work: one at a time
         AudioLandmark.objects.filter(work=work).delete()
         NoteGram.objects.filter(work=work).delete()
         AudioLandmark.objects.bulk_create(

@@ -63,14 +63,14 @@ def _guarded(work: Work, step: Any, *, fail: bool = True) -> None:
             Work.objects.filter(pk=work.pk).update(error=reason[:2000], updated_at=timezone.now())
 
 
-def _claimed(work: Work, status: str, step: Any) -> int:
+def _claimed(work: Work, status: str, step: Any, *, fail: bool = True) -> int:
     """``step`` for ``work`` unless another worker is at it (workers advancing one generation at
     once share out its works); then the seconds until that worker's lease would lapse, else 0."""
     try:
         with leased(f"work:{work.pk}"):
             work.refresh_from_db(fields=["status"])
             if work.status == status:  # not moved on by another worker meanwhile
-                _guarded(work, step)
+                _guarded(work, step, fail=fail)
     except Busy as exc:
         return exc.retry_after
     return 0
@@ -94,7 +94,7 @@ def works_advance(*, works: Any = None) -> dict[str, int]:
         with leased("works:mint", wait=lease_seconds()):
             works_mint(works=list(works.filter(status=WorkStatus.PINNED).order_by("created_at", "index")))
     for work in works.filter(status=WorkStatus.MINTED).order_by("created_at", "index"):
-        _guarded(work, _work_confirm, fail=False)
+        waits.append(_claimed(work, WorkStatus.MINTED, _work_confirm, fail=False))
     # Released: each gets the next ISRC of its organisation's registrant code, once there is one.
     for work in works.filter(status=WorkStatus.CONFIRMED, isrc__isnull=True, organisation__registrant__isnull=False):
         _guarded(work, isrc_assign, fail=False)

@@ -26,7 +26,7 @@ sys.path[:0] = [str(ROOT / "platform"), str(ROOT), str(ROOT / "bench")]
 
 from django_fresh import django_fresh  # noqa: E402
 
-from tests.daemons import redis_server  # noqa: E402
+from tests.daemons import celery_worker_command, redis_server  # noqa: E402
 from tests.ledger.conftest import PASSPHRASE, anvil, fund, keyfile_for_new_account  # noqa: E402
 from tests.storage.conftest import jsipfs_daemon  # noqa: E402
 
@@ -37,21 +37,14 @@ def workers_start(count: int, env: dict[str, str], folder: Path) -> list[subproc
     for n in range(count):
         var = Path(tempfile.mkdtemp(prefix=f"worker-{n}-", dir=folder))
         log = var / "worker.log"
-        command = [sys.executable, "-m", "celery", "--workdir", "platform", "-A", "ledgerline", "worker"]
-        command += [
-            "--queues",
-            "default",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
         with open(log, "wb") as out:
             processes.append(
                 subprocess.Popen(
-                    command, cwd=ROOT, env={**env, "LEDGERLINE_VAR_DIR": str(var)}, stdout=out, stderr=subprocess.STDOUT
+                    celery_worker_command("default"),
+                    cwd=ROOT,
+                    env={**env, "LEDGERLINE_VAR_DIR": str(var)},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
                 )
             )
         logs.append(log)

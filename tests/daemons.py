@@ -44,6 +44,12 @@ def wait_until_up(
             time.sleep(interval)
 
 
+def celery_worker_command(queues: str) -> list[str]:
+    """A Celery worker of ``queues`` ("default", "gpu" or both) in one process, logging when it is ready."""
+    celery = [sys.executable, "-m", "celery", "--workdir", "platform", "-A", "ledgerline", "worker"]
+    return [*celery, "--queues", queues, "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+
+
 def ledgerline_env(var: Path, **extra: str) -> dict[str, str]:
     """The environment of a Ledgerline of its own, on SQLite under ``var``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_URL"))}

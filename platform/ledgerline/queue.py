@@ -3,6 +3,7 @@ once their transaction commits; they name the task rather than import it, so the
 the task modules never depend on them (docs/ARCHITECTURE.md)."""
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,6 +40,22 @@ def busy_retry(task: Task, call: Callable[[], T]) -> T | None:
         logger.info("%s: %s", task.name, exc.message)
         task.apply_async(args=task.request.args, kwargs=task.request.kwargs, countdown=exc.retry_after)
         return None
+
+
+def busy_wait(call: Callable[[], T], *, wait: float = 600, waiting: Callable[[Busy], None] | None = None) -> T:
+    """``call()`` in this process (a command run by hand), called again while another worker
+    holds its lease, or held it when it died, until that lease lapses: for up to ``wait`` seconds,
+    then Busy. ``waiting`` hears of each wait."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return call()
+        except Busy as exc:
+            if time.monotonic() > deadline:
+                raise
+            if waiting is not None:
+                waiting(exc)
+            time.sleep(exc.retry_after)
 
 
 def enqueue(task_name: str, object_id: str) -> None:

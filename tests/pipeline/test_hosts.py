@@ -30,7 +30,7 @@ from ledgerline.provenance.models import SigningKey
 from ledgerline.storage.client import ipfs_connect
 from ledgerline.works.models import Work
 from ledgerline_verify.unixfs import CID
-from tests.daemons import free_port, redis_server, wait_until_up
+from tests.daemons import celery_worker_command, free_port, redis_server, wait_until_up
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
 from tests.pipeline.conftest import TINY, forget_connections, ipfs_bytes, work_links_check
 from tests.storage.conftest import jsipfs_daemon
@@ -77,9 +77,7 @@ class Hosts:
         return process
 
     def worker(self, name: str, queue: str, **extra: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "celery", "--workdir", "platform", "-A", "ledgerline", "worker"]
-        command += ["--queues", queue, "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle"]
-        return self.start(name, command, signs=queue == "default", **extra)
+        return self.start(name, celery_worker_command(queue), signs=queue == "default", **extra)
 
     def site(self, name: str) -> str:
         port = free_port()

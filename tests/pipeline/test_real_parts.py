@@ -6,7 +6,6 @@ finds the run and resumes it. The test only talks to the API and reads the resul
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import contract_deploy
 from ledgerline.provenance.models import SigningKey
 from tests.conftest import dataset_create
-from tests.daemons import redis_server
+from tests.daemons import celery_worker_command, redis_server
 from tests.ledger.conftest import anvil, chain_env, fund, keyfile_for_new_account
 from tests.pipeline.conftest import TINY, forget_connections, model_signing_verify, upload_files, work_links_check
 from tests.pipeline.test_faults import _settings_env
@@ -34,24 +33,7 @@ def celery_worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[b
     """A worker of both queues in its own process, as `docker-compose up` would run one."""
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "--workdir",
-                "platform",
-                "-A",
-                "ledgerline",
-                "worker",
-                "--queues",
-                "default,gpu",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            celery_worker_command("default,gpu"),
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=out,

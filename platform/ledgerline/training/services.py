@@ -19,12 +19,12 @@ from generation.family import CHECKPOINT, Trained, TrainJob
 from ledgerline.accounts.models import Organisation
 from ledgerline.datasets.blobs import blob_file
 from ledgerline.datasets.models import Blob, DatasetVersion
-from ledgerline.errors import Busy, LedgerlineError
+from ledgerline.errors import LedgerlineError
 from ledgerline.leases.services import Held, LeaseLost, fenced, leased
 from ledgerline.ledger.client import ChainUnavailable
 from ledgerline.provenance.canonical import canonical_json
 from ledgerline.provenance.services import audit_append
-from ledgerline.queue import enqueue
+from ledgerline.queue import busy_wait, enqueue
 from ledgerline.storage.client import IpfsUnavailable
 from ledgerline.storage.shared import content_release, store_shared
 from ledgerline.training.checkpoints import checkpoint_folder, model_folder, run_folder
@@ -144,18 +144,15 @@ def training_run_create(
     return run
 
 
-def training_run_finish(*, run_id: str, wait: float = 600) -> TrainingRun:
-    """Train and publish in this process (`manage.py demo`, `pipeline train`), waiting up to
-    ``wait`` seconds for a worker that is at it already."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            training_run_execute(run_id=run_id, queue_publish=False)
-            return training_run_publish(run_id=run_id)
-        except Busy as exc:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(exc.retry_after)
+def training_run_finish(*, run_id: str) -> TrainingRun:
+    """Train and publish in this process (`manage.py demo`, `pipeline train`), waiting for a
+    worker that is at it already (queue.busy_wait)."""
+
+    def finish() -> TrainingRun:
+        training_run_execute(run_id=run_id, queue_publish=False)
+        return training_run_publish(run_id=run_id)
+
+    return busy_wait(finish)
 
 
 def training_run_execute(*, run_id: str, queue_publish: bool = True) -> TrainingRun:

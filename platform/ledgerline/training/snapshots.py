@@ -2,23 +2,15 @@
 and, when hosts share no disk, by the CID every host fetches it by: what a fresh worker on
 another host restores before it resumes the run, or publishes it."""
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import Any
 
 from ledgerline.errors import LedgerlineError
+from ledgerline.provenance.hashing import sha256_file
 from ledgerline.storage.shared import content_fetch, content_put, store_shared
 
 Files = dict[str, dict[str, Any]]  # {path under the folder: {sha256, size, cid}}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def folder_record(folder: Path, *, previous: Files | None = None) -> Files:
@@ -27,7 +19,7 @@ def folder_record(folder: Path, *, previous: Files | None = None) -> Files:
     files: Files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".fetch-")):
         name = path.relative_to(folder).as_posix()
-        sha256 = _sha256(path)
+        sha256 = sha256_file(path)
         before = (previous or {}).get(name, {})
         if before.get("sha256") == sha256:
             files[name] = before
@@ -44,7 +36,7 @@ def folder_restore(folder: Path, files: Files, *, exact: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, entry in files.items():
         target = folder / name
-        if target.is_file() and _sha256(target) == entry["sha256"]:
+        if target.is_file() and sha256_file(target) == entry["sha256"]:
             continue
         if not entry.get("cid"):
             raise LedgerlineError(f"{name} of {folder.name} is not on this host, and no host shared it.")

@@ -8,16 +8,16 @@ python manage.py pipeline status      # works per status, runs per status
 """
 
 import json
-import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
-from ledgerline.errors import Busy, LedgerlineError
+from ledgerline.errors import LedgerlineError
 from ledgerline.pipeline import drive
 from ledgerline.pipeline.tasks import sweep
+from ledgerline.queue import busy_wait
 from ledgerline.training.models import TrainingRun
 from ledgerline.training.services import training_run_finish
 from ledgerline.works.models import Generation, Work
@@ -49,18 +49,12 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         self.stdout.write(json.dumps(result, default=str))
 
-    def _advance(self, wait: float = 600) -> dict[str, int]:
-        """Every work as far as it goes, waiting (up to ``wait`` seconds) for works another worker
-        holds, or held when it died, until its lease lapses."""
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                return drive.works_advance()
-            except Busy as exc:
-                if time.monotonic() > deadline:
-                    raise
-                self.stderr.write(f"{exc.message} Waiting {exc.retry_after} s.")
-                time.sleep(exc.retry_after)
+    def _advance(self) -> dict[str, int]:
+        """Every work as far as it goes, waiting for works another worker holds, or held when it
+        died, until its lease lapses."""
+        return busy_wait(
+            drive.works_advance, waiting=lambda busy: self.stderr.write(f"{busy.message} Waiting {busy.retry_after} s.")
+        )
 
     def _required(self, value: str | None) -> str:
         if not value:

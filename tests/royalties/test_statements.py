@@ -201,9 +201,17 @@ def test_who_sees_which_statement(catalogue: Catalogue) -> None:
     for member in (team.owner, team.teammate, team.auditor):
         assert member.client.get(label_url).json()["totals"]["EUR"] == "80.01"
         assert member.client.get(ada_url).status_code == 200
-    for url in (ada_url, label_url, "/api/v1/statements/2026-10/platform/", "/api/v1/statements/2026-10/holder:x/"):
+    for url in (ada_url, label_url, "/api/v1/statements/2026-10/holder:x/"):
         assert team.outsider.client.get(url).status_code == 404
-    assert team.owner.client.get("/api/v1/statements/2026-10/platform/").status_code == 404
+    # The platform's statement, as the list shows it: what the member's own works pay Ledgerline.
+    platform_url = "/api/v1/statements/2026-10/platform/"
+    listed = team.owner.client.get("/api/v1/statements/?period=2026-10").json()["results"]
+    assert "platform" in [s["payee"] for s in listed]
+    for member in (team.owner, team.auditor):
+        assert member.client.get(platform_url).json()["totals"] == {"EUR": "5.00", "JPY": "17", "USD": "0.62"}
+    assert member.client.get("/api/v1/statements/2026-10/platform.csv").status_code == 200
+    theirs = team.outsider.client.get(platform_url).json()  # Other Label's works: none of Acme's lines
+    assert (theirs["lines"], theirs["totals"]) == ([], {})
     staff = accounts.user_create(username="operator", password="a long test password")
     staff.is_staff = True
     staff.save()

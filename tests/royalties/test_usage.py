@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from ledgerline.royalties import usage
 from ledgerline.royalties.models import UsageEvent
 from tests.royalties.conftest import Catalogue
 
@@ -113,21 +114,22 @@ def test_a_csv_with_bad_lines_is_refused_whole_with_each_line_named(catalogue: C
         + csv_line(w[2], "a3")
         + "a4,,1\n"
         + csv_line(w[0], "a5", territory="Francia")
-        + csv_line(w[0], "a1")
+        + csv_line(w[0], "a1")  # the same line again: it counts once
+        + csv_line(w[2], "a3", units="7")  # the same id with other values: this line's error
     )
     response = bulk(catalogue.team.owner.client, body)
     assert response.status_code == 400
     data = response.json()
-    assert [(r["line"], r["event_id"]) for r in data["rejected"]] == [(3, "a2"), (5, None), (6, "a5"), (7, "a1")]
+    assert [(r["line"], r["event_id"]) for r in data["rejected"]] == [(3, "a2"), (5, None), (6, "a5"), (8, "a3")]
     assert "revenue 'abc' is not a decimal number" in data["rejected"][0]["reason"]
     assert "3 cells where the header has 12" in data["rejected"][1]["reason"]
-    assert "appears twice in this file" in data["rejected"][3]["reason"]
-    assert data["error"]["message"].startswith("4 of 6 lines are not valid, so nothing was imported; line 3")
+    assert "event_id a3 appears earlier in this file with other values" in data["rejected"][3]["reason"]
+    assert data["error"]["message"].startswith("4 of 7 lines are not valid, so nothing was imported; line 3")
     assert not UsageEvent.objects.exists()
 
     kept = bulk(catalogue.team.owner.client, body, query="?skip_invalid=true")
     assert kept.status_code == 201
-    assert (kept.json()["accepted"], kept.json()["rejected_count"]) == (2, 4)
+    assert (kept.json()["accepted"], kept.json()["duplicates"], kept.json()["rejected_count"]) == (2, 1, 4)
     assert total(catalogue) == 3_000_000
 
 
@@ -145,6 +147,34 @@ def test_a_retried_file_counts_once(catalogue: Catalogue) -> None:
     assert again.status_code == 200
     assert (again.json()["accepted"], again.json()["duplicates"]) == (0, 12)
     assert total(catalogue) == before == sum(i * 1_000_000 + 250_000 for i in range(12))
+
+
+@pytest.mark.django_db
+def test_lines_repeated_across_chunks_count_once_and_a_changed_one_is_its_line_s_error(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks of two lines, each written on the import's writer thread: a line repeated in a
+    later chunk is found in the database, in the same transaction, and told apart by its digest."""
+    monkeypatch.setattr(usage, "CHUNK", 2)
+    w = catalogue.works
+    lines = [csv_line(w[i % 3], f"c{i}", f"{i}.10") for i in range(7)]
+    body = HEADER + "".join(lines) + lines[1] + lines[4] + lines[6]
+    first = bulk(catalogue.team.owner.client, body)
+    assert first.status_code == 201, first.json()
+    assert (first.json()["accepted"], first.json()["duplicates"]) == (7, 3)
+    assert total(catalogue) == sum(i * 1_000_000 + 100_000 for i in range(7))
+
+    changed = bulk(
+        catalogue.team.owner.client, HEADER + lines[0] + csv_line(w[0], "c9") + lines[2].replace(",FR,", ",DE,")
+    )
+    assert changed.status_code == 400
+    assert [(r["line"], r["reason"]) for r in changed.json()["rejected"]] == [
+        (4, "event_id c2 was already reported with other values")
+    ]
+    # What the lookup compares is the stored digest of the event's canonical form.
+    UsageEvent.objects.filter(event_id="c3").update(digest=bytes(32))
+    again = bulk(catalogue.team.owner.client, HEADER + lines[3])
+    assert again.status_code == 400 and "event_id c3 was already reported" in again.json()["error"]["message"]
 
 
 @pytest.mark.django_db

@@ -376,11 +376,15 @@ class UsageImportApi(ApiView):
 
 def _statement_scope(actor: Any, payee: str) -> tuple[str, list[Organisation]]:
     """The payee's name and the organisations whose works its statement covers, if the actor
-    may see it; 404 otherwise (never a hint that it exists)."""
+    may see it; 404 otherwise (never a hint that it exists). The platform's statement covers
+    every organisation for staff, and the works of their own organisations for members, as the
+    list shows it."""
     if payee == PLATFORM:
-        if not actor.user.is_staff:
+        if actor.user.is_staff:
+            return "Ledgerline", list(Organisation.objects.all())
+        if not actor.memberships:
             raise NotFound()
-        return "Ledgerline", list(Organisation.objects.all())
+        return "Ledgerline", sorted((m.organisation for m in actor.memberships.values()), key=lambda o: o.slug)
     kind, _, key = payee.partition(":")
     try:
         pk = uuid.UUID(key)

@@ -2,7 +2,10 @@
 came from. A line that breaks one raises `LineError`, whose message is the reason the report gives."""
 
 import datetime
+import re
+import uuid
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -13,7 +16,7 @@ from ledgerline.accounts.models import Organisation
 from ledgerline.royalties.isrc import InvalidIsrc, isrc_clean
 from ledgerline.royalties.models import MICROS, EventKind
 from ledgerline.royalties.selectors import ReleasedWorks, released_works
-from ledgerline.royalties.usage_rows import UsageRow
+from ledgerline.royalties.usage_rows import UsageRow, event_digest
 
 REQUIRED = (
     "event_id",
@@ -44,6 +47,9 @@ USAGE_TYPES = frozenset(
         "ResaleRoyalty",
     }
 )
+required_values = itemgetter(*REQUIRED)
+# A revenue as most reports write it (-12.345678): read without Decimal, a tenth of its cost.
+PLAIN_AMOUNT = re.compile(r"(-?)(\d{1,15})(?:\.(\d{1,6}))?")
 WORLDWIDE = "Worldwide"
 USAGE, CORRECTION, REVERSAL = EventKind.USAGE.value, EventKind.CORRECTION.value, EventKind.REVERSAL.value
 KINDS = frozenset(EventKind.values)
@@ -62,14 +68,20 @@ class LineParser:
         self.organisation_id = Organisation._meta.pk.get_db_prep_value(organisation.pk, connection)
         self.reported_at = connection.ops.adapt_datetimefield_value(timezone.now())
         self.reported_by = reported_by.pk if reported_by else None
-        self.dates: dict[Any, Any] = {}
+        self.dates: dict[Any, tuple[datetime.date, Any, str]] = {}
+        self.work_keys: dict[Any, str] = {}  # a work's id as the database takes it -> its UUID's hex
         self.currencies: set[str] = set()
         self.territories: set[str] = {WORLDWIDE}
 
     def row(self, values: dict[str, Any]) -> tuple[UsageRow, str]:
         """The row, and the event it corrects or reverses ("" for a usage); ``values`` as
         `line_clean` leaves them."""
-        missing = [name for name in REQUIRED if values.get(name) in (None, "")]
+        try:
+            given = required_values(values)
+            complete = None not in given and "" not in given
+        except KeyError:
+            complete = False
+        missing = [] if complete else [name for name in REQUIRED if values.get(name) in (None, "")]
         kind = values.get("kind") or USAGE
         if kind not in KINDS:
             raise LineError(f"kind must be usage, correction or reversal, not {kind!r}")
@@ -114,6 +126,21 @@ class LineParser:
         start, end = self._date(values["period_start"]), self._date(values["period_end"])
         if start[0] > end[0]:
             raise LineError("period_start is after period_end")
+        if work not in self.work_keys:
+            self.work_keys[work] = uuid.UUID(str(work)).hex
+        digest = event_digest(
+            event_id,
+            self.work_keys[work],
+            kind,
+            service,
+            territory,
+            usage_type,
+            units,
+            revenue,
+            currency,
+            start[2],
+            end[2],
+        )
         # By position: keywords cost a microsecond a line, 5% of a large import.
         return UsageRow(
             self.organisation_id,
@@ -132,6 +159,7 @@ class LineParser:
             end[1],
             self.reported_at,
             self.reported_by,
+            digest,
         ), corrects
 
     def _reversal(self, event_id: str) -> UsageRow:
@@ -154,15 +182,36 @@ class LineParser:
             period_end=None,
             reported_at=self.reported_at,
             reported_by_id=self.reported_by,
+            digest=b"",  # made once the reversal has its target's values (row_final)
         )
 
-    def _date(self, value: Any) -> tuple[datetime.date, Any]:
+    def row_final(self, row: UsageRow) -> UsageRow:
+        """A correction's or reversal's row with its values complete: its digest made."""
+        work = self.work_keys.get(row.work_id) or uuid.UUID(str(row.work_id)).hex
+        return row._replace(
+            digest=event_digest(
+                row.event_id,
+                work,
+                row.kind,
+                row.service,
+                row.territory,
+                row.usage_type,
+                row.units,
+                row.revenue_micros,
+                row.currency,
+                str(row.period_start),
+                str(row.period_end),
+            )
+        )
+
+    def _date(self, value: Any) -> tuple[datetime.date, Any, str]:
+        """The date, as the database takes it, and as the canonical form writes it."""
         if value not in self.dates:
             try:
                 day = datetime.date.fromisoformat(_text(value))
             except ValueError:
                 raise LineError(f"{value!r} is not a date (YYYY-MM-DD)") from None
-            self.dates[value] = (day, connection.ops.adapt_datefield_value(day))
+            self.dates[value] = (day, connection.ops.adapt_datefield_value(day), day.isoformat())
         return self.dates[value]
 
 
@@ -211,6 +260,14 @@ def _text(value: Any) -> str:
 
 
 def _micros(value: Any) -> int:
+    if type(value) is str:
+        plain = PLAIN_AMOUNT.fullmatch(value)
+        if plain is not None:
+            sign, whole, fraction = plain.groups()
+            plain_micros = int(whole) * MICROS + (int(fraction.ljust(6, "0")) if fraction else 0)
+            if plain_micros >= 10**15:
+                raise LineError(f"revenue {value} is too large for one line")
+            return -plain_micros if sign else plain_micros
     try:
         amount = value if isinstance(value, Decimal) else Decimal(_text(value))
     except InvalidOperation:

@@ -4,6 +4,7 @@ A NamedTuple, not a dataclass: it is a tuple, so the bulk insert hands rows to t
 flattens them into parameters) as they are, with no conversion per row.
 """
 
+from hashlib import sha256
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -29,6 +30,7 @@ class UsageRow(NamedTuple):
     period_end: Any
     reported_at: Any
     reported_by_id: int | None
+    digest: bytes  # event_digest of the row's values
 
 
 COLUMNS: tuple[str, ...] = UsageRow._fields
@@ -47,3 +49,38 @@ SAME = (
     "period_end",
 )
 same_values = attrgetter(*SAME)
+
+
+def event_digest(
+    event_id: str,
+    work: str,
+    kind: str,
+    service: str,
+    territory: str,
+    usage_type: str,
+    units: int,
+    revenue_micros: int,
+    currency: str,
+    start: str,
+    end: str,
+) -> bytes:
+    """The SHA-256 of an event's canonical form: its id and the values SAME compares, as text
+    (the work as its UUID's 32 hex digits, dates YYYY-MM-DD), joined by the unit separator.
+    The two free texts (event id and service) are prefixed by their length, so no value can
+    shift into the next. Stored digests depend on this form: changing it needs a migration."""
+    text = "\x1f".join(
+        (
+            f"{len(event_id)}:{event_id}",
+            work,
+            kind,
+            f"{len(service)}:{service}",
+            territory,
+            usage_type,
+            str(units),
+            str(revenue_micros),
+            currency,
+            start,
+            end,
+        )
+    )
+    return sha256(text.encode()).digest()

@@ -1,21 +1,23 @@
-"""The usage table in raw SQL, for the import's speed: rows inserted in bulk (COPY on PostgreSQL,
-multi-row INSERTs on SQLite) and read back to tell a duplicate from a clash. Values read back are
-turned into the types the parser gives, so a row read back compares equal to the same line parsed."""
+"""The usage table in raw SQL, for the import's speed: event ids looked up by the unique index
+(their digests tell a duplicate from a clash), new rows inserted in bulk (COPY on PostgreSQL,
+multi-row INSERTs on SQLite). Values read back are turned into the types the parser gives, so a
+row read back compares equal to the same line parsed."""
 
 import datetime
 import functools
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ledgerline.royalties.models import UsageEvent
 from ledgerline.royalties.usage_rows import COLUMNS, UsageRow
 from ledgerline.works.models import Work
 
-ROWS_PER_INSERT = 1000  # 16,000 parameters: within SQLite's and PostgreSQL's limits
+ROWS_PER_INSERT = 1000  # 17,000 parameters: within SQLite's and PostgreSQL's limits
 TABLE = UsageEvent._meta.db_table
-# The columns read back: all but the last two (reported_at, reported_by_id), which no comparison needs.
-READ = COLUMNS[:14]
+# The columns read back: all but reported_at and reported_by_id, which no comparison needs.
+READ = (*COLUMNS[:14], "digest")
 
 
 class ChainTarget(NamedTuple):
@@ -30,71 +32,53 @@ class ChainTarget(NamedTuple):
 
 
 def last_id() -> int:
-    """The highest id in the table: rows at or below it were there before the next insert."""
+    """The highest id in the table: rows above it were inserted after this call."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {TABLE}")
         return int(cursor.fetchone()[0])
 
 
-def rows_insert(rows: list[UsageRow]) -> int:
-    """Insert the rows, skipping event ids already taken; how many were inserted. PostgreSQL:
-    COPY into a staging table, then one INSERT ... SELECT. SQLite: one statement per 1,000 rows."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            return _rows_copy(cursor, rows)
-        inserted = 0
+def rows_lookup(db: BaseDatabaseWrapper, organisation_id: Any, event_ids: list[str]) -> dict[str, tuple[int, bytes]]:
+    """{event id: (row id, digest)} of the rows recorded with these event ids: one lookup
+    through the (organisation, event id) unique index, the values compared by their digest.
+    ``db`` is the import's connection: this runs on its writer thread."""
+    params: list[Any]
+    if db.vendor == "postgresql":  # one array parameter, not thousands
+        where, params = "event_id = ANY(%s)", [event_ids]
+    else:
+        where, params = f"event_id IN ({', '.join(['%s'] * len(event_ids))})", event_ids
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT event_id, id, digest FROM {TABLE} WHERE organisation_id = %s AND {where}",
+            [organisation_id, *params],
+        )
+        return {event_id: (pk, bytes(digest)) for event_id, pk, digest in cursor.fetchall()}
+
+
+def rows_insert(db: BaseDatabaseWrapper, rows: list[UsageRow]) -> None:
+    """Insert rows whose event ids are new (`rows_lookup` found none, and the organisation's
+    import lock keeps it so). PostgreSQL: one COPY straight into the table. SQLite: one
+    statement per 1,000 rows."""
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         for start in range(0, len(rows), ROWS_PER_INSERT):
             part = rows[start : start + ROWS_PER_INSERT]
             cursor.execute(_insert_sql(len(part)), [value for row in part for value in row])
-            inserted += cursor.rowcount
-        return inserted
-
-
-def _rows_copy(cursor: Any, rows: list[UsageRow]) -> int:
-    columns = ", ".join(COLUMNS)
-    cursor.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS usage_stage ON COMMIT DELETE ROWS AS "
-        f"SELECT {columns} FROM {TABLE} WITH NO DATA"
-    )
-    with cursor.cursor.copy(f"COPY usage_stage ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-    cursor.execute(
-        f"INSERT INTO {TABLE} ({columns}) SELECT {columns} "
-        "FROM usage_stage ON CONFLICT (organisation_id, event_id) DO NOTHING"
-    )
-    inserted = cursor.rowcount
-    cursor.execute("TRUNCATE usage_stage")
-    return int(inserted)
 
 
 @functools.cache
 def _insert_sql(rows: int) -> str:
     values = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-    return (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([values] * rows)} "
-        "ON CONFLICT (organisation_id, event_id) DO NOTHING"
-    )
+    return f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES {', '.join([values] * rows)}"
 
 
 def row_insert(row: UsageRow) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})", row)
-
-
-def rows_recorded(organisation_id: Any, event_ids: list[str], before: int) -> dict[str, UsageRow]:
-    """The rows recorded at or below id `before` with these event ids, by event id."""
-    params: list[Any]
-    if connection.vendor == "postgresql":  # one array parameter, not thousands
-        where, params = "event_id = ANY(%s)", [event_ids]
-    else:
-        where, params = f"event_id IN ({', '.join(['%s'] * len(event_ids))})", event_ids
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(READ)} FROM {TABLE} WHERE organisation_id = %s AND id <= %s AND {where}",
-            [organisation_id, before, *params],
-        )
-        return {row[2]: _row(row) for row in cursor.fetchall()}
 
 
 def row_recorded(organisation_id: Any, event_id: str) -> UsageRow | None:
@@ -135,10 +119,9 @@ def chain_amounts(organisation_id: Any, original_id: int) -> dict[str, int]:
 def _row(values: tuple[Any, ...]) -> UsageRow:
     """A row as read back (READ's columns) in the types the parser gives; reported_at and
     reported_by_id, not read, are None."""
-    organisation_id, work_id, *middle, start, end = values  # middle: event_id to currency
-    return UsageRow._make(
-        (organisation_id, _work_value(work_id), *middle, _date_value(start), _date_value(end), None, None)
-    )
+    organisation_id, work_id, *middle, start, end, digest = values  # middle: event_id to currency
+    start, end = _date_value(start), _date_value(end)
+    return UsageRow._make((organisation_id, _work_value(work_id), *middle, start, end, None, None, bytes(digest)))
 
 
 def _work_value(value: Any) -> Any:

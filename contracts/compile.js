@@ -9,7 +9,14 @@ const path = require("path");
 const solc = require("solc");
 
 const ROOT = __dirname;
-const CONTRACTS = { "LedgerlineWorks.sol": "LedgerlineWorks", "bench/BaselineURIStorage.sol": "BaselineURIStorage" };
+const CONTRACTS = {
+  "LedgerlineWorks.sol": "LedgerlineWorks",
+  "LedgerlineSplit.sol": "LedgerlineSplit",
+  "LedgerlineSplits.sol": "LedgerlineSplits",
+  "bench/BaselineURIStorage.sol": "BaselineURIStorage",
+  "bench/TestToken.sol": "TestToken",
+  "bench/SplitProbe.sol": "SplitProbe",
+};
 const SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "cancun",

@@ -359,3 +359,12 @@ def batch_metadata_set(*, ledger: Ledger, token_id: int, metadata_cid: str) -> N
         payload={"batch": batch_id, "metadata_cid": metadata_cid},
         tx=_call_tx(contract, contract.functions.setBatchMetadata(batch_id, metadata_cid)),
     )
+
+
+def value_send(*, ledger: Ledger, to: str, value: int) -> ChainTransaction:
+    """Send ``value`` wei from the platform's account to ``to`` (the demo's test royalty, say).
+    Not idempotent: each call pays again."""
+    address = Web3.to_checksum_address(to)
+    return _execute(
+        ledger, kind="payment", payload={"to": address, "value": str(value)}, tx={"to": address, "value": value}
+    )

@@ -1,4 +1,4 @@
-"""The chain from the command line: deploy the contract, mint, resume, and show state."""
+"""The chain from the command line: deploy the contracts (works and split factory), mint, resume, and show state."""
 
 import json
 from argparse import ArgumentParser
@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ledgerline.errors import LedgerlineError
-from ledgerline.ledger import services
+from ledgerline.ledger import services, splits
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.models import ChainTransaction, Token
 
@@ -39,6 +39,8 @@ class Command(BaseCommand):
             if action == "deploy":
                 deployment = services.contract_deploy(ledger=ledger)
                 self.stdout.write(f"LedgerlineWorks at {deployment.address} on chain {deployment.chain_id}")
+                factory = splits.split_factory_deploy(ledger=ledger)
+                self.stdout.write(f"LedgerlineSplits at {factory.address} on chain {factory.chain_id}")
             elif action == "mint":
                 if not hashes or not cid:
                     raise CommandError("mint needs content hashes and --cid")

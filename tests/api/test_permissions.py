@@ -52,6 +52,13 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("get", "/api/v1/me/", None, (200, 200, 200, 200, 401)),
     ("get", "/api/v1/organisations/{org}/members/", None, READ),
     ("post", "/api/v1/organisations/{org}/keys/rotate/", None, (201, 403, 403, 404, 401)),
+    ("get", "/api/v1/organisations/{org}/wallet/", None, READ),
+    (
+        "put",
+        "/api/v1/organisations/{org}/wallet/",
+        {"wallet": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"},
+        (200, 403, 403, 404, 401),
+    ),
     ("get", "/api/v1/keys/", None, (200, 200, 200, 200, 200)),
     ("get", "/api/v1/tokens/", None, (200, 200, 200, 200, 401)),
     ("post", "/api/v1/tokens/", {"name": "n"}, (403, 403, 403, 403, 401)),  # by a person, not a token

@@ -9,6 +9,9 @@ from ledgerline.models import BaseModel
 class Organisation(BaseModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
+    wallet = models.CharField(
+        max_length=42, blank=True, help_text="EIP-55 address its on-chain royalties are paid to (accounts.wallets)"
+    )
 
     class Meta(BaseModel.Meta):
         ordering = ["name"]

@@ -7,6 +7,7 @@ from django.utils.text import slugify
 
 from ledgerline.accounts.models import ApiToken, Membership, Organisation, Role
 from ledgerline.accounts.selectors import secret_sha256
+from ledgerline.accounts.wallets import wallet_clean
 from ledgerline.errors import Conflict
 from ledgerline.provenance.services import audit_append
 
@@ -79,3 +80,20 @@ def api_token_revoke(*, token: ApiToken, revoked_by: User) -> ApiToken:
             data={"prefix": token.prefix},
         )
     return token
+
+
+@transaction.atomic
+def organisation_wallet_set(*, organisation: Organisation, wallet: object, updated_by: User) -> Organisation:
+    """The address the organisation's on-chain royalties are paid to (and its rights holders'
+    that have none); "" or None: none, so they stay with the platform's account, which pays
+    them by statement. Splits made from now on use it; minted works keep theirs."""
+    organisation.wallet = wallet_clean(wallet)
+    organisation.save(update_fields=["wallet", "updated_at"])
+    audit_append(
+        organisation=organisation,
+        actor=updated_by,
+        action="organisation.wallet",
+        obj=organisation,
+        data={"wallet": organisation.wallet or None},
+    )
+    return organisation

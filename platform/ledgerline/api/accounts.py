@@ -1,6 +1,7 @@
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
@@ -8,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, UserRateThrottle
 
 from ledgerline.accounts import selectors, services
-from ledgerline.accounts.models import ApiToken, Membership, Role
+from ledgerline.accounts.models import ApiToken, Membership, Organisation, Role
 from ledgerline.api.serializers import Input
-from ledgerline.api.views import ApiView
+from ledgerline.api.views import ApiView, wallet_field
 
 
 class MembershipOutput(serializers.Serializer[Membership]):
@@ -106,3 +107,42 @@ class TokenDetailApi(ApiView):
             self.actor.require_role(token.membership.organisation_id, frozenset({Role.ADMIN}))
         services.api_token_revoke(token=token, revoked_by=self.actor.user)
         return Response(status=204)
+
+
+WalletOutput = inline_serializer(
+    "OrganisationWallet",
+    {"organisation": serializers.SlugField(), "wallet": serializers.CharField(allow_null=True)},
+)
+
+
+def _wallet_json(organisation: Organisation) -> dict[str, Any]:
+    return {"organisation": organisation.slug, "wallet": organisation.wallet or None}
+
+
+class OrganisationWalletApi(ApiView):
+    """Where the organisation's on-chain royalties are paid, and its rights holders' that have no
+    wallet; without one they stay with the platform's account, which pays them by statement."""
+
+    def organisation(self, slug: str) -> Organisation:
+        organisation = get_object_or_404(Organisation, slug=slug)
+        self.actor.require_member(organisation.pk)
+        return organisation
+
+    @extend_schema(responses=WalletOutput)
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(_wallet_json(self.organisation(slug)))
+
+    @extend_schema(
+        request=inline_serializer(
+            "OrganisationWalletInput", {"wallet": serializers.CharField(allow_null=True, allow_blank=True)}
+        ),
+        responses=WalletOutput,
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        """Set the wallet ({"wallet": EIP-55 address, or null or "" for none}); splits made from now on pay it."""
+        organisation = self.organisation(slug)
+        self.actor.require_admin(organisation.pk)
+        organisation = services.organisation_wallet_set(
+            organisation=organisation, wallet=wallet_field(request), updated_by=self.actor.user
+        )
+        return Response(_wallet_json(organisation))

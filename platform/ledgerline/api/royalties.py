@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -20,25 +21,29 @@ from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledgerline.accounts.models import Organisation
+from ledgerline.accounts.models import Organisation, Role
 from ledgerline.api.parsers import spooled_body, spooled_body_parsers
 from ledgerline.api.serializers import Input, flag
-from ledgerline.api.views import ApiView, body_fields
+from ledgerline.api.views import ApiView, body_fields, wallet_field
+from ledgerline.datasets import services as datasets
 from ledgerline.datasets.models import DatasetVersion, RightsHolder
 from ledgerline.errors import Conflict, LedgerlineError
 from ledgerline.royalties import services, statements, usage
 from ledgerline.royalties.isrc import ISRC_PATTERN
 from ledgerline.royalties.models import MICROS, Registrant, UsageEvent
 from ledgerline.royalties.splits import PLATFORM, decimal_text, policy_of
+from ledgerline.royalties.usage_dsr import lines_dsr
 from ledgerline.training.selectors import model_artifact_list
 from ledgerline.works.licence import work_conditions
 from ledgerline.works.models import Work
 from ledgerline.works.parameters import generation_parameters_clean
+from ledgerline.works.royalty_receivers import payee_destinations
 from ledgerline.works.selectors import work_list
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines")
 CSV_TYPES = ("text/csv", "application/csv")
-UsageFileParsers = spooled_body_parsers(CSV_TYPES + JSONL_TYPES)
+DSR_TYPES = ("text/tab-separated-values",)  # a DDEX DSR flat file (Basic Audio Profile): usage_dsr
+UsageFileParsers = spooled_body_parsers(CSV_TYPES + JSONL_TYPES + DSR_TYPES)
 
 
 class PolicySerializer(serializers.Serializer[Any]):
@@ -235,7 +240,51 @@ class HolderAccountApi(ApiView):
             if account is None:
                 raise LedgerlineError(f"There is no organisation {slug!r}.", fields={"organisation": ["unknown"]})
         holder = services.holder_account_set(holder=holder, account=account, updated_by=self.actor.user)
-        return Response({"holder": str(holder.pk), "name": holder.name, "account": account.slug if account else None})
+        return Response(_holder_json(holder))
+
+
+def _holder_json(holder: RightsHolder) -> dict[str, Any]:
+    destination = payee_destinations([f"holder:{holder.pk}"])[f"holder:{holder.pk}"]
+    return {
+        "holder": str(holder.pk),
+        "name": holder.name,
+        "organisation": holder.organisation.slug,
+        "account": holder.account.slug if holder.account else None,
+        "wallet": holder.wallet or None,
+        "accrues_to": destination.accrues_to,
+    }
+
+
+class HolderWalletApi(ApiView):
+    """A rights holder's wallet, where its on-chain royalties are paid: the admins of the
+    organisation that holds its rights set it, or those of the organisation that speaks for it
+    (`account`); members of either read it."""
+
+    def get_holder(self, holder_id: str) -> RightsHolder:
+        ids = self.actor.organisation_ids
+        return self.visible(
+            RightsHolder.objects.filter(Q(organisation_id__in=ids) | Q(account_id__in=ids)).select_related(
+                "organisation", "account"
+            ),
+            pk=holder_id,
+        )
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, holder_id: str) -> Response:
+        return Response(_holder_json(self.get_holder(holder_id)))
+
+    @extend_schema(
+        request=inline_serializer("WalletInput", {"wallet": serializers.CharField(allow_null=True, allow_blank=True)}),
+        responses=OpenApiTypes.OBJECT,
+    )
+    def put(self, request: Request, holder_id: str) -> Response:
+        """Set the wallet ({"wallet": EIP-55 address, or null or "" for none}); splits made from now on pay it."""
+        holder = self.get_holder(holder_id)
+        speaks_for = [o for o in (holder.organisation_id, holder.account_id) if o in self.actor.memberships]
+        if not any(self.actor.role_in(o) == Role.ADMIN for o in speaks_for):
+            self.actor.require_admin(speaks_for[0])
+        holder = datasets.holder_wallet_set(holder=holder, wallet=wallet_field(request), updated_by=self.actor.user)
+        return Response(_holder_json(holder))
 
 
 class UsageEventSerializer(serializers.ModelSerializer[UsageEvent]):
@@ -333,17 +382,24 @@ class UsageImportApi(ApiView):
             OpenApiParameter("organisation", str, description="The organisation's slug, if you belong to several."),
             OpenApiParameter("skip_invalid", bool, description="Import the valid lines, report the others."),
         ],
-        request={"text/csv": OpenApiTypes.STR, "application/x-ndjson": OpenApiTypes.STR},  # and their aliases
+        request={
+            "text/csv": OpenApiTypes.STR,
+            "application/x-ndjson": OpenApiTypes.STR,
+            "text/tab-separated-values": OpenApiTypes.STR,
+        },  # and their aliases
         responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
-        """A usage report file: CSV (text/csv, header row) or JSON lines (application/x-ndjson).
+        """A usage report file: CSV (text/csv, header row), JSON lines (application/x-ndjson) or a
+        DDEX DSR flat file, Basic Audio Profile (text/tab-separated-values; see README, "DSR files").
         Bad lines refuse it whole (400, each line's number and reason), unless ?skip_invalid=true."""
         organisation = self.actor.organisation_for_create(request.query_params.get("organisation"))
         media_type = (request.content_type or "").split(";")[0].strip().lower()
-        if media_type not in CSV_TYPES + JSONL_TYPES:
+        if media_type not in CSV_TYPES + JSONL_TYPES + DSR_TYPES:
             raise UnsupportedMediaType(
-                media_type, detail=f"Send text/csv or application/x-ndjson, not {media_type or 'no Content-Type'}."
+                media_type,
+                detail="Send text/csv, application/x-ndjson or text/tab-separated-values (a DSR file), "
+                f"not {media_type or 'no Content-Type'}.",
             )
         skip = flag(request.query_params.get("skip_invalid", "false"))
         if skip is None:
@@ -352,6 +408,8 @@ class UsageImportApi(ApiView):
         with spooled_body(request) as body:
             if media_type in CSV_TYPES:
                 lines = usage.lines_csv(_chunks(body))
+            elif media_type in DSR_TYPES:
+                lines = lines_dsr(_chunks(body))
             else:
                 lines = usage.lines_jsonl(usage.bytes_lines(_chunks(body)))
             result = usage.usage_import(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledgerline.api import accounts, audit, datasets, provenance, royalties, training, works
+from ledgerline.api import accounts, audit, datasets, provenance, releases, royalties, training, works
 
 urlpatterns = [
     path("verify", audit.VerifyApi.as_view()),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("me/", accounts.MeApi.as_view()),
     path("organisations/<slug:slug>/members/", accounts.MemberListApi.as_view()),
     path("organisations/<slug:slug>/keys/rotate/", provenance.KeyRotateApi.as_view()),
+    path("organisations/<slug:slug>/wallet/", accounts.OrganisationWalletApi.as_view()),
     path("tokens/", accounts.TokenListApi.as_view()),
     path("tokens/<uuid:token_id>/", accounts.TokenDetailApi.as_view()),
     path("keys/", provenance.KeyListApi.as_view()),
@@ -35,10 +36,14 @@ urlpatterns = [
     path("organisations/<slug:slug>/royalty-policy/", royalties.RoyaltyPolicyApi.as_view()),
     path("organisations/<slug:slug>/isrc-registrant/", royalties.RegistrantApi.as_view()),
     path("rights-holders/<uuid:holder_id>/account/", royalties.HolderAccountApi.as_view()),
+    path("rights-holders/<uuid:holder_id>/wallet/", royalties.HolderWalletApi.as_view()),
     path("dataset-versions/<uuid:version_id>/licence-conditions/", royalties.VersionConditionsApi.as_view()),
     path("licence-check/", royalties.LicenceCheckApi.as_view()),
     path("usage-events/", royalties.UsageEventListApi.as_view()),
     path("usage-events/bulk/", royalties.UsageImportApi.as_view()),
+    path("releases/", releases.ReleaseListApi.as_view()),
+    path("releases/<uuid:release_id>/", releases.ReleaseDetailApi.as_view()),
+    path("releases/<uuid:release_id>/ern.xml", releases.ReleaseErnApi.as_view()),
     path("statements/", royalties.StatementListApi.as_view()),
     path("statements/<str:period>/<str:payee>/", royalties.StatementDetailApi.as_view()),
     path("statements/<str:period>/<str:payee>.<str:suffix>", royalties.StatementDetailApi.as_view()),

@@ -38,5 +38,13 @@ def body_fields(request: Request) -> Mapping[str, Any]:
     return request.data
 
 
+def wallet_field(request: Request) -> Any:
+    """The "wallet" of a wallet PUT: required, so an empty body is a 400, not a wallet cleared."""
+    fields = body_fields(request)
+    if "wallet" not in fields:
+        raise ValidationError({"wallet": ['Send {"wallet": an EIP-55 address, or null for none}.']})
+    return fields["wallet"]
+
+
 def created(instance: Model, serializer: type[BaseSerializer[Any]]) -> Response:
     return Response(serializer(instance).data, status=201)

@@ -76,6 +76,11 @@ class RightsHolder(BaseModel):
         related_name="held_rights",
         help_text="its members see this holder's statements",
     )
+    wallet = models.CharField(
+        max_length=42,
+        blank=True,
+        help_text="EIP-55 address its on-chain royalties are paid to; without one they go to its organisation's",
+    )
 
     class Meta(BaseModel.Meta):
         ordering = ["name"]

@@ -12,6 +12,7 @@ from license_expression import ExpressionError, get_spdx_licensing
 
 from generation.spectral.tags import caption_clean, tags_clean
 from ledgerline.accounts.models import Organisation
+from ledgerline.accounts.wallets import wallet_clean
 from ledgerline.datasets import blobs, media
 from ledgerline.datasets.consent import consent_validate, training_use
 from ledgerline.datasets.models import (
@@ -550,3 +551,20 @@ def blob_gc(*, older_than_seconds: int = 3600) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+@transaction.atomic
+def holder_wallet_set(*, holder: RightsHolder, wallet: object, updated_by: User) -> RightsHolder:
+    """The address a rights holder's on-chain royalties are paid to; "" or None: none, so they go
+    to its organisation's wallet (or the platform's account). Splits made from now on use it;
+    minted works keep theirs."""
+    holder.wallet = wallet_clean(wallet)
+    holder.save(update_fields=["wallet", "updated_at"])
+    audit_append(
+        organisation=holder.organisation,
+        actor=updated_by,
+        action="rights_holder.wallet",
+        obj=holder,
+        data={"wallet": holder.wallet or None},
+    )
+    return holder

@@ -123,3 +123,39 @@ class UsageEvent(models.Model):
 
     def __str__(self) -> str:
         return self.event_id
+
+
+class Release(BaseModel):
+    """Released works grouped as one product (a single, an EP, an album), sent to distributors
+    as a DDEX ERN NewReleaseMessage (royalties.ern). `icpn` is its UPC or EAN, where it has one."""
+
+    organisation = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="releases")
+    title = models.CharField(max_length=200)
+    icpn = models.CharField(max_length=13, blank=True, help_text="UPC (12 digits) or EAN (13), check digit checked")
+    label_name = models.CharField(max_length=200, help_text="the label it is released under")
+    release_date = models.DateField(null=True, blank=True)
+    sender_dpid = models.CharField(
+        max_length=40, blank=True, help_text="the DDEX Party ID (PADPIDA...) its ERN messages are sent under"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ReleaseTrack(BaseModel):
+    """A release's works: each at its place (1, 2, ...)."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="tracks")
+    work = models.ForeignKey("works.Work", on_delete=models.PROTECT, related_name="release_tracks")
+    sequence = models.PositiveIntegerField()
+
+    class Meta(BaseModel.Meta):
+        ordering = ["release", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "sequence"], name="one_track_per_place"),
+            models.UniqueConstraint(fields=["release", "work"], name="one_place_per_work"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.release} {self.sequence}"

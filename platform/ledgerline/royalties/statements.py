@@ -28,6 +28,7 @@ from ledgerline.royalties.models import MICROS, UsageEvent
 from ledgerline.royalties.money import PRECISION, allocate, minor_units
 from ledgerline.royalties.splits import decimal_text, work_split
 from ledgerline.works.models import Work
+from ledgerline.works.royalty_receivers import payee_destinations
 
 ROUNDING = ROUND_HALF_EVEN
 # Years 1900-2999. The API's schema gives this pattern to clients as it is (an ECMA regex too).
@@ -84,9 +85,14 @@ class Statement:
     totals: dict[str, Decimal] = field(default_factory=dict)  # per currency, in minor units: what is paid
 
     def to_json(self) -> dict[str, Any]:
+        # Where its part of a resale royalty is paid on chain (works minted from now on): its
+        # wallet, its organisation's, or the platform's account, which holds it for the payee.
+        destination = payee_destinations([self.payee])[self.payee]
         return {
             "payee": self.payee,
             "name": self.name,
+            "wallet": destination.wallet,
+            "accrues_to": destination.accrues_to,
             "period": {
                 "label": self.period.label,
                 "start": self.period.start.isoformat(),

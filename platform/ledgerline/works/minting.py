@@ -1,5 +1,6 @@
-"""Minting: pinned works minted in batches, one ERC-2981 royalty per batch, and a batch's token
-metadata repointed when another minter took the token ids it was made for."""
+"""Minting: pinned works minted in batches, one ERC-2981 royalty per batch paid to the split
+contract of the batch's payees (works.royalty_receivers), and a batch's token metadata
+repointed when another minter took the token ids it was made for."""
 
 import logging
 from typing import Any
@@ -20,6 +21,7 @@ from ledgerline.provenance.canonical import canonical_json
 from ledgerline.storage.client import ipfs_connect
 from ledgerline.works.manifest import token_metadata
 from ledgerline.works.models import Work, WorkStatus
+from ledgerline.works.royalty_receivers import royalty_receiver, works_recipients
 from ledgerline.works.transitions import advance
 
 logger = logging.getLogger(__name__)
@@ -38,13 +40,15 @@ def works_mint(*, works: list[Work]) -> None:
     contract = works_contract(ledger=ledger)
     ipfs = ipfs_connect()
     size = min(settings.LEDGERLINE_MINT_BATCH, MINT_BATCH)  # one transaction per batch
-    # A batch has one ERC-2981 royalty: the works' signed manifests say which.
+    # A batch has one ERC-2981 royalty and receiver: the works' signed manifests say which,
+    # and the payees' wallets where it is paid (works of one model and policy share both).
+    recipients = works_recipients(works, platform=ledger.account.address)
+    groups = {w.pk: (_resale_bps(w), tuple(sorted(recipients[w.pk].items()))) for w in works}
     batches = []
-    for bps in sorted({_resale_bps(w) for w in works}):
-        same = [w for w in works if _resale_bps(w) == bps]
-        batches += [(bps, same[start : start + size]) for start in range(0, len(same), size)]
-    for bps, batch in batches:
-        first = with_retries(contract.functions.totalMinted().call, what="token count") + 1
+    for group in sorted(set(groups.values())):
+        same = [w for w in works if groups[w.pk] == group]
+        batches += [(group, same[start : start + size]) for start in range(0, len(same), size)]
+    for (bps, parts), batch in batches:
         new = [
             w
             for w in batch
@@ -52,6 +56,8 @@ def works_mint(*, works: list[Work]) -> None:
                 contract.functions.tokenOfContent(bytes.fromhex(w.content_sha256)).call, what="token lookup"
             )
         ]
+        receiver = royalty_receiver(ledger=ledger, recipients=dict(parts), create=bool(new))
+        first = with_retries(contract.functions.totalMinted().call, what="token count") + 1
         folder = {f"{first + i}.json": canonical_json(token_metadata(w)) for i, w in enumerate(new)}
         metadata_cid = str(ipfs.add_directory(folder, name="token metadata").cid) if folder else "unused"
         fault_point("before_mint")
@@ -60,7 +66,7 @@ def works_mint(*, works: list[Work]) -> None:
             content_hashes=[w.content_sha256 for w in batch],
             metadata_cid=metadata_cid,
             to=ledger.account.address,
-            royalty_receiver=ledger.account.address,  # Ledgerline collects and pays out by statement
+            royalty_receiver=receiver,
             royalty_bps=bps,
             watermarks={w.content_sha256: mark for w in batch if (mark := _watermark(w))},
         )

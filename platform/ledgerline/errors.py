@@ -36,6 +36,27 @@ class InvalidFile(LedgerlineError):
     code = "invalid_file"
 
 
+class Gone(LedgerlineError):
+    """Something that was there and is no more (an upload left to expire)."""
+
+    status = 410
+    code = "gone"
+
+
+class Locked(LedgerlineError):
+    """Another request is writing to the same thing right now."""
+
+    status = 423
+    code = "locked"
+
+
+class ChecksumMismatch(LedgerlineError):
+    """Bytes whose checksum is not the one sent with them (tus's 460)."""
+
+    status = 460
+    code = "checksum_mismatch"
+
+
 class Unavailable(LedgerlineError):
     """An outside system (the chain node, the IPFS node) that does not answer: a 503, and a task
     retries it (queue.RETRYING)."""

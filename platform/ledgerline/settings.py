@@ -196,6 +196,10 @@ LEDGERLINE_MAX_UPLOAD_BYTES = envint("LEDGERLINE_MAX_UPLOAD_BYTES", 8 * 1024**3)
 # A file handed to /verify is checked in memory: a 413 past this (a 25-minute 44.1 kHz stereo WAV).
 LEDGERLINE_VERIFY_MAX_BYTES = envint("LEDGERLINE_VERIFY_MAX_BYTES", 256 * 1024**2)
 LEDGERLINE_BLOB_DIR = Path(envstr("LEDGERLINE_BLOB_DIR", str(VAR_DIR / "blobs")))
+# Resumable uploads (tus): one left unfinished this long after its last bytes is deleted, and a
+# user's unfinished uploads may reserve this many bytes in all (their declared lengths).
+LEDGERLINE_UPLOAD_EXPIRY_SECONDS = envint("LEDGERLINE_UPLOAD_EXPIRY_SECONDS", 24 * 3600)
+LEDGERLINE_UPLOAD_QUOTA_BYTES = envint("LEDGERLINE_UPLOAD_QUOTA_BYTES", 64 * 1024**3)
 
 # Signing keys: ECDSA P-256, one active key per organisation, stored as encrypted PEM.
 # The embedded default keeps them under var/keys with a passphrase made on first run;

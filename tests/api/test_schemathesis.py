@@ -81,6 +81,7 @@ def test_the_api_keeps_to_its_schema_under_schemathesis(server: str, env: dict[s
             "--continue-on-failure",
         ],
         cwd=ROOT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=900,

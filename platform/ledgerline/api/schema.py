@@ -43,7 +43,8 @@ class AutoSchema(openapi.AutoSchema):
             statuses += [409, 413, 415]  # a state that forbids it, a body too big, a body of another type
         if self.view.get_throttles():
             statuses.append(429)
-        return sorted(statuses)
+        statuses += getattr(self.view, "protocol_statuses", {}).get(self.method, [])
+        return sorted(set(statuses))
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledgerline.api import accounts, audit, datasets, provenance, releases, royalties, training, works
+from ledgerline.api import accounts, audit, datasets, provenance, releases, royalties, training, uploads, works
 
 urlpatterns = [
     path("verify", audit.VerifyApi.as_view()),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("datasets/<uuid:dataset_id>/", datasets.DatasetDetailApi.as_view()),
     path("datasets/<uuid:dataset_id>/files/", datasets.DatasetFileListApi.as_view()),
     path("datasets/<uuid:dataset_id>/versions/", datasets.DatasetVersionListApi.as_view()),
+    path("uploads", uploads.UploadListApi.as_view()),
+    path("uploads/", uploads.UploadListApi.as_view()),
+    path("uploads/<uuid:upload_id>/", uploads.UploadDetailApi.as_view()),
     path("dataset-files/<uuid:file_id>/", datasets.DatasetFileDetailApi.as_view()),
     path("dataset-files/<uuid:file_id>/consent/", datasets.DatasetFileConsentApi.as_view()),
     path("dataset-versions/<uuid:version_id>/", datasets.DatasetVersionDetailApi.as_view()),

@@ -161,3 +161,36 @@ class VersionEntry(models.Model):
 
     def __str__(self) -> str:
         return self.path
+
+
+class Upload(BaseModel):
+    """A file on its way into a dataset over the resumable protocol (tus, see datasets.resumable).
+
+    The bytes so far sit in a part file beside the blob store on the web host that took them;
+    the row holds how many there are and the SHA-256 state after them, so every request goes on
+    where the last one stopped and no byte is read twice. Once complete, the file goes through
+    the same checks as any upload and into the store, or is refused and deleted.
+    """
+
+    class State(models.TextChoices):
+        RECEIVING = "receiving"
+        COMPLETE = "complete"
+        REFUSED = "refused"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="uploads")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=500)
+    path = models.CharField(max_length=500, help_text="its path in the dataset")
+    tags = models.JSONField(default=list, blank=True)
+    caption = models.CharField(max_length=500, blank=True)
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    sha256_state = models.BinaryField(default=b"", help_text="SHA-256 state after `offset` bytes")
+    boot_id = models.CharField(max_length=64, blank=True, help_text="the host's boot when `offset` was recorded")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVING)
+    file = models.ForeignKey(DatasetFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.filename

@@ -4,6 +4,8 @@ Storing a stream and hashing it is one pass (HashingWriter): uploads and imports
 use it. bench/hash_throughput.py measures it against sha256sum.
 """
 
+import ctypes
+import ctypes.util
 import hashlib
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -73,3 +75,75 @@ def copy_and_hash(source: BinaryIO, target: BinaryIO, *, chunk_size: int = CHUNK
         writer.abort()
         raise
     return writer.finish()
+
+
+class _Sha256Context(ctypes.Structure):
+    """OpenSSL's SHA256_CTX (openssl/sha.h): the whole state of a SHA-256 between two updates."""
+
+    _fields_ = [
+        ("h", ctypes.c_uint32 * 8),
+        ("Nl", ctypes.c_uint32),
+        ("Nh", ctypes.c_uint32),
+        ("data", ctypes.c_uint32 * 16),
+        ("num", ctypes.c_uint32),
+        ("md_len", ctypes.c_uint32),
+    ]
+
+
+def _libcrypto() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("crypto")
+    try:
+        lib = ctypes.CDLL(name) if name else None
+        if lib is not None:
+            lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+            lib.SHA256_Final.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+            lib.SHA256_Init.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError):
+        return None
+    return lib
+
+
+_CRYPTO = _libcrypto()
+
+
+class ResumableSha256:
+    """A SHA-256 whose state can be saved between requests and taken up again, so an upload
+    that arrives in many requests is hashed once, as its bytes arrive.
+
+    hashlib cannot export its state, so this calls OpenSSL's SHA256_* (the library hashlib
+    itself uses; the call releases the GIL) on a context whose bytes are the saved state. The
+    state is only meaningful on the machine that made it. Where the library is missing,
+    ``state()`` is empty and the caller hashes again what it had (``saved`` says so).
+    """
+
+    def __init__(self, state: bytes = b"") -> None:
+        self._hashlib = hashlib.sha256() if _CRYPTO is None else None
+        self._context = _Sha256Context()
+        if state and len(state) == ctypes.sizeof(_Sha256Context) and _CRYPTO is not None:
+            ctypes.memmove(ctypes.byref(self._context), state, len(state))
+        elif _CRYPTO is not None:
+            _CRYPTO.SHA256_Init(ctypes.byref(self._context))
+
+    @staticmethod
+    def saved(state: bytes) -> bool:
+        """Whether ``state`` can be taken up again here (else hash the bytes so far again)."""
+        return _CRYPTO is not None and len(state) == ctypes.sizeof(_Sha256Context)
+
+    def update(self, data: bytes) -> None:
+        if _CRYPTO is None:
+            assert self._hashlib is not None
+            self._hashlib.update(data)
+        else:
+            _CRYPTO.SHA256_Update(ctypes.byref(self._context), data, len(data))
+
+    def state(self) -> bytes:
+        return b"" if _CRYPTO is None else bytes(self._context)
+
+    def hexdigest(self) -> str:
+        if _CRYPTO is None:
+            assert self._hashlib is not None
+            return self._hashlib.hexdigest()
+        context = _Sha256Context.from_buffer_copy(bytes(self._context))
+        digest = (ctypes.c_ubyte * 32)()
+        _CRYPTO.SHA256_Final(digest, ctypes.byref(context))
+        return bytes(digest).hex()

@@ -34,6 +34,7 @@ from ledgerline.datasets import media, services
 from ledgerline.datasets.models import Dataset, DatasetFile, Upload
 from ledgerline.errors import ChecksumMismatch, Conflict, Gone, InvalidFile, LedgerlineError, Locked, TooLarge
 from ledgerline.provenance.hashing import ResumableSha256
+from ledgerline.storage.direct import DirectAppender
 
 READ_SIZE = 4 * 1024 * 1024
 CHECKPOINT_BYTES = 64 * 1024 * 1024  # a long request records its progress this often
@@ -191,8 +192,10 @@ def upload_append(
             raise LedgerlineError(
                 f"{size:,} bytes from byte {offset:,} would pass the upload's length of {upload.length:,} bytes."
             )
-        part.truncate(upload.offset)  # bytes a dead request wrote past its last record
-        part.seek(upload.offset)
+        if os.fstat(part.fileno()).st_size != upload.offset:
+            # Bytes a dead request wrote past its last record. Only then: ext4 flushes a file to
+            # disk when it is closed after a truncation to 0, which would stall a fast upload.
+            part.truncate(upload.offset)
         received = _receive(upload, part, read, size, checksum)
         if checksum is not None:
             upload = _checked(upload, part, received, size, checksum)
@@ -207,13 +210,15 @@ def _receive(
     upload: Upload, part: BinaryIO, read: Callable[[int], bytes], size: int, checksum: Checksum | None
 ) -> tuple[int, bytes, str]:
     """Write what arrives to the part file (on a second thread, as hashing goes on here); the
-    bytes received, the SHA-256 state after them, and their own digest when a checksum came."""
+    bytes received since the last record, the SHA-256 state after them, and their own digest
+    when a checksum came."""
     hasher = ResumableSha256(bytes(upload.sha256_state))
     own = hashlib.new(checksum.algorithm) if checksum is not None else None
+    appender = DirectAppender(part_path(upload), upload.offset)
     writer = ThreadPoolExecutor(max_workers=1)
     pending: Future[None] | None = None
     received = recorded = 0
-    start = upload.offset
+    start, head = upload.offset, b""
     try:
         while received < size:
             data = read(min(READ_SIZE, size - received))
@@ -221,34 +226,35 @@ def _receive(
                 break  # the body ended early: the client went away
             if pending is not None:
                 pending.result()  # one chunk in flight: memory stays flat
-            pending = writer.submit(_write, part, data, own)
+            pending = writer.submit(_write, appender, data, own)
             hasher.update(data)
             received += len(data)
-            if start < SNIFF_BYTES <= start + received and own is None:
-                pending.result()
-                _sniff(upload, part)
+            if start + len(head) < SNIFF_BYTES and own is None:
+                head += data[: SNIFF_BYTES - start - len(head)]
+                if start + len(head) == SNIFF_BYTES:
+                    _sniff(upload, os.pread(part.fileno(), start, 0) + head)
             if own is None and received - recorded >= CHECKPOINT_BYTES:
                 pending.result()
+                appender.flush()
                 upload = _record(upload, upload.offset + received - recorded, hasher.state())
                 recorded = received
         if pending is not None:
             pending.result()
     finally:
         writer.shutdown()
+        appender.close()
     return received - recorded, hasher.state(), own.hexdigest() if own is not None else ""
 
 
-def _write(part: BinaryIO, data: bytes, own: "hashlib._Hash | None") -> None:
-    view = memoryview(data)
-    while view:
-        view = view[part.write(view) or 0 :]
+def _write(appender: DirectAppender, data: bytes, own: "hashlib._Hash | None") -> None:
+    appender.write(data)
     if own is not None:
         own.update(data)
 
 
-def _sniff(upload: Upload, part: BinaryIO) -> None:
+def _sniff(upload: Upload, head: bytes) -> None:
     """Refuse at its first bytes a file that is no media at all, before gigabytes follow."""
-    if media.sniff(os.pread(part.fileno(), SNIFF_BYTES, 0)) is None:
+    if media.sniff(head) is None:
         _refuse(upload, f"{upload.filename}: not a MIDI, WAV, FLAC or MP3 file (its first bytes are not any of them).")
 
 
@@ -264,7 +270,7 @@ def _checked(upload: Upload, part: BinaryIO, received: tuple[int, bytes, str], s
             "nothing of them was kept: send them again."
         )
     if upload.offset < SNIFF_BYTES <= upload.offset + count:
-        _sniff(upload, part)
+        _sniff(upload, os.pread(part.fileno(), SNIFF_BYTES, 0))
     return _record(upload, upload.offset + count, state)
 
 

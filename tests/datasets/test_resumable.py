@@ -6,6 +6,7 @@ import base64
 import fcntl
 import hashlib
 import io
+import os
 import tracemalloc
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+from django.core.management import call_command
 from django.test.client import ClientHandler
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -281,7 +283,9 @@ def test_uploads_are_their_uploaders_alone(team: Team, media_dir: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_termination_expiry_and_the_quota(team: Team, media_dir: Path, settings: Any) -> None:
+def test_termination_expiry_and_the_quota(
+    team: Team, media_dir: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset_id = dataset_create(team)
     data = (media_dir / "tone.wav").read_bytes()
     ended = _create(team, dataset_id, len(data), filename="ended.wav")
@@ -303,6 +307,16 @@ def test_termination_expiry_and_the_quota(team: Team, media_dir: Path, settings:
     assert over.status_code == 413 and "unfinished uploads already reserve" in over.json()["error"]["message"]
     Upload.objects.filter(pk=kept[0]).update(expires_at=timezone.now() - timedelta(seconds=1))
     _create(team, dataset_id, 1, filename="room-again.wav")  # the expired one no longer counts
+
+    monkeypatch.setattr(resumable, "MAX_UNFINISHED", Upload.objects.filter(state="receiving").count())
+    many = _creation(team, dataset_id, 1, "one-upload-too-many.wav")
+    assert many.status_code == 413 and "unfinished uploads, the most" in many.json()["error"]["message"]
+
+    orphan = Path(settings.LEDGERLINE_BLOB_DIR) / "uploads" / "no-such-upload"
+    orphan.write_bytes(b"left by a crash")
+    os.utime(orphan, (0, 0))
+    call_command("blobs", "gc", stdout=io.StringIO())
+    assert not orphan.exists() and resumable.part_path(Upload.objects.get(pk=kept[1])).exists()
 
 
 @pytest.mark.django_db

@@ -27,7 +27,7 @@ from typing import BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from ledgerline.datasets import media, services
@@ -51,6 +51,7 @@ class Checksum:
 
 
 ORPHAN_SECONDS = 3600
+MAX_UNFINISHED = 1000  # a user's unfinished uploads at a time, whatever their sizes
 
 
 def _boot_id() -> str:
@@ -89,10 +90,15 @@ def upload_create(*, dataset: Dataset, user: User, length: int, metadata: dict[s
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one creation per user at a time
         quota = settings.LEDGERLINE_UPLOAD_QUOTA_BYTES
-        reserved = (
-            Upload.objects.filter(created_by=user, state=Upload.State.RECEIVING).aggregate(total=Sum("length"))["total"]
-            or 0
+        unfinished = Upload.objects.filter(created_by=user, state=Upload.State.RECEIVING).aggregate(
+            total=Sum("length"), count=Count("pk")
         )
+        reserved = unfinished["total"] or 0
+        if unfinished["count"] >= MAX_UNFINISHED:
+            raise TooLarge(
+                f"You have {unfinished['count']:,} unfinished uploads, the most one may have at a time. "
+                "Finish them, or delete those you gave up (DELETE /api/v1/uploads/<id>/)."
+            )
         if reserved + length > quota:
             raise TooLarge(
                 f"Your unfinished uploads already reserve {reserved:,} of the {quota:,} bytes you may have "
@@ -323,9 +329,10 @@ def _delete(upload: Upload) -> None:
     Upload.objects.filter(pk=upload.pk).delete()
 
 
-def uploads_expire() -> int:
-    """Delete the uploads past their expiry (unfinished ones' bytes with them), and part files
-    whose upload is gone; how many uploads went."""
+def uploads_expire(*, orphans: bool = False) -> int:
+    """Delete the uploads past their expiry (unfinished ones' bytes with them), and with
+    ``orphans`` part files an hour old whose upload is gone (a crash between the two); how many
+    uploads went."""
     expired = list(Upload.objects.filter(expires_at__lte=timezone.now()))
     for upload in expired:
         try:
@@ -334,7 +341,7 @@ def uploads_expire() -> int:
         except Locked:
             continue  # bytes arriving right now: not expired after all
     folder = Path(settings.LEDGERLINE_BLOB_DIR) / "uploads"
-    if folder.is_dir():
+    if orphans and folder.is_dir():
         cutoff = timezone.now().timestamp() - ORPHAN_SECONDS
         known = {str(pk) for pk in Upload.objects.values_list("pk", flat=True)}
         for part in folder.iterdir():

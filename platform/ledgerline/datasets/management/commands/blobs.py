@@ -18,6 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--grace", type=int, default=3600, help="spare files younger than this many seconds")
 
     def handle(self, *args: Any, grace: int, **options: Any) -> None:
-        expired = uploads_expire()
+        expired = uploads_expire(orphans=True)
         removed = blob_gc(older_than_seconds=grace)
         self.stdout.write(f"removed {len(removed)} unreferenced files and {expired} expired uploads")

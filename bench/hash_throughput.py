@@ -1,21 +1,27 @@
 """Registering a dataset of real files, measured against `sha256sum` over the same files.
 
-Makes a folder of real media (WAV, FLAC and MIDI; at least 1 GiB in all), then, in rounds,
-times three things over the same files, all read from the page cache:
+Makes a folder of real media (WAV, FLAC and MIDI; 1 GiB in all by default), starts the site as
+`make run` does (tools/serve.py --only web: gunicorn, on SQLite in a folder of its own), then, in
+rounds (after one more that only warms up), times each way of registering the same files, all
+read from the page cache:
   sha256sum      the baseline: coreutils hashing every file
   hashlib        the ceiling: OpenSSL's SHA-256 (as Python's hashlib uses it) reading every file,
                  with nothing stored; where the CPU has SHA extensions it beats sha256sum
-  import         `dataset_import`'s path: copy into the blob store hashing on the way,
-                 parse-check, record rows, audit, freeze nothing
-  upload         the HTTP path: each file POSTed as multipart through Django's full stack
-                 (streamed, hashed while written to var/tmp, parse-checked, moved into the store)
+  import         `dataset_import`'s service: files copied into the staging area and hashed in one
+                 pass, several at once, parse-checked, rows and audit entries written
+  multipart      each file POSTed as multipart/form-data over loopback (the old path, the baseline)
+  put            each file PUT as the raw request body (curl -T's way)
+  tus            each file as a resumable upload (POST /api/v1/uploads/, then one PATCH of it all)
 and prints each one's throughput and its ratio to sha256sum and to hashlib (1.0 = as fast).
+Request bodies go from the files to the socket by sendfile(2): the client costs the server little.
 
     .venv/bin/python bench/hash_throughput.py [--gib 1.0] [--rounds 3] [--dir /tmp]
 """
 
 import argparse
+import base64
 import hashlib
+import http.client
 import os
 import shutil
 import statistics
@@ -23,13 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
 MiB = 1024 * 1024
+Files = list[tuple[str, Path]]
 
 
 def make_wav(path: Path, size: int, seed: int) -> None:
@@ -82,10 +90,104 @@ def time_hashlib(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(MiB):
-            yield chunk
+def memory_recycle(scratch: Path, size: int) -> None:
+    """Write ``size`` bytes to a file and delete it, so that the next files written land in page
+    cache just freed. On a virtual machine whose host takes back memory the guest leaves free,
+    writing into memory not used for a while runs at a few hundred MiB/s (the host backs each page
+    as it is touched) and into memory just freed at several GiB/s: without this the table measures
+    the host, not the paths."""
+    block = bytes(MiB)
+    with open(scratch, "wb") as f:
+        for _ in range(size // MiB + 1):
+            f.write(block)
+    scratch.unlink()
+
+
+class Site:
+    """Requests to the served site over one kept-alive loopback connection, bodies sent from files."""
+
+    def __init__(self, url: str, token: str) -> None:
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+        self.token = token
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str], body: tuple[bytes, Path | None, bytes] = (b"", None, b"")
+    ) -> http.client.HTTPResponse:
+        """Send ``body`` (bytes before a file, the file, bytes after it) and read the response."""
+        before, file, after = body
+        length = len(before) + (file.stat().st_size if file else 0) + len(after)
+        self.connection.putrequest(method, path)
+        for name, value in {"Authorization": f"Bearer {self.token}", "Content-Length": str(length), **headers}.items():
+            self.connection.putheader(name, value)
+        self.connection.endheaders()
+        assert self.connection.sock is not None
+        self.connection.sock.sendall(before)
+        if file is not None:
+            with open(file, "rb") as f:
+                self.connection.sock.sendfile(f)
+        self.connection.sock.sendall(after)
+        response = self.connection.getresponse()
+        response.read()
+        return response
+
+
+def send_multipart(site: Site, dataset: str, name: str, path: Path) -> None:
+    boundary = "BenchBoundary"
+    before = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\n{name}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    body = (before.encode(), path, f"\r\n--{boundary}--\r\n".encode())
+    response = site.request("POST", f"/api/v1/datasets/{dataset}/files/", headers, body)
+    if response.status != 201:
+        raise SystemExit(f"multipart upload of {name} failed: {response.status}")
+
+
+def send_put(site: Site, dataset: str, name: str, path: Path) -> None:
+    headers = {"Content-Type": "application/octet-stream"}
+    response = site.request("PUT", f"/api/v1/datasets/{dataset}/files/{quote(name)}", headers, (b"", path, b""))
+    if response.status != 201:
+        raise SystemExit(f"PUT of {name} failed: {response.status}")
+
+
+def send_tus(site: Site, dataset: str, name: str, path: Path) -> None:
+    metadata = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in (("dataset", dataset), ("filename", name))
+    )
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Length": str(path.stat().st_size), "Upload-Metadata": metadata}
+    created = site.request("POST", "/api/v1/uploads/", headers)
+    if created.status != 201:
+        raise SystemExit(f"tus creation for {name} failed: {created.status}")
+    location = urlsplit(created.getheader("Location", "")).path
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    response = site.request("PATCH", location, headers, (b"", path, b""))
+    if response.status != 204 or not response.getheader("Ledgerline-Dataset-File"):
+        raise SystemExit(f"tus PATCH of {name} failed: {response.status}")
+
+
+def report(times: dict[str, list[float]], small: dict[str, list[float]], total: int, rounds: int) -> None:
+    """The table; for the HTTP paths also the median request of a small (MIDI) file, a cost per
+    request whatever its size, and how fast the rest of the bytes went without those requests."""
+    base, ceiling = statistics.median(times["sha256sum"]), statistics.median(times["hashlib"])
+    print(
+        f"\n{'path':<10} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
+        f" {'ms per MIDI':>12} {'MiB/s of the rest':>18}"
+        f"   (median of {rounds} rounds; load average {os.getloadavg()[0]:.2f})"
+    )
+    for label, values in times.items():
+        median = statistics.median(values)
+        line = (
+            f"{label:<10} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f} {ceiling / median:>11.2f}"
+        )
+        if small.get(label):
+            per_request = statistics.median(small[label])
+            rest = median - sum(small[label]) / rounds
+            line += f" {per_request * 1000:>12.1f} {total / MiB / rest:>18.0f}"
+        print(line)
 
 
 def main() -> None:
@@ -96,21 +198,21 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ledgerline-bench-", dir=args.dir))
-    os.environ["LEDGERLINE_VAR_DIR"] = str(work / "var")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ledgerline.settings")
+    from tests.daemons import ledgerline_env, ledgerline_served
+
+    env = ledgerline_env(work / "var")
+    os.environ.update(LEDGERLINE_VAR_DIR=env["LEDGERLINE_VAR_DIR"], DJANGO_SETTINGS_MODULE="ledgerline.settings")
     os.environ.pop("DATABASE_URL", None)
     import django
 
     django.setup()
     from django.conf import settings
-    from django.core.handlers.wsgi import WSGIHandler
     from django.core.management import call_command
 
     from ledgerline.accounts import services as accounts
     from ledgerline.accounts.models import Membership
     from ledgerline.datasets import services as datasets
     from ledgerline.datasets.models import DatasetFile
-    from tests.streams import multipart_file, upload_environ
 
     try:
         call_command("migrate", verbosity=0)
@@ -124,11 +226,19 @@ def main() -> None:
             f"{sum(p.suffix == '.flac' for p in paths)} FLAC, {sum(p.suffix == '.mid' for p in paths)} MIDI"
         )
         names = [(str(p.relative_to(work / "files")), p) for p in paths]
-        handler = WSGIHandler()
-        times: dict[str, list[float]] = {"sha256sum": [], "hashlib": [], "import": [], "upload": []}
+        senders: dict[str, Callable[[Site, str, str, Path], None]] = {"multipart": send_multipart, "put": send_put}
+        if (ROOT / "platform/ledgerline/api/uploads.py").exists():
+            senders["tus"] = send_tus
+        else:
+            print("tus: skipped, platform/ledgerline/api/uploads.py (the resumable endpoint) is not here yet")
+        times: dict[str, list[float]] = {label: [] for label in ("sha256sum", "hashlib", "import", *senders)}
+        small: dict[str, list[float]] = {label: [] for label in senders}  # each MIDI file's request
 
         def new_dataset(label: str) -> Any:
+            """An empty store and dataset, and memory ready for the files the next path writes."""
+            os.sync()  # what the path before wrote is on disk: the kernel does not throttle the next one
             shutil.rmtree(settings.LEDGERLINE_BLOB_DIR, ignore_errors=True)
+            memory_recycle(work / "scratch", total)
             return datasets.dataset_create(
                 organisation=organisation,
                 name=label,
@@ -138,47 +248,34 @@ def main() -> None:
                 created_by=user,
             )
 
-        time_sha256sum(paths)  # warm the page cache for everyone alike
-        for round_ in range(args.rounds):
-            times["sha256sum"].append(time_sha256sum(paths))
-            times["hashlib"].append(time_hashlib(paths))
+        with ledgerline_served(env, "--only", "web") as (url, _, _):
+            site = Site(url, token)
+            time_sha256sum(paths)  # warm the page cache for everyone alike
+            for round_ in range(args.rounds + 1):
+                times["sha256sum"].append(time_sha256sum(paths))
+                times["hashlib"].append(time_hashlib(paths))
 
-            dataset = new_dataset(f"import {round_}")
-            start = time.perf_counter()
-            datasets.dataset_files_import(dataset=dataset, paths=names, added_by=user)
-            times["import"].append(time.perf_counter() - start)
+                dataset = new_dataset(f"import {round_}")
+                start = time.perf_counter()
+                datasets.dataset_files_import(dataset=dataset, paths=names, added_by=user)
+                times["import"].append(time.perf_counter() - start)
 
-            dataset = new_dataset(f"upload {round_}")
-            start = time.perf_counter()
-            for name, path in names:
-                body, length = multipart_file("BenchBoundary", path.name, file_chunks(path), path.stat().st_size)
-                environ = upload_environ(
-                    path=f"/api/v1/datasets/{dataset.pk}/files/",
-                    body=body,
-                    length=length,
-                    boundary="BenchBoundary",
-                    token=token,
-                )
-                status: list[str] = []
-                response = handler(environ, lambda s, h, *_, status=status: status.append(s))
-                b"".join(response)
-                response.close()  # as a WSGI server does: removes the request's temporary files
-                if not status[0].startswith("201"):
-                    raise SystemExit(f"upload of {name} failed: {status[0]}")
-            times["upload"].append(time.perf_counter() - start)
-            assert DatasetFile.objects.filter(dataset=dataset).count() == len(paths)
-
-        base, ceiling = statistics.median(times["sha256sum"]), statistics.median(times["hashlib"])
-        print(
-            f"\n{'path':<10} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
-            f"   (median of {args.rounds} rounds)"
-        )
-        for label, values in times.items():
-            median = statistics.median(values)
-            print(
-                f"{label:<10} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f}"
-                f" {ceiling / median:>11.2f}"
-            )
+                for label, send in senders.items():
+                    dataset = new_dataset(f"{label} {round_}")
+                    site.connection.close()  # idle past gunicorn's keep-alive: the next request opens a new one
+                    start = time.perf_counter()
+                    for name, path in names:
+                        sent = time.perf_counter()
+                        send(site, str(dataset.pk), name, path)
+                        if path.suffix == ".mid":
+                            small[label].append(time.perf_counter() - sent)
+                    times[label].append(time.perf_counter() - start)
+                    assert DatasetFile.objects.filter(dataset=dataset).count() == len(paths)
+        # The first round only warms up (the server's workers, the memory the store's files go to).
+        midis = sum(p.suffix == ".mid" for p in paths)
+        times = {label: values[1:] for label, values in times.items()}
+        small = {label: values[midis:] for label, values in small.items()}
+        report(times, small, total, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

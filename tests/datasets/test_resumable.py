@@ -254,7 +254,7 @@ def test_protocol_mistakes_get_their_4xx(team: Team, media_dir: Path) -> None:
     taken = _create(team, dataset_id, len(data), filename="first.mid")
     assert _patch(team, taken, data, 0).status_code == 204
     again = _creation(team, dataset_id, 100, "first.mid")
-    assert again.status_code == 409 and "already in this dataset" in again.json()["error"]["message"]
+    assert again.status_code == 400 and "already in this dataset" in again.json()["error"]["message"]
 
     with open(resumable.part_path(Upload.objects.get(pk=upload_id)), "rb") as part:  # another request writing
         fcntl.flock(part.fileno(), fcntl.LOCK_EX)

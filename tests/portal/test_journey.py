@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.conftest import Team
 from tests.portal.conftest import shot, sign_in
@@ -26,8 +26,8 @@ def test_sign_in_upload_train_generate_play_and_verify(
     with page.expect_navigation():
         page.click("#dataset-create")
     page.set_input_files("#files", [str(p) for p in chorale_files[:8]])
-    with page.expect_navigation():
-        page.click("#upload-button")
+    page.click("#upload-button")
+    expect(page.locator("#upload-status")).to_have_text("Done: 8 added.")
     assert page.locator("#files-table tr[data-sha256]").count() == 8
     with page.expect_navigation():
         page.click("#freeze-button")

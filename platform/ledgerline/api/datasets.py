@@ -1,8 +1,12 @@
+import base64
+import binascii
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
-from django.http import FileResponse
+from django.conf import settings
+from django.http import FileResponse, UnreadablePostError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -16,6 +20,7 @@ from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
 from ledgerline.datasets.models import DatasetFile
 from ledgerline.datasets.uploads import HashedUpload
+from ledgerline.errors import LedgerlineError, TooLarge
 from ledgerline.sites import site_url
 from ledgerline_verify import bounded_json
 
@@ -246,6 +251,104 @@ class DatasetFileListApi(ApiView):
             rights=rights_data,
         )
         return Response(FileOutput(files, many=True).data, status=201)
+
+
+class LengthRequired(LedgerlineError):
+    status = 411
+    code = "length_required"
+
+
+_DIGITS = re.compile(r"\d{1,19}")
+
+
+def _content_length(request: Request) -> int:
+    """The body's declared size: required, so a body is never read without knowing where it ends."""
+    declared = request.META.get("CONTENT_LENGTH") or ""
+    if not _DIGITS.fullmatch(declared):
+        raise LengthRequired(
+            "Send the file's size as Content-Length (curl -T does); a body of unknown length is refused."
+        )
+    size = int(declared)
+    if size > settings.LEDGERLINE_MAX_UPLOAD_BYTES:
+        raise TooLarge(f"The file is larger than the {settings.LEDGERLINE_MAX_UPLOAD_BYTES:,} bytes allowed per file.")
+    return size
+
+
+def _content_digest(request: Request) -> str | None:
+    """The SHA-256 (hex) a Content-Digest header (RFC 9530) gives for the body, if it gives one;
+    digests in other algorithms are ignored, as the RFC allows."""
+    for member in request.headers.get("Content-Digest", "").split(","):
+        key, _, value = member.partition("=")
+        if key.strip().lower() != "sha-256":
+            continue
+        encoded = value.split(";")[0].strip()
+        try:
+            digest = base64.b64decode(encoded[1:-1], validate=True) if encoded[:1] == encoded[-1:] == ":" else b""
+        except binascii.Error:
+            digest = b""
+        if len(digest) != 32:
+            raise LedgerlineError("Content-Digest: write sha-256=:<base64 of the body's 32-byte SHA-256>: (RFC 9530).")
+        return digest.hex()
+    return None
+
+
+class _RequestBody:
+    """The request's bytes as they arrive; b"" once the client goes away, so a short body is seen."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request._request
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.request.read(size)
+        except UnreadablePostError:
+            return b""
+
+
+class DatasetFileContentApi(ApiView):
+    """One file whose bytes are the request body, for scripts: ``curl -T take.wav .../files/take.wav``."""
+
+    parser_classes: list[Any] = []  # the body is the file: streamed to the staging area, never parsed
+
+    @extend_schema(
+        operation_id="api_v1_datasets_files_put",
+        request={"application/octet-stream": {"type": "string", "format": "binary"}},
+        parameters=[
+            OpenApiParameter("path", str, OpenApiParameter.PATH, description="the file's path in the dataset"),
+            OpenApiParameter("tags", str, description="words describing the file: 'organ, chorale'"),
+            OpenApiParameter("caption", str, description="one line describing the file"),
+            OpenApiParameter(
+                "Content-Digest",
+                str,
+                OpenApiParameter.HEADER,
+                description="sha-256=:<base64>: (RFC 9530); the file is refused if its bytes differ",
+            ),
+        ],
+        responses={201: FileOutput},
+    )
+    def put(self, request: Request, dataset_id: str, path: str) -> Response:
+        dataset = self.visible(selectors.dataset_list(organisation_ids=self.actor.organisation_ids), pk=dataset_id)
+        self.actor.require_writer(dataset.organisation_id)
+        description = services.description_validate(
+            tags=request.query_params.get("tags") or None, caption=request.query_params.get("caption")
+        )
+        size, digest = _content_length(request), _content_digest(request)
+        temp_path, sha256, received = blobs.blob_stage(cast(BinaryIO, _RequestBody(request)))
+        try:
+            if received != size:
+                raise LedgerlineError(
+                    f"The upload was cut short: {received:,} of {size:,} bytes arrived. Nothing was kept; "
+                    "please upload again."
+                )
+            if digest is not None and digest != sha256:
+                raise LedgerlineError("The bytes received do not match Content-Digest. Nothing was kept.")
+            staged = services.StagedFile(
+                name=path, temp_path=temp_path, sha256=sha256, size=received, description=description
+            )
+            [file] = services.dataset_files_add(dataset=dataset, files=[staged], added_by=self.actor.user)
+        finally:
+            temp_path.unlink(missing_ok=True)  # already moved into the store on success
+        return created(file, FileOutput)
 
 
 class DatasetFileDetailApi(ApiView):

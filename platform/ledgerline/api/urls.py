@@ -18,6 +18,7 @@ urlpatterns = [
     path("datasets/", datasets.DatasetListApi.as_view()),
     path("datasets/<uuid:dataset_id>/", datasets.DatasetDetailApi.as_view()),
     path("datasets/<uuid:dataset_id>/files/", datasets.DatasetFileListApi.as_view()),
+    path("datasets/<uuid:dataset_id>/files/<path:path>", datasets.DatasetFileContentApi.as_view()),
     path("datasets/<uuid:dataset_id>/versions/", datasets.DatasetVersionListApi.as_view()),
     path("uploads", uploads.UploadListApi.as_view()),
     path("uploads/", uploads.UploadListApi.as_view()),

@@ -86,9 +86,10 @@ def upload_create(*, dataset: Dataset, user: User, length: int, metadata: dict[s
     if length > limit:
         raise TooLarge(f"{filename}: {length:,} bytes is larger than the {limit:,} bytes allowed per file.")
     if DatasetFile.objects.filter(dataset=dataset, path=path).exists():
-        raise Conflict(f"{path!r} is already in this dataset.")
+        # A 400, not a 409: tus clients take a 409 for an offset to ask again, and retry.
+        raise LedgerlineError(f"{path!r} is already in this dataset.")
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()  # one creation per user at a time
+        User.objects.select_for_update(no_key=True).filter(pk=user.pk).first()  # one creation per user at a time
         quota = settings.LEDGERLINE_UPLOAD_QUOTA_BYTES
         unfinished = Upload.objects.filter(created_by=user, state=Upload.State.RECEIVING).aggregate(
             total=Sum("length"), count=Count("pk")
@@ -304,7 +305,8 @@ def _finish(upload: Upload, sha256: str) -> Upload:
             upload.expires_at = timezone.now() + _expiry()
             upload.save(update_fields=["state", "file", "sha256_state", "expires_at", "updated_at"])
     except LedgerlineError as exc:
-        _refuse(upload, exc.message, error=exc)
+        # A clash with the dataset is a 400 here too: a tus client would retry a 409.
+        _refuse(upload, exc.message, error=LedgerlineError(exc.message) if isinstance(exc, Conflict) else exc)
     return upload
 
 

@@ -1,6 +1,8 @@
 """Writes for datasets: create, add files, freeze versions. Each is recorded in the audit log."""
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
@@ -8,6 +10,7 @@ from typing import Any, BinaryIO
 
 from django.contrib.auth.models import User
 from django.db import models, transaction
+from django.utils import timezone
 from license_expression import ExpressionError, get_spdx_licensing
 
 from generation.spectral.tags import caption_clean, tags_clean
@@ -231,6 +234,16 @@ def file_path_clean(name: str) -> str:
     return "/".join(parts)
 
 
+def _workers() -> int:
+    """Threads for per-file work: hashing, file IO and the media libraries release the GIL."""
+    return os.cpu_count() or 1
+
+
+def _file_check(staged: StagedFile) -> tuple[str, media.MediaInfo]:
+    """The file's path in the dataset and what it is; InvalidFile or LedgerlineError if unusable."""
+    return file_path_clean(staged.name), media.inspect(staged.temp_path, staged.name)
+
+
 def dataset_files_add(
     *,
     dataset: Dataset,
@@ -251,10 +264,11 @@ def dataset_files_add(
     file_rights = rights_validate(rights or [])
     problems: dict[str, list[str]] = {}
     checked: list[tuple[StagedFile, str, media.MediaInfo]] = []
-    for staged in files:
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        checks = [pool.submit(_file_check, staged) for staged in files]
+    for staged, check in zip(files, checks, strict=True):
         try:
-            path = file_path_clean(staged.name)
-            checked.append((staged, path, media.inspect(staged.temp_path, staged.name)))
+            checked.append((staged, *check.result()))
         except (InvalidFile, LedgerlineError) as exc:
             problems.setdefault(staged.name, []).append(exc.message)
     if problems:
@@ -309,11 +323,12 @@ def _files_save(
     consent: dict[str, Any],
     rights: list[RightsShareInput],
 ) -> list[DatasetFile]:
-    Dataset.objects.select_for_update().get(pk=dataset.pk)  # one writer per dataset at a time
+    Dataset.objects.select_for_update(no_key=True).get(pk=dataset.pk)  # one writer per dataset at a time
     _conflicts_check(dataset=dataset, checked=checked)
+    blob_rows = _blob_rows({staged.sha256: (staged.size, cids[staged.sha256]) for staged, _, _ in checked})
     added = []
     for staged, path, info in checked:
-        blob = _blob_row(staged.sha256, size=staged.size, cid=cids[staged.sha256])
+        blob = blob_rows[staged.sha256]
         description = staged.description or Description()
         file = DatasetFile.objects.create(
             dataset=dataset,
@@ -354,6 +369,11 @@ def _files_save(
     return added
 
 
+def _file_stage(path: Path) -> tuple[Path, str, int]:
+    with open(path, "rb") as source:
+        return blobs.blob_stage(source)
+
+
 def dataset_files_import(
     *,
     dataset: Dataset,
@@ -364,15 +384,20 @@ def dataset_files_import(
     descriptions: dict[str, Description] | None = None,
 ) -> list[DatasetFile]:
     """Register local files (name in the dataset, path on disk): each is copied into the
-    store and hashed in the same pass, then added as an upload would be, with the description
-    ``descriptions`` gives its name, if any."""
-    staged: list[StagedFile] = []
+    staging area and hashed in the same pass, several files at once, then all are added as an
+    upload would be, with the description ``descriptions`` gives its name, if any. A file that
+    cannot be read refuses them all, and no staged copy is left behind."""
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        stagings = [pool.submit(_file_stage, path) for _, path in paths]
+    staged = [
+        StagedFile(name=name, temp_path=temp_path, sha256=sha256, size=size, description=(descriptions or {}).get(name))
+        for (name, _), staging in zip(paths, stagings, strict=True)
+        if staging.exception() is None
+        for temp_path, sha256, size in [staging.result()]
+    ]
     try:
-        for name, path in paths:
-            with open(path, "rb") as source:
-                temp_path, sha256, size = blobs.blob_stage(source)
-            description = (descriptions or {}).get(name)
-            staged.append(StagedFile(name=name, temp_path=temp_path, sha256=sha256, size=size, description=description))
+        for staging in stagings:
+            staging.result()  # the first file that could not be read, in the order given
         return dataset_files_add(dataset=dataset, files=staged, added_by=added_by, licence=licence, consent=consent)
     finally:
         for item in staged:
@@ -511,13 +536,22 @@ def blob_store(source: BinaryIO) -> Blob:
 
 
 def _blob_row(sha256: str, *, size: int, cid: str) -> Blob:
-    """The content's row, with the CID other hosts fetch it by (one stored before the store was
-    shared gets its CID now)."""
-    blob, created = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size, "cid": cid})
-    if not created and cid and blob.cid != cid:
-        blob.cid = cid
-        blob.save(update_fields=["cid", "updated_at"])
-    return blob
+    """The content's row, with the CID other hosts fetch it by."""
+    return _blob_rows({sha256: (size, cid)})[sha256]
+
+
+def _blob_rows(contents: dict[str, tuple[int, str]]) -> dict[str, Blob]:
+    """The rows of contents given by SHA-256 with their size and CID, made where missing, in three
+    queries however many there are; one stored before the store was shared gets its CID now."""
+    Blob.objects.bulk_create(
+        [Blob(sha256=sha256, size=size, cid=cid) for sha256, (size, cid) in contents.items()], ignore_conflicts=True
+    )
+    rows: dict[str, Blob] = Blob.objects.in_bulk(list(contents), field_name="sha256")
+    stale = [row for sha256, row in rows.items() if contents[sha256][1] and row.cid != contents[sha256][1]]
+    for row in stale:
+        row.cid, row.updated_at = contents[row.sha256][1], timezone.now()
+    Blob.objects.bulk_update(stale, ["cid", "updated_at"])
+    return rows
 
 
 def blobs_share() -> int:

@@ -1,12 +1,11 @@
 import base64
 import binascii
 import json
-import re
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from django.conf import settings
-from django.http import FileResponse, UnreadablePostError
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ledgerline.api.serializers import Input
-from ledgerline.api.views import ApiView, body_fields, created
+from ledgerline.api.views import WHOLE_NUMBER, ApiView, RequestBody, body_fields, created
 from ledgerline.datasets import blobs, selectors, services
 from ledgerline.datasets.croissant import croissant_export
 from ledgerline.datasets.models import DatasetFile
@@ -258,13 +257,10 @@ class LengthRequired(LedgerlineError):
     code = "length_required"
 
 
-_DIGITS = re.compile(r"\d{1,19}")
-
-
 def _content_length(request: Request) -> int:
     """The body's declared size: required, so a body is never read without knowing where it ends."""
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if not _DIGITS.fullmatch(declared):
+    if not WHOLE_NUMBER.fullmatch(declared):
         raise LengthRequired(
             "Send the file's size as Content-Length (curl -T does); a body of unknown length is refused."
         )
@@ -290,19 +286,6 @@ def _content_digest(request: Request) -> str | None:
             raise LedgerlineError("Content-Digest: write sha-256=:<base64 of the body's 32-byte SHA-256>: (RFC 9530).")
         return digest.hex()
     return None
-
-
-class _RequestBody:
-    """The request's bytes as they arrive; b"" once the client goes away, so a short body is seen."""
-
-    def __init__(self, request: Request) -> None:
-        self.request = request._request
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self.request.read(size)
-        except UnreadablePostError:
-            return b""
 
 
 class DatasetFileContentApi(ApiView):
@@ -333,7 +316,7 @@ class DatasetFileContentApi(ApiView):
             tags=request.query_params.get("tags") or None, caption=request.query_params.get("caption")
         )
         size, digest = _content_length(request), _content_digest(request)
-        temp_path, sha256, received = blobs.blob_stage(cast(BinaryIO, _RequestBody(request)))
+        temp_path, sha256, received = blobs.blob_stage(cast(BinaryIO, RequestBody(request)))
         try:
             if received != size:
                 raise LedgerlineError(

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db.models import QuerySet
-from django.http import UnreadablePostError
 from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -24,7 +23,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ledgerline.api.views import ApiView
+from ledgerline.api.views import WHOLE_NUMBER, ApiView, RequestBody
 from ledgerline.datasets import resumable, selectors
 from ledgerline.datasets.models import Upload
 from ledgerline.errors import ChecksumMismatch, LedgerlineError
@@ -33,7 +32,6 @@ TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 OCTETS = "application/offset+octet-stream"
 ALGORITHMS = ",".join(resumable.CHECKSUM_ALGORITHMS)
-_DIGITS = re.compile(r"\d{1,19}")
 _KEY = re.compile(r"[!-+\--~]+")  # printable ASCII without space or comma
 
 
@@ -49,7 +47,7 @@ class UnsupportedMediaType(LedgerlineError):
 
 def _number(request: Request, header: str) -> int:
     value = request.headers.get(header)
-    if value is None or not _DIGITS.fullmatch(value):
+    if value is None or not WHOLE_NUMBER.fullmatch(value):
         raise LedgerlineError(f"{header} must be a whole number of bytes (0 or more).")
     return int(value)
 
@@ -88,20 +86,12 @@ def _checksum(request: Request) -> resumable.Checksum | None:
 def _body(request: Request) -> tuple[Callable[[int], bytes], int]:
     """The request's bytes as they arrive (b"" once the client goes away) and how many it says."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not _DIGITS.fullmatch(declared):
+    if not WHOLE_NUMBER.fullmatch(declared):
         raise LedgerlineError("Content-Length must be a whole number of bytes.")
     size = int(declared)
     if size and request.content_type != OCTETS:
         raise UnsupportedMediaType(f"Send the bytes as Content-Type: {OCTETS}.")
-    django_request = request._request
-
-    def read(n: int) -> bytes:
-        try:
-            return django_request.read(n)
-        except UnreadablePostError:
-            return b""
-
-    return read, size
+    return RequestBody(request).read, size
 
 
 class UploadOutput(serializers.Serializer[Any]):

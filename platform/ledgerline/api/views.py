@@ -1,10 +1,12 @@
-"""What every API view shares: the actor, and paginated lists."""
+"""What every API view shares: the actor, paginated lists, and a body read as it streams."""
 
+import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.http import UnreadablePostError
 from django.shortcuts import get_object_or_404
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -14,6 +16,23 @@ from rest_framework.views import APIView
 
 from ledgerline.accounts.access import Actor, actor_from_request
 from ledgerline.api.pagination import Pagination
+
+# A whole number of bytes in a header (Content-Length, Upload-Offset...): at most 19 digits, so it fits.
+WHOLE_NUMBER = re.compile(r"\d{1,19}")
+
+
+class RequestBody:
+    """A request's bytes as they arrive, for views that stream a body rather than parse it;
+    b"" once the client goes away, so a short body is seen for what it is."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request._request
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self.request.read(size)
+        except UnreadablePostError:
+            return b""
 
 
 class ApiView(APIView):

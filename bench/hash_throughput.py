@@ -12,10 +12,12 @@ read from the page cache:
   multipart      each file POSTed as multipart/form-data over loopback (the old path, the baseline)
   put            each file PUT as the raw request body (curl -T's way)
   tus            each file as a resumable upload (POST /api/v1/uploads/, then one PATCH of it all)
+  ... x4         the same, four files at a time over four connections, as a label's client sends
+                 them (ledgerline_upload --jobs 4; the portal sends three)
 and prints each one's throughput and its ratio to sha256sum and to hashlib (1.0 = as fast).
 Request bodies go from the files to the socket by sendfile(2): the client costs the server little.
 
-    .venv/bin/python bench/hash_throughput.py [--gib 1.0] [--rounds 3] [--dir /tmp]
+    .venv/bin/python bench/hash_throughput.py [--gib 1.0] [--rounds 3] [--jobs 4] [--dir /tmp]
 """
 
 import argparse
@@ -28,8 +30,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -132,6 +136,9 @@ class Site:
         return response
 
 
+Sender = Callable[[Site, str, str, Path], None]
+
+
 def send_multipart(site: Site, dataset: str, name: str, path: Path) -> None:
     boundary = "BenchBoundary"
     before = (
@@ -169,19 +176,41 @@ def send_tus(site: Site, dataset: str, name: str, path: Path) -> None:
         raise SystemExit(f"tus PATCH of {name} failed: {response.status}")
 
 
+def send_parallel(url: str, token: str, send: Sender, dataset: str, names: list[tuple[str, Path]], jobs: int) -> None:
+    """Every file, ``jobs`` at a time, each connection taking the next file when it is done."""
+    queue = iter(names)
+    lock = threading.Lock()
+
+    def work() -> None:
+        site = Site(url, token)
+        try:
+            while True:
+                with lock:
+                    item = next(queue, None)
+                if item is None:
+                    return
+                send(site, dataset, *item)
+        finally:
+            site.connection.close()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(work) for _ in range(jobs)]:
+            future.result()
+
+
 def report(times: dict[str, list[float]], small: dict[str, list[float]], total: int, rounds: int) -> None:
     """The table; for the HTTP paths also the median request of a small (MIDI) file, a cost per
     request whatever its size, and how fast the rest of the bytes went without those requests."""
     base, ceiling = statistics.median(times["sha256sum"]), statistics.median(times["hashlib"])
     print(
-        f"\n{'path':<10} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
+        f"\n{'path':<13} {'median s':>9} {'MiB/s':>8} {'ratio to sha256sum':>19} {'to hashlib':>11}"
         f" {'ms per MIDI':>12} {'MiB/s of the rest':>18}"
         f"   (median of {rounds} rounds; load average {os.getloadavg()[0]:.2f})"
     )
     for label, values in times.items():
         median = statistics.median(values)
         line = (
-            f"{label:<10} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f} {ceiling / median:>11.2f}"
+            f"{label:<13} {median:>9.2f} {total / MiB / median:>8.0f} {base / median:>19.2f} {ceiling / median:>11.2f}"
         )
         if small.get(label):
             per_request = statistics.median(small[label])
@@ -194,6 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gib", type=float, default=1.0, help="size of the dataset (default 1 GiB)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=4, help="connections of the parallel rows (default 4)")
     parser.add_argument("--dir", default=None, help="where to make the files (default: the system temp folder)")
     args = parser.parse_args()
 
@@ -226,12 +256,13 @@ def main() -> None:
             f"{sum(p.suffix == '.flac' for p in paths)} FLAC, {sum(p.suffix == '.mid' for p in paths)} MIDI"
         )
         names = [(str(p.relative_to(work / "files")), p) for p in paths]
-        senders: dict[str, Callable[[Site, str, str, Path], None]] = {"multipart": send_multipart, "put": send_put}
+        senders: dict[str, Sender] = {"multipart": send_multipart, "put": send_put}
         if (ROOT / "platform/ledgerline/api/uploads.py").exists():
             senders["tus"] = send_tus
         else:
             print("tus: skipped, platform/ledgerline/api/uploads.py (the resumable endpoint) is not here yet")
-        times: dict[str, list[float]] = {label: [] for label in ("sha256sum", "hashlib", "import", *senders)}
+        parallel = [f"{label} x{args.jobs}" for label in senders]
+        times: dict[str, list[float]] = {label: [] for label in ("sha256sum", "hashlib", "import", *senders, *parallel)}
         small: dict[str, list[float]] = {label: [] for label in senders}  # each MIDI file's request
 
         def new_dataset(label: str) -> Any:
@@ -270,6 +301,12 @@ def main() -> None:
                         if path.suffix == ".mid":
                             small[label].append(time.perf_counter() - sent)
                     times[label].append(time.perf_counter() - start)
+                    assert DatasetFile.objects.filter(dataset=dataset).count() == len(paths)
+
+                    dataset = new_dataset(f"{label} x{args.jobs} {round_}")
+                    start = time.perf_counter()
+                    send_parallel(url, token, send, str(dataset.pk), names, args.jobs)
+                    times[f"{label} x{args.jobs}"].append(time.perf_counter() - start)
                     assert DatasetFile.objects.filter(dataset=dataset).count() == len(paths)
         # The first round only warms up (the server's workers, the memory the store's files go to).
         midis = sum(p.suffix == ".mid" for p in paths)

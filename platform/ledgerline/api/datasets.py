@@ -316,7 +316,7 @@ class DatasetFileContentApi(ApiView):
             tags=request.query_params.get("tags") or None, caption=request.query_params.get("caption")
         )
         size, digest = _content_length(request), _content_digest(request)
-        temp_path, sha256, received = blobs.blob_stage(cast(BinaryIO, RequestBody(request)))
+        temp_path, sha256, received = blobs.blob_stage(cast(BinaryIO, RequestBody(request)), expected=size, direct=True)
         try:
             if received != size:
                 raise LedgerlineError(

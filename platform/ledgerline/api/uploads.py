@@ -83,15 +83,15 @@ def _checksum(request: Request) -> resumable.Checksum | None:
     return resumable.Checksum(algorithm, digest)
 
 
-def _body(request: Request) -> tuple[Callable[[int], bytes], int]:
-    """The request's bytes as they arrive (b"" once the client goes away) and how many it says."""
+def _body(request: Request) -> tuple[Callable[[memoryview], int], int]:
+    """The request's bytes as they arrive (0 once the client goes away) and how many it says."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not WHOLE_NUMBER.fullmatch(declared):
         raise LedgerlineError("Content-Length must be a whole number of bytes.")
     size = int(declared)
     if size and request.content_type != OCTETS:
         raise UnsupportedMediaType(f"Send the bytes as Content-Type: {OCTETS}.")
-    return RequestBody(request).read, size
+    return RequestBody(request).readinto, size
 
 
 class UploadOutput(serializers.Serializer[Any]):
@@ -194,13 +194,15 @@ class UploadListApi(TusView):
         datasets = selectors.dataset_list(organisation_ids=self.actor.organisation_ids)
         dataset = self.visible(datasets, pk=dataset_id)
         self.actor.require_writer(dataset.organisation_id)
-        read, size = _body(request)
+        readinto, size = _body(request)
         checksum = _checksum(request)
         upload = resumable.upload_create(dataset=dataset, user=self.actor.user, length=length, metadata=metadata)
         if size or length == 0:
             # On a checksum mismatch it is created all the same, at offset 0: the client sends those bytes again.
             with suppress(ChecksumMismatch):
-                upload = resumable.upload_append(upload=upload, offset=0, read=read, size=size, checksum=checksum)
+                upload = resumable.upload_append(
+                    upload=upload, offset=0, readinto=readinto, size=size, checksum=checksum
+                )
         location = request.build_absolute_uri(f"/api/v1/uploads/{upload.pk}/")
         return Response(status=201, headers={"Location": location, **self.upload_headers(upload)})
 
@@ -242,10 +244,10 @@ class UploadDetailApi(TusView):
         self.actor.require_writer(upload.dataset.organisation_id)
         offset = _number(request, "Upload-Offset")
         checksum = _checksum(request)
-        read, size = _body(request)
+        readinto, size = _body(request)
         if request.content_type != OCTETS:
             raise UnsupportedMediaType(f"Send the bytes as Content-Type: {OCTETS}.")
-        upload = resumable.upload_append(upload=upload, offset=offset, read=read, size=size, checksum=checksum)
+        upload = resumable.upload_append(upload=upload, offset=offset, readinto=readinto, size=size, checksum=checksum)
         return Response(status=204, headers=self.upload_headers(upload))
 
     @extend_schema(parameters=[_TUS], responses={204: None})

@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +34,7 @@ from ledgerline.datasets.models import Dataset, DatasetFile, Upload
 from ledgerline.errors import ChecksumMismatch, Conflict, Gone, InvalidFile, LedgerlineError, Locked, TooLarge
 from ledgerline.provenance.hashing import ResumableSha256
 from ledgerline.storage.direct import DirectAppender
+from ledgerline.storage.relay import Stage, relay
 
 READ_SIZE = 4 * 1024 * 1024
 CHECKPOINT_BYTES = 64 * 1024 * 1024  # a long request records its progress this often
@@ -182,9 +182,9 @@ def upload_offset(upload: Upload) -> Upload:
 
 
 def upload_append(
-    *, upload: Upload, offset: int, read: Callable[[int], bytes], size: int, checksum: Checksum | None = None
+    *, upload: Upload, offset: int, readinto: Callable[[memoryview], int], size: int, checksum: Checksum | None = None
 ) -> Upload:
-    """Append ``size`` bytes, read with ``read(n)`` (b"" once the body ends), at ``offset``.
+    """Append ``size`` bytes, read with ``readinto(view)`` (0 once the body ends), at ``offset``.
 
     ``checksum``: an algorithm and the digest of exactly these bytes; if they do not match it, or do not all
     arrive, none of them is kept and the offset stays. With none, whatever arrived is kept. When
@@ -203,7 +203,7 @@ def upload_append(
             # Bytes a dead request wrote past its last record. Only then: ext4 flushes a file to
             # disk when it is closed after a truncation to 0, which would stall a fast upload.
             part.truncate(upload.offset)
-        received = _receive(upload, part, read, size, checksum)
+        received = _receive(upload, part, readinto, size, checksum)
         if checksum is not None:
             upload = _checked(upload, part, received, size, checksum)
         else:
@@ -213,56 +213,55 @@ def upload_append(
         return upload
 
 
+class _NotMedia(Exception):
+    """The first bytes are no media at all (raised on a relay thread, refused on the request's)."""
+
+
 def _receive(
-    upload: Upload, part: BinaryIO, read: Callable[[int], bytes], size: int, checksum: Checksum | None
+    upload: Upload, part: BinaryIO, readinto: Callable[[memoryview], int], size: int, checksum: Checksum | None
 ) -> tuple[int, bytes, str]:
-    """Write what arrives to the part file (on a second thread, as hashing goes on here); the
-    bytes received since the last record, the SHA-256 state after them, and their own digest
-    when a checksum came."""
+    """Write what arrives to the part file as it is hashed (storage.relay: reading, hashing and
+    writing at once); the bytes received since the last record, the SHA-256 state after them, and
+    their own digest when a checksum came. Without a checksum a long request records its progress
+    every CHECKPOINT_BYTES, and its first bytes are sniffed as they arrive."""
     hasher = ResumableSha256(bytes(upload.sha256_state))
     own = hashlib.new(checksum.algorithm) if checksum is not None else None
+    head = bytearray(os.pread(part.fileno(), upload.offset, 0)) if own is None and upload.offset < SNIFF_BYTES else None
+
+    def sniff_and_hash(view: memoryview) -> None:
+        nonlocal head
+        if head is not None:
+            head += view[: SNIFF_BYTES - len(head)]
+            if len(head) == SNIFF_BYTES:
+                known, head = media.sniff(bytes(head)), None
+                if known is None:
+                    raise _NotMedia
+        hasher.update(view)
+
     appender = DirectAppender(part_path(upload), upload.offset)
-    writer = ThreadPoolExecutor(max_workers=1)
-    pending: Future[None] | None = None
+    stages: list[Stage] = [sniff_and_hash, appender.write, *([own.update] if own is not None else [])]
     received = recorded = 0
-    start, head = upload.offset, b""
     try:
-        while received < size:
-            data = read(min(READ_SIZE, size - received))
-            if not data:
-                break  # the body ended early: the client went away
-            if pending is not None:
-                pending.result()  # one chunk in flight: memory stays flat
-            pending = writer.submit(_write, appender, data, own)
-            hasher.update(data)
-            received += len(data)
-            if start + len(head) < SNIFF_BYTES and own is None:
-                head += data[: SNIFF_BYTES - start - len(head)]
-                if start + len(head) == SNIFF_BYTES:
-                    _sniff(upload, os.pread(part.fileno(), start, 0) + head)
-            if own is None and received - recorded >= CHECKPOINT_BYTES:
-                pending.result()
-                appender.flush()
-                upload = _record(upload, upload.offset + received - recorded, hasher.state())
-                recorded = received
-        if pending is not None:
-            pending.result()
-    finally:
-        writer.shutdown()
-        appender.close()
+        try:
+            while received < size:
+                segment = size - received if own is not None else min(size - received, CHECKPOINT_BYTES)
+                count = relay(readinto, stages, size=segment)
+                received += count
+                if count < segment:
+                    break  # the body ended early: the client went away
+                if own is None and received < size:
+                    appender.flush()
+                    upload = _record(upload, upload.offset + received - recorded, hasher.state())
+                    recorded = received
+        finally:
+            appender.close()
+    except _NotMedia:
+        _not_media(upload)
     return received - recorded, hasher.state(), own.hexdigest() if own is not None else ""
 
 
-def _write(appender: DirectAppender, data: bytes, own: "hashlib._Hash | None") -> None:
-    appender.write(data)
-    if own is not None:
-        own.update(data)
-
-
-def _sniff(upload: Upload, head: bytes) -> None:
-    """Refuse at its first bytes a file that is no media at all, before gigabytes follow."""
-    if media.sniff(head) is None:
-        _refuse(upload, f"{upload.filename}: not a MIDI, WAV, FLAC or MP3 file (its first bytes are not any of them).")
+def _not_media(upload: Upload) -> None:
+    _refuse(upload, f"{upload.filename}: not a MIDI, WAV, FLAC or MP3 file (its first bytes are not any of them).")
 
 
 def _checked(upload: Upload, part: BinaryIO, received: tuple[int, bytes, str], size: int, checksum: Checksum) -> Upload:
@@ -276,8 +275,11 @@ def _checked(upload: Upload, part: BinaryIO, received: tuple[int, bytes, str], s
             f"The {size:,} bytes from byte {upload.offset:,} do not match the Upload-Checksum sent with them; "
             "nothing of them was kept: send them again."
         )
-    if upload.offset < SNIFF_BYTES <= upload.offset + count:
-        _sniff(upload, os.pread(part.fileno(), SNIFF_BYTES, 0))
+    if (
+        upload.offset < SNIFF_BYTES <= upload.offset + count
+        and media.sniff(os.pread(part.fileno(), SNIFF_BYTES, 0)) is None
+    ):
+        _not_media(upload)  # refused at its first bytes, before gigabytes follow
     return _record(upload, upload.offset + count, state)
 
 

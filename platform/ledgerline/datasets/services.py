@@ -33,7 +33,7 @@ from ledgerline.errors import Conflict, InvalidFile, LedgerlineError
 from ledgerline.ledger.client import Ledger
 from ledgerline.ledger.services import consent_withdrawal_anchor, dataset_anchored_at
 from ledgerline.provenance.merkle import merkle_root
-from ledgerline.provenance.services import audit_append
+from ledgerline.provenance.services import AuditRecord, audit_append, audit_append_many
 from ledgerline.queue import enqueue
 from ledgerline.storage.shared import content_put
 
@@ -326,13 +326,12 @@ def _files_save(
     Dataset.objects.select_for_update(no_key=True).get(pk=dataset.pk)  # one writer per dataset at a time
     _conflicts_check(dataset=dataset, checked=checked)
     blob_rows = _blob_rows({staged.sha256: (staged.size, cids[staged.sha256]) for staged, _, _ in checked})
-    added = []
+    added, records = [], []
     for staged, path, info in checked:
-        blob = blob_rows[staged.sha256]
         description = staged.description or Description()
-        file = DatasetFile.objects.create(
+        file = DatasetFile(
             dataset=dataset,
-            blob=blob,
+            blob=blob_rows[staged.sha256],
             path=path,
             media_type=info.media_type,
             duration_seconds=info.duration_seconds,
@@ -344,24 +343,22 @@ def _files_save(
             consent=consent,
             uploaded_by=added_by,
         )
-        if rights:
-            _rights_save(organisation=dataset.organisation, rights=rights, file=file)
-        audit_append(
-            organisation=dataset.organisation,
-            actor=added_by,
-            action="dataset_file.add",
-            obj=file,
-            data={
-                "dataset": str(dataset.pk),
-                "path": path,
-                "sha256": staged.sha256,
-                "size": staged.size,
-                "media_type": info.media_type,
-                **({"tags": list(description.tags)} if description.tags else {}),
-                **({"caption": description.caption} if description.caption else {}),
-            },
-        )
         added.append(file)
+        data = {
+            "dataset": str(dataset.pk),
+            "path": path,
+            "sha256": staged.sha256,
+            "size": staged.size,
+            "media_type": info.media_type,
+            **({"tags": list(description.tags)} if description.tags else {}),
+            **({"caption": description.caption} if description.caption else {}),
+        }
+        records.append(AuditRecord(dataset.organisation, added_by, "dataset_file.add", file, data))
+    DatasetFile.objects.bulk_create(added)  # a catalog's files in a few statements, not one each
+    if rights:
+        for file in added:
+            _rights_save(organisation=dataset.organisation, rights=rights, file=file)
+    audit_append_many(records)
     # Last, so that a failure above leaves the store untouched; content already stored
     # (by anyone) is not stored again.
     for staged, _, _ in checked:

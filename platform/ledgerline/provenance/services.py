@@ -36,7 +36,17 @@ def audit_entry_hash(entry: AuditEntry) -> str:
     return sha256_bytes(canonical_json(audit_entry_payload(entry)))
 
 
-@transaction.atomic
+@dataclass(frozen=True)
+class AuditRecord:
+    """What one audit entry says: who did what to which object, and its details."""
+
+    organisation: models.Model | None
+    actor: User | None
+    action: str
+    obj: models.Model
+    data: dict[str, Any]
+
+
 def audit_append(
     *,
     organisation: models.Model | None,
@@ -49,23 +59,34 @@ def audit_append(
 
     Called inside the transaction of the write it records, so the two commit together.
     """
-    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
-    entry = AuditEntry(
-        seq=head.seq + 1,
-        created_at=timezone.now(),
-        organisation_id=organisation.pk if organisation is not None else None,
-        actor_id=actor.pk if actor is not None else None,
-        action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        data=data,
-        prev_hash=head.entry_hash,
-    )
-    entry.entry_hash = audit_entry_hash(entry)
-    entry.save()
-    head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    head.save(update_fields=["seq", "entry_hash"])
+    [entry] = audit_append_many([AuditRecord(organisation, actor, action, obj, data)])
     return entry
+
+
+@transaction.atomic
+def audit_append_many(records: list[AuditRecord]) -> list[AuditEntry]:
+    """Append entries in the order given, each chained to the one before: the head is locked and
+    moved once, and the entries are inserted together (a catalog's files are logged at once)."""
+    head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
+    entries = []
+    for record in records:
+        entry = AuditEntry(
+            seq=head.seq + 1,
+            created_at=timezone.now(),
+            organisation_id=record.organisation.pk if record.organisation is not None else None,
+            actor_id=record.actor.pk if record.actor is not None else None,
+            action=record.action,
+            object_type=record.obj._meta.label_lower,
+            object_id=str(record.obj.pk),
+            data=record.data,
+            prev_hash=head.entry_hash,
+        )
+        entry.entry_hash = audit_entry_hash(entry)
+        entries.append(entry)
+        head.seq, head.entry_hash = entry.seq, entry.entry_hash
+    AuditEntry.objects.bulk_create(entries)
+    head.save(update_fields=["seq", "entry_hash"])
+    return entries
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,18 @@ last ones) goes through the page cache as usual. Where the filesystem refuses O_
 everything does.
 """
 
+import ctypes
 import mmap
 import os
 
 BLOCK = 4096
+
+
+def _page_aligned(view: memoryview) -> bool:
+    """Whether a buffer starts on a page boundary (an mmap's does), as O_DIRECT wants it."""
+    if view.readonly or not view.contiguous:
+        return False
+    return ctypes.addressof(ctypes.c_char.from_buffer(view)) % mmap.PAGESIZE == 0
 
 
 class DirectAppender:
@@ -34,7 +42,7 @@ class DirectAppender:
         self._size = buffer_size
         self._held = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         if self._direct is None:
             self._write_plain(view)
@@ -43,6 +51,12 @@ class DirectAppender:
             head = min(len(view), BLOCK - self.position % BLOCK)  # up to the next block boundary
             self._write_plain(view[:head])
             view = view[head:]
+        if not self._held and len(view) >= BLOCK and _page_aligned(view):
+            whole = len(view) - len(view) % BLOCK  # from the caller's buffer as it is: no copy
+            if os.pwrite(self._direct, view[:whole], self.position) != whole:
+                raise OSError(f"a direct write of {whole} bytes was cut short")
+            self.position += whole
+            view = view[whole:]
         while view:
             taken = min(len(view), self._size - self._held)
             self._buffer[self._held : self._held + taken] = view[:taken]

@@ -62,3 +62,15 @@ def test_a_failing_stage_stops_the_reading_and_is_raised() -> None:
         relay(source.readinto, [refuse_the_third, bytearray().extend], chunk=CHUNK)
     assert len(seen) == 3  # no chunk after it was handed to the stage
     assert source.tell() <= 6 * CHUNK  # and the reading stopped, a few chunks on at most
+
+
+def test_a_refusal_of_the_first_chunk_stops_the_reading_within_the_next() -> None:
+    """As the tus server's sniff refuses a file that is no media: the rest is not waited for."""
+    source = Trickle(bytes(50 * CHUNK))
+
+    def refuse(view: memoryview) -> None:
+        raise ValueError("not media")
+
+    with pytest.raises(ValueError, match="not media"):
+        relay(source.readinto, [refuse, bytearray().extend], chunk=CHUNK)
+    assert source.tell() <= 3 * CHUNK  # no more than the relay's three buffers hold, of fifty chunks

@@ -354,7 +354,7 @@ def _files_save(
             **({"caption": description.caption} if description.caption else {}),
         }
         records.append(AuditRecord(dataset.organisation, added_by, "dataset_file.add", file, data))
-    DatasetFile.objects.bulk_create(added)  # a catalog's files in a few statements, not one each
+    DatasetFile.objects.bulk_create(added, batch_size=1000)  # a catalog's files in a few statements, not one each
     if rights:
         for file in added:
             _rights_save(organisation=dataset.organisation, rights=rights, file=file)

@@ -84,7 +84,7 @@ def audit_append_many(records: list[AuditRecord]) -> list[AuditEntry]:
         entry.entry_hash = audit_entry_hash(entry)
         entries.append(entry)
         head.seq, head.entry_hash = entry.seq, entry.entry_hash
-    AuditEntry.objects.bulk_create(entries)
+    AuditEntry.objects.bulk_create(entries, batch_size=1000)
     head.save(update_fields=["seq", "entry_hash"])
     return entries
 

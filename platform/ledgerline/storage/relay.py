@@ -29,7 +29,7 @@ def _buffer(size: int) -> bytearray | mmap.mmap:
     with _pool_lock:
         if _pool:
             return _pool.pop()
-    return mmap.mmap(-1, CHUNK)
+    return mmap.mmap(-1, CHUNK, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # a forked child's own
 
 
 def _release(buffers: list[bytearray | mmap.mmap]) -> None:
@@ -47,6 +47,7 @@ class _Source:
 
     def __init__(self, readinto: Callable[[memoryview], int], size: int | None) -> None:
         self.readinto, self.remaining, self.total = readinto, size, 0
+        self.stopped: Callable[[], bool] = lambda: False
 
     def chunk(self, buffer: bytearray | mmap.mmap) -> memoryview:
         """``buffer`` filled as far as the stream goes: empty once it has ended."""
@@ -54,7 +55,7 @@ class _Source:
         if self.remaining is not None:
             view = view[: self.remaining]
         filled = 0
-        while filled < len(view) and (count := self.readinto(view[filled:])):
+        while filled < len(view) and not self.stopped() and (count := self.readinto(view[filled:])):
             filled += count
         self.total += filled
         if self.remaining is not None:
@@ -118,21 +119,41 @@ def _relayed(source: _Source, first: memoryview, spare: list[bytearray | mmap.mm
         if index + 1 < len(stages):
             inboxes[index + 1].put(None)
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(stages))]
-    for thread in threads:
-        thread.start()
     for buffer in spare:
         free.put(buffer)
+    source.stopped = lambda: bool(failures)  # a refusal stops the reading at its next piece
+    started: list[threading.Thread] = []
     try:
+        for index in range(len(stages)):
+            started.append(threading.Thread(target=run, args=(index,), daemon=True))
+            started[-1].start()
         view = first
         while view and not failures:
             inboxes[0].put(view)
             if source.remaining == 0:
                 break
             view = source.chunk(free.get())
+    except BaseException:
+        if failures:
+            raise failures[0] from None  # the stage's refusal is what the caller must hear
+        raise
     finally:
-        inboxes[0].put(None)
-        for thread in threads:
-            thread.join()
+        for index in range(len(started) if len(started) < len(stages) else 1):
+            inboxes[index].put(None)  # every started thread ends, even with a later one unstarted
+        _join(started)
     if failures:
         raise failures[0]
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    """Wait for every thread, even through an interruption: a stage must not outlive the
+    buffers and files the caller frees next. The interruption is raised after."""
+    interrupted: BaseException | None = None
+    for thread in threads:
+        while thread.is_alive():
+            try:
+                thread.join()
+            except BaseException as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted

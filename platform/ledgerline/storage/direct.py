@@ -53,9 +53,7 @@ class DirectAppender:
             view = view[head:]
         if not self._held and len(view) >= BLOCK and _page_aligned(view):
             whole = len(view) - len(view) % BLOCK  # from the caller's buffer as it is: no copy
-            if os.pwrite(self._direct, view[:whole], self.position) != whole:
-                raise OSError(f"a direct write of {whole} bytes was cut short")
-            self.position += whole
+            self._write_direct(view[:whole])
             view = view[whole:]
         while view:
             taken = min(len(view), self._size - self._held)
@@ -69,14 +67,18 @@ class DirectAppender:
         whole = self._held - self._held % BLOCK
         if not whole:
             return
-        assert self._direct is not None
         with memoryview(self._buffer) as buffer:
-            if os.pwrite(self._direct, buffer[:whole], self.position) != whole:
-                raise OSError(f"a direct write of {whole} bytes was cut short")
+            self._write_direct(buffer[:whole])
         rest = self._held - whole
         self._buffer.move(0, whole, rest)
-        self.position += whole
         self._held = rest
+
+    def _write_direct(self, blocks: memoryview) -> None:
+        """Whole blocks, from a page-aligned buffer, at the (block-aligned) position."""
+        assert self._direct is not None
+        if os.pwrite(self._direct, blocks, self.position) != len(blocks):
+            raise OSError(f"a direct write of {len(blocks)} bytes was cut short")
+        self.position += len(blocks)
 
     def _write_plain(self, view: memoryview) -> None:
         while view:

@@ -138,8 +138,11 @@ def _relayed(source: _Source, first: memoryview, spare: list[bytearray | mmap.mm
             raise failures[0] from None  # the stage's refusal is what the caller must hear
         raise
     finally:
-        for index in range(len(started) if len(started) < len(stages) else 1):
-            inboxes[index].put(None)  # every started thread ends, even with a later one unstarted
+        if len(started) == len(stages):
+            inboxes[0].put(None)  # passed down the stages, after every chunk sent before it
+        else:
+            for inbox in inboxes[: len(started)]:
+                inbox.put(None)  # a thread failed to start before any chunk was sent: the others just end
         _join(started)
     if failures:
         raise failures[0]
